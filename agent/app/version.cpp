@@ -1,0 +1,12 @@
+#include "app/version.h"
+
+#include <bpf/libbpf.h>
+
+namespace vipd::app {
+
+std::string version_text() {
+  return std::string("vipd ") + VIPD_VERSION + "\ncommit " + VIPD_GIT_COMMIT + "\nlibbpf " +
+         libbpf_version_string() + "\n";
+}
+
+}  // namespace vipd::app

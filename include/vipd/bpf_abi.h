@@ -1,0 +1,188 @@
+/* vipd kernel/user ABI: every map key, map value and ring-buffer record shared by the BPF programs
+ * (bpf/*.bpf.c) and the agent. Plain C with fixed-width types and explicit padding so both compilers
+ * lay it out identically; agent/bpf/abi_check.cpp static_asserts sizes and offsets.
+ *
+ * Maps (names are what `bpftool map dump name ...` takes):
+ *   vipd_cfg        array[1]    struct vipd_global_cfg        agent-written settings
+ *   vipd_vrid_cfg   array[256]  struct vipd_vrid_cfg          per-VRID expectations (key = VRID)
+ *   vipd_peers      hash        struct vipd_addr -> __u8      unicast peers: TTL check relaxed
+ *   vipd_vrid_stat  percpu[256] struct vipd_vrid_stat         counters; key 0 = unknown VRIDs
+ *   vipd_last_adv   array[256]  struct vipd_last_adv          coalescing record per VRID
+ *   vipd_vips       hash        struct vipd_addr -> struct vipd_vip_state   ARP/NA watch
+ *   vipd_own_macs   hash        struct vipd_mac -> __u8       our MACs (not conflicts)
+ *   vipd_ports      hash        __u16 port -> struct vipd_port_cfg          monitored TCP ports
+ *   vipd_port_stat  percpu hash __u16 port -> struct vipd_port_stat
+ *   vipd_events     ringbuf     struct vipd_advert_event | vipd_conflict_event | vipd_port_event
+ */
+#ifndef VIPD_BPF_ABI_H
+#define VIPD_BPF_ABI_H
+
+#include <linux/types.h>
+
+#define VIPD_VRID_SLOTS 256
+#define VIPD_MAX_PEERS 64
+#define VIPD_MAX_VIPS 1024
+#define VIPD_MAX_OWN_MACS 16
+#define VIPD_MAX_PORTS 64
+#define VIPD_RINGBUF_BYTES (256 * 1024)
+#define VIPD_PORT_EVENT_INTERVAL_NS (10ULL * 1000 * 1000)   /* at most one refusal event / port / 10 ms */
+#define VIPD_CONFLICT_EVENT_INTERVAL_NS (1000ULL * 1000 * 1000) /* one conflict event / VIP / s */
+
+/* Invalid-packet reasons: the same numbers as vipd::core::DecodeError, plus UNKNOWN_VRID. */
+enum vipd_reason {
+  VIPD_REASON_OK = 0,
+  VIPD_REASON_TRUNCATED = 1,
+  VIPD_REASON_BAD_VERSION = 2,
+  VIPD_REASON_BAD_TYPE = 3,
+  VIPD_REASON_BAD_CHECKSUM = 4,
+  VIPD_REASON_BAD_TTL = 5,
+  VIPD_REASON_ZERO_INTERVAL = 6,
+  VIPD_REASON_COUNT_MISMATCH = 7,
+  VIPD_REASON_AUTH_TYPE_MISMATCH = 8,
+  VIPD_REASON_AUTH_MISMATCH = 9,
+  VIPD_REASON_INTERVAL_MISMATCH = 10,
+  VIPD_REASON_FAMILY_MISMATCH = 11,
+  VIPD_REASON_UNKNOWN_VRID = 12,
+};
+
+enum vipd_event_type {
+  VIPD_EVENT_ADVERT = 1,       /* a valid advert that differs from the coalescing record */
+  VIPD_EVENT_VIP_CONFLICT = 2, /* ARP/NA for one of our VIPs from a MAC that is not ours */
+  VIPD_EVENT_PORT_REFUSED = 3, /* RST sent from a monitored port in answer to a SYN */
+};
+
+/* Why an advert event was emitted instead of coalesced. */
+enum vipd_advert_cause {
+  VIPD_CAUSE_NEW = 1 << 0,       /* no record yet */
+  VIPD_CAUSE_SOURCE = 1 << 1,
+  VIPD_CAUSE_PRIORITY = 1 << 2,
+  VIPD_CAUSE_INTERVAL = 1 << 3,
+  VIPD_CAUSE_ADDRESSES = 1 << 4,
+  VIPD_CAUSE_PRIORITY_ZERO = 1 << 5,
+  VIPD_CAUSE_STALE = 1 << 6,
+  VIPD_CAUSE_VERSION = 1 << 7,
+};
+
+enum vipd_checksum_form {
+  VIPD_CSUM_V2 = 0,
+  VIPD_CSUM_V3_PSEUDO = 1,
+  VIPD_CSUM_V3_MESSAGE_ONLY = 2,
+};
+
+/* An IPv4 (family 4, first 4 bytes used, rest zero) or IPv6 (family 6) address. */
+struct vipd_addr {
+  __u8 family;
+  __u8 pad[3];
+  __u8 addr[16];
+};
+
+struct vipd_mac {
+  __u8 addr[6];
+  __u8 pad[2];
+};
+
+struct vipd_global_cfg {
+  __u64 stale_ns;     /* re-emit an unchanged advert when the record is older than this; 0: never */
+  __u8 drop_invalid;  /* XDP_DROP invalid VRRP packets instead of XDP_PASS */
+  __u8 pad[7];
+};
+
+struct vipd_vrid_cfg {
+  __u8 enabled;
+  __u8 version;       /* 2 or 3 */
+  __u8 family;        /* 4 or 6 */
+  __u8 auth_type;     /* v2: 0 none, 1 simple password */
+  __u8 v2_interval_s; /* v2: local interval; 0: unchecked */
+  __u8 pad[3];
+  __u8 auth_key[8];
+};
+
+struct vipd_vrid_stat {
+  __u64 rx_valid;
+  __u64 rx_events;        /* valid adverts passed to user space */
+  __u64 rx_bad_ttl;
+  __u64 rx_bad_checksum;
+  __u64 rx_bad_len;       /* truncated, or length/count mismatch */
+  __u64 rx_bad_version;
+  __u64 rx_bad_type;
+  __u64 rx_bad_auth;      /* auth type or password mismatch */
+  __u64 rx_unknown_vrid;
+  __u64 rx_bytes;         /* VRRP message bytes of valid adverts */
+  __u64 rx_bad_interval;  /* zero interval, or v2 interval mismatch */
+  __u64 rx_bad_family;
+  __u64 rx_events_dropped; /* ring buffer full */
+};
+
+struct vipd_last_adv {
+  __u64 rx_ns;        /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the last valid advert */
+  __u8 src[16];
+  __u8 family;
+  __u8 version;
+  __u8 priority;
+  __u8 valid;         /* a record exists */
+  __u16 interval_cs;
+  __u16 addr_sum;     /* address-list hash: one's-complement sum of the address words */
+};
+
+struct vipd_vip_state {
+  __u32 vrid;
+  __u32 pad;
+  __u64 last_conflict_ns;
+  __u64 conflicts;
+};
+
+struct vipd_port_cfg {
+  __u64 last_event_ns;
+};
+
+struct vipd_port_stat {
+  __u64 syn_rx;
+  __u64 synack_tx;
+  __u64 rst_tx;
+  __u64 rst_rx;
+  __u64 fin;
+  __u64 refused_events;
+};
+
+struct vipd_event_hdr {
+  __u16 type;   /* enum vipd_event_type */
+  __u16 size;   /* of the whole record */
+  __u32 ifindex;
+  __u64 ts_ns;  /* bpf_ktime_get_ns() */
+};
+
+struct vipd_advert_event {
+  struct vipd_event_hdr hdr;
+  __u8 vrid;
+  __u8 version;
+  __u8 priority;
+  __u8 family;
+  __u16 interval_cs;
+  __u8 count;
+  __u8 checksum_form; /* enum vipd_checksum_form */
+  __u8 ttl;
+  __u8 cause;         /* enum vipd_advert_cause bits */
+  __u16 addr_sum;
+  __u32 pad;
+  __u8 src[16];
+  __u8 dst[16];
+};
+
+struct vipd_conflict_event {
+  struct vipd_event_hdr hdr;
+  __u32 vrid;
+  __u8 family;
+  __u8 mac[6];
+  __u8 pad;
+  __u8 ip[16];
+};
+
+struct vipd_port_event {
+  struct vipd_event_hdr hdr;
+  __u16 port;
+  __u8 family;
+  __u8 pad[5];
+  __u64 rst_tx;       /* per-CPU count on the CPU that saw it, for the log */
+};
+
+#endif /* VIPD_BPF_ABI_H */
