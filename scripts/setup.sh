@@ -10,7 +10,7 @@ PACKAGES=(
   # eBPF
   libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev
   # libraries
-  libnl-3-dev libnl-route-3-dev libspdlog-dev libfmt-dev libcli11-dev
+  libnl-3-dev libnl-route-3-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # lab, integration tests, interop
   iproute2 iputils-ping tcpdump nftables procps psmisc ethtool curl

@@ -1,14 +1,112 @@
-// vipd command line: subcommands and their options.
+// vipd command line: `run` (the daemon), `check-config`, `status`, `version`.
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <iostream>
 
+#include "app/daemon.h"
+#include "app/plan_view.h"
+#include "app/status_view.h"
 #include "app/version.h"
+#include "config/host_facts.h"
+#include "config/options.h"
+#include "config/plan.h"
+
+namespace {
+
+constexpr int kExitBadConfig = 2;
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stdout_logger_mt("vipd");
+  logger->set_pattern("%a %b %d %H:%M:%S.%e %Y: %v");
+  logger->set_level(spdlog::level::from_str(level));
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(logger);
+}
+
+// Flags, environment and config file resolved against the host, exactly as `run` does it.
+vipd::config::PlanResult resolve(const vipd::config::RunOptions& options) {
+  vipd::config::PlanResult planned;
+  std::vector<std::string> errors;
+  const auto facts = vipd::config::read_host_facts(options, errors);
+  if (facts) planned = vipd::config::build_plan(options, *facts);
+  planned.errors.insert(planned.errors.begin(), errors.begin(), errors.end());
+  static const std::array<std::string, 5> kLevels = {"trace", "debug", "info", "warn", "error"};
+  if (std::find(kLevels.begin(), kLevels.end(), options.log_level) == kLevels.end()) {
+    planned.errors.push_back("invalid log level '" + options.log_level + "' (trace, debug, info, warn, error)");
+  }
+  if (planned.ok()) vipd::config::check_host_paths(planned.plan, planned.errors);
+  return planned;
+}
+
+int run_daemon(const vipd::config::RunOptions& options) {
+  vipd::config::PlanResult planned = resolve(options);
+  if (!planned.ok()) {
+    for (const std::string& error : planned.errors) std::cerr << "vipd: " << error << "\n";
+    return kExitBadConfig;
+  }
+  setup_logging(options.log_level);
+  spdlog::info("Starting vipd {} on {} ({} instance(s), source {}, {})", vipd::app::version_short(),
+               planned.plan.interface, planned.plan.instances.size(), planned.plan.source.to_string(),
+               planned.plan.unicast_peers.empty() ? "multicast" : "unicast");
+  for (const std::string& note : planned.plan.notes) spdlog::info("{}", note);
+  vipd::app::Daemon daemon(std::move(planned.plan));
+  return daemon.run();
+}
+
+int check_config(const vipd::config::RunOptions& options, bool json) {
+  const vipd::config::PlanResult planned = resolve(options);
+  if (json) {
+    std::fputs(vipd::app::plan_json(planned.plan, planned.errors).c_str(), stdout);
+  } else if (planned.ok()) {
+    std::fputs(vipd::app::plan_text(planned.plan).c_str(), stdout);
+  } else {
+    for (const std::string& error : planned.errors) std::cerr << "vipd: " << error << "\n";
+  }
+  return planned.ok() ? 0 : kExitBadConfig;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"vipd: eBPF-assisted VRRP agent keeping virtual IPs alive"};
   app.require_subcommand(1);
-  auto* version = app.add_subcommand("version", "Print version, git commit and libbpf version");
-  version->callback([] { std::fputs(vipd::app::version_text().c_str(), stdout); });
-  CLI11_PARSE(app, argc, argv);
-  return 0;
+
+  // Both commands read the same options, so check-config resolves exactly what run would.
+  vipd::config::RunOptions run_options;
+  auto* run = app.add_subcommand("run", "Run the VRRP daemon in the foreground");
+  vipd::config::add_run_options(*run, run_options);
+  bool json = false;
+  auto* check = app.add_subcommand("check-config", "Print the resolved plan (or every error) and exit");
+  vipd::config::add_run_options(*check, run_options);
+  check->add_flag("--json", json, "Stable JSON output (docs/CONFIG.md)");
+
+  vipd::app::StatusOptions status_options;
+  auto* status = app.add_subcommand("status", "Show the state of a running vipd");
+  vipd::app::add_status_options(*status, status_options);
+
+  app.add_subcommand("version", "Print version, git commit and libbpf version");
+
+  // The config file goes in first; environment and flags parsed next override it.
+  if (const std::string path = vipd::config::find_config_path(argc, argv); !path.empty()) {
+    const auto errors = vipd::config::apply_config_file(path, run_options);
+    for (const std::string& error : errors) std::cerr << "vipd: " << error << "\n";
+    if (!errors.empty()) return kExitBadConfig;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    if (error.get_exit_code() == 0) return app.exit(error);
+    std::cerr << "vipd: " << error.what() << "\n";
+    return kExitBadConfig;
+  }
+  if (app.got_subcommand("version")) {
+    std::fputs(vipd::app::version_text().c_str(), stdout);
+    return 0;
+  }
+  if (app.got_subcommand("status")) return vipd::app::show_status(status_options);
+  if (app.got_subcommand("check-config")) return check_config(run_options, json);
+  return run_daemon(run_options);
 }

@@ -6,5 +6,7 @@
 namespace vipd::app {
 
 std::string version_text();
+// "0.1.0 (commit abc123)"
+std::string version_short();
 
 }  // namespace vipd::app

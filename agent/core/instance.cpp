@@ -1,5 +1,6 @@
 #include "vipd/core/instance.h"
 
+#include <cstdint>
 #include <string>
 
 namespace vipd::core {
@@ -7,11 +8,27 @@ namespace {
 
 constexpr Time kMaxPreemptDelay = std::chrono::seconds(1000);  // keepalived's bound
 
+// Exact decimal seconds ("1.5", "0.0105", "-1"): an error must show the value as configured, not a
+// rounded one that may look valid.
+std::string format_seconds(Time t) {
+  constexpr std::uint64_t kNsPerSecond = 1'000'000'000;
+  const bool negative = t < Time{0};
+  const auto count = static_cast<std::uint64_t>(t.count());
+  const std::uint64_t magnitude = negative ? 0 - count : count;  // unsigned: no overflow at min()
+  std::string text = (negative ? "-" : "") + std::to_string(magnitude / kNsPerSecond);
+  const std::uint64_t fraction = magnitude % kNsPerSecond;
+  if (fraction == 0) return text;
+  std::string digits = std::to_string(fraction);
+  digits.insert(0, 9 - digits.size(), '0');
+  digits.erase(digits.find_last_not_of('0') + 1);
+  return text + "." + digits;
+}
+
 std::string interval_error(const InstanceConfig& config) {
   using std::chrono::milliseconds;
   const auto ms = std::chrono::duration_cast<milliseconds>(config.advert_interval).count();
   const bool exact_ms = milliseconds(ms) == config.advert_interval;
-  const std::string shown = std::to_string(static_cast<double>(ms) / 1000.0);
+  const std::string shown = format_seconds(config.advert_interval);
   if (config.version == VrrpVersion::V2) {
     if (!exact_ms || ms % 1000 != 0 || ms < 1000 || ms > 255'000) {
       return "invalid advert interval " + shown + " s for VRRPv2 (whole seconds 1-255)";
@@ -65,9 +82,8 @@ std::string validate(const InstanceConfig& config) {
     return "VRRPv2 needs an IPv4 primary address, got " + config.primary_address.to_string();
   }
   if (config.preempt_delay < Time{0} || config.preempt_delay > kMaxPreemptDelay) {
-    return "invalid preempt_delay " +
-           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(config.preempt_delay).count()) +
-           " (must be 0-1000 s)";
+    return "invalid preempt_delay " + format_seconds(config.preempt_delay) +
+           " s (must be 0-1000 s)";
   }
   return {};
 }

@@ -22,6 +22,8 @@ IpAddress IpAddress::v4(std::uint32_t host_order) {
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
+  // inet_pton stops at a NUL: "198.18.0.1\0junk" must not parse as 198.18.0.1.
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;
   char buffer[INET6_ADDRSTRLEN] = {};
   std::memcpy(buffer, text.data(), text.size());
   std::uint8_t bytes[16];

@@ -16,7 +16,9 @@ Time master_down_interval(VrrpVersion version, std::uint8_t priority, Time maste
 
 std::uint8_t effective_priority(std::uint8_t base, int weight_sum) {
   if (base == kOwnerPriority) return base;
-  return static_cast<std::uint8_t>(std::clamp(int{base} + weight_sum, 1, 254));
+  // Clamp the sum first: base + weight_sum must not overflow however many checks contribute.
+  const int bounded_weights = std::clamp(weight_sum, -255, 255);
+  return static_cast<std::uint8_t>(std::clamp(int{base} + bounded_weights, 1, 254));
 }
 
 }  // namespace vipd::core

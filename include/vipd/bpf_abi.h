@@ -1,6 +1,6 @@
 /* vipd kernel/user ABI: every map key, map value and ring-buffer record shared by the BPF programs
- * (bpf/*.bpf.c) and the agent. Plain C with fixed-width types and explicit padding so both compilers
- * lay it out identically; agent/bpf/abi_check.cpp static_asserts sizes and offsets.
+ * (bpf/vipd_*.bpf.c) and the agent. Plain C with fixed-width types and explicit padding so both
+ * compilers lay it out identically; agent/bpf/abi_check.cpp static_asserts sizes and offsets.
  *
  * Maps (names are what `bpftool map dump name ...` takes):
  *   vipd_cfg        array[1]    struct vipd_global_cfg        agent-written settings
@@ -10,9 +10,11 @@
  *   vipd_last_adv   array[256]  struct vipd_last_adv          coalescing record per VRID
  *   vipd_vips       hash        struct vipd_addr -> struct vipd_vip_state   ARP/NA watch
  *   vipd_own_macs   hash        struct vipd_mac -> __u8       our MACs (not conflicts)
- *   vipd_ports      hash        __u16 port -> struct vipd_port_cfg          monitored TCP ports
- *   vipd_port_stat  percpu hash __u16 port -> struct vipd_port_stat
+ *   vipd_ports      hash        __u16 port -> struct vipd_port_cfg          monitored TCP ports (tc)
+ *   vipd_port_stat  percpu hash __u16 port -> struct vipd_port_stat             (tc)
  *   vipd_events     ringbuf     struct vipd_advert_event | vipd_conflict_event | vipd_port_event
+ * Port keys are local TCP ports in host byte order. The tc object (bpf/vipd_tc.bpf.c) has its own
+ * vipd_events ring buffer carrying vipd_port_event only; the loader pins it as vipd_tc_events.
  */
 #ifndef VIPD_BPF_ABI_H
 #define VIPD_BPF_ABI_H
@@ -121,7 +123,8 @@ struct vipd_last_adv {
   __u8 priority;
   __u8 valid;         /* a record exists */
   __u16 interval_cs;
-  __u16 addr_sum;     /* address-list hash: one's-complement sum of the address words */
+  __u16 addr_sum;     /* address-list hash: one's-complement sum of the address words, folded,
+                       * not inverted, host order (= vipd::core::checksum_add(0, addresses)) */
 };
 
 struct vipd_vip_state {
@@ -183,6 +186,14 @@ struct vipd_port_event {
   __u8 family;
   __u8 pad[5];
   __u64 rst_tx;       /* per-CPU count on the CPU that saw it, for the log */
+};
+
+/* vipd_xdp's .bss global `vipd_xdp_last`: the outcome of the last VRRP packet any CPU looked at.
+ * A diagnostic (racy across CPUs by design); tests read it after bpf_prog_test_run_opts to compare
+ * the program's reason with vipd::core's. */
+struct vipd_xdp_last {
+  __u32 reason; /* enum vipd_reason */
+  __u32 slot;   /* vipd_vrid_stat key the packet was counted under */
 };
 
 #endif /* VIPD_BPF_ABI_H */

@@ -1,0 +1,100 @@
+// `vipd run`: wires the pure protocol core to the host — the receive path (XDP or raw socket), the
+// sender, netlink (VIPs, interface tracking), announcements, timers, signals and the status socket —
+// all on one epoll loop.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app/advert_receiver.h"
+#include "app/event_loop.h"
+#include "app/status_socket.h"
+#include "bpf/dataplane.h"
+#include "config/plan.h"
+#include "health/health_checker.h"
+#include "health/notifier.h"
+#include "net/announcer.h"
+#include "net/netlink.h"
+#include "net/vrrp_socket.h"
+#include "vipd/core/instance.h"
+
+namespace vipd::app {
+
+class Daemon {
+ public:
+  explicit Daemon(config::Plan plan);
+  ~Daemon();
+  // Blocks until SIGTERM/SIGINT; returns the process exit code.
+  int run();
+
+ private:
+  struct Runtime {
+    config::InstancePlan plan;
+    core::Instance instance;
+    std::vector<core::IpAddress> vip_addresses;
+    bool holds_vips = false;
+    core::Time last_fed{0};       // receive time of the newest advert fed to the core
+    core::Time state_since{0};
+    std::uint64_t transitions = 0;
+    std::uint64_t adverts_sent = 0;
+    std::uint64_t adverts_heard = 0;
+  };
+
+  std::string open_io();
+  // Empty string when the XDP/tc data plane is attached and configured, else the cause.
+  std::string open_dataplane();
+  void on_vip_conflict(const vipd_conflict_event& event);
+  void on_health(health::Health status, const std::string& detail);
+  void apply_check_weight(health::Health status);
+  void open_firewall();
+  void close_firewall();
+  std::string update_watched_vips();
+  void remove_stale_vips();
+  void start_instances();
+  void stop_instances();
+  void shutdown();
+
+  void execute(std::size_t index, const core::ActionList& actions, core::Time now);
+  void send_advert(Runtime& runtime, std::uint8_t priority);
+  void add_vips(Runtime& runtime);
+  void remove_vips(Runtime& runtime);
+  void announce(std::size_t index, int burst);
+  void on_state_change(Runtime& runtime, const core::StateChange& change, core::Time now);
+
+  void on_instance_timer(std::size_t index, core::Time now);
+  void on_advert(const HeardAdvert& heard);
+  void on_receiver_readable();
+  void on_netlink_event(const net::NetlinkEvent& event);
+  void resync_interface();
+  void set_fault(core::FaultReason reason, bool raised);
+  void on_signal(int signo);
+  void log_rejects();
+  std::string status_json() const;
+
+  static std::uint64_t timer_id(std::size_t index, int kind) { return index * 4 + static_cast<std::uint64_t>(kind); }
+
+  config::Plan plan_;
+  EventLoop loop_;
+  net::Netlink netlink_;
+  net::VrrpSocket socket_;
+  net::Announcer announcer_;
+  StatusServer status_;
+  std::unique_ptr<bpf::Dataplane> dataplane_;
+  std::unique_ptr<AdvertReceiver> receiver_;
+  std::unique_ptr<health::HealthChecker> checker_;
+  std::unique_ptr<health::Notifier> notifier_;
+  std::vector<std::vector<std::string>> firewall_undo_;
+  bool instances_started_ = false;
+  std::vector<Runtime> runtimes_;
+  std::array<int, 256> by_vrid_{};  // VRID -> index + 1 (0: none)
+  std::uint8_t faults_ = 0;
+  core::Time started_{0};
+  core::Time last_reject_log_{0};
+  bool stopping_ = false;
+};
+
+}  // namespace vipd::app

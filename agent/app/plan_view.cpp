@@ -1,0 +1,127 @@
+#include "app/plan_view.h"
+
+#include <nlohmann/json.hpp>
+
+namespace vipd::app {
+namespace {
+
+std::int64_t to_ms(core::Time t) { return std::chrono::duration_cast<std::chrono::milliseconds>(t).count(); }
+
+std::string health_kind(const config::HealthPlan& health) {
+  switch (health.kind) {
+    case config::HealthPlan::Kind::TcpPort: return "tcp-port";
+    case config::HealthPlan::Kind::Script: return "script";
+    case config::HealthPlan::Kind::None: break;
+  }
+  return "none";
+}
+
+std::string vip_text(const config::Vip& vip) {
+  return vip.address.to_string() + "/" + std::to_string(vip.prefix);
+}
+
+}  // namespace
+
+std::string plan_json(const config::Plan& plan, const std::vector<std::string>& errors) {
+  if (!errors.empty()) return nlohmann::json{{"valid", false}, {"errors", errors}}.dump(2) + "\n";
+  nlohmann::json instances = nlohmann::json::array();
+  for (const config::InstancePlan& instance : plan.instances) {
+    nlohmann::json vips = nlohmann::json::array();
+    for (const config::Vip& vip : instance.vips) vips.push_back(vip_text(vip));
+    instances.push_back({
+        {"name", instance.name},
+        {"number", instance.number},
+        {"vrid", instance.core.vrid},
+        {"vips", vips},
+        {"priority", instance.core.priority},
+        {"master_eligible", instance.master_eligible},
+        {"preempt", instance.core.preempt},
+        {"preempt_delay_s", std::chrono::duration_cast<std::chrono::seconds>(instance.core.preempt_delay).count()},
+        {"auth", instance.auth_type == core::AuthType::SimplePassword ? "pass" : "none"},
+    });
+  }
+  nlohmann::json peers = nlohmann::json::array();
+  for (const auto& peer : plan.unicast_peers) peers.push_back(peer.to_string());
+  const config::HealthPlan& health = plan.health;
+  nlohmann::json check = {{"kind", health_kind(health)}, {"name", health.name}};
+  if (health.kind != config::HealthPlan::Kind::None) {
+    check["interval_ms"] = to_ms(health.interval);
+    check["timeout_ms"] = to_ms(health.timeout);
+    check["rise"] = health.rise;
+    check["fall"] = health.fall;
+    check["weight"] = health.weight;
+    check["fast_fail"] = health.fast_fail && health.kind == config::HealthPlan::Kind::TcpPort;
+  }
+  if (health.kind == config::HealthPlan::Kind::TcpPort) {
+    check["address"] = health.address.to_string();
+    check["port"] = health.port;
+  }
+  if (health.kind == config::HealthPlan::Kind::Script) check["script"] = health.script_argv;
+  const auto& first = plan.instances.front().core;
+  nlohmann::json json = {
+      {"valid", true},
+      {"errors", nlohmann::json::array()},
+      {"notes", plan.notes},
+      {"interface", plan.interface},
+      {"source", plan.source.to_string()},
+      {"transport", plan.unicast_peers.empty() ? "multicast" : "unicast"},
+      {"unicast_peers", peers},
+      {"vrrp_version", static_cast<int>(first.version)},
+      {"advert_interval_ms", to_ms(first.advert_interval)},
+      {"receive_path", plan.use_bpf ? "xdp" : "raw-socket"},
+      {"health_check", check},
+      {"notify_script", plan.notify_script},
+      {"instances", instances},
+  };
+  return json.dump(2) + "\n";
+}
+
+std::string plan_text(const config::Plan& plan) {
+  std::string out;
+  const auto& first = plan.instances.front().core;
+  out += "interface   " + plan.interface + "\n";
+  out += "source      " + plan.source.to_string() + "\n";
+  out += "transport   " + std::string(plan.unicast_peers.empty() ? "multicast" : "unicast");
+  for (const auto& peer : plan.unicast_peers) out += " " + peer.to_string();
+  out += "\nVRRP        v" + std::to_string(static_cast<int>(first.version)) + ", adverts every " +
+         std::to_string(to_ms(first.advert_interval)) + " ms\n";
+  out += "receive     " + std::string(plan.use_bpf ? "XDP (raw socket if eBPF is unavailable)" : "raw socket") + "\n";
+  const config::HealthPlan& health = plan.health;
+  out += "check       ";
+  if (health.kind == config::HealthPlan::Kind::TcpPort) {
+    out += health.name + ": TCP " + health.address.to_string() + ":" + std::to_string(health.port);
+  } else if (health.kind == config::HealthPlan::Kind::Script) {
+    out += health.name + ":";
+    for (const auto& arg : health.script_argv) out += " " + arg;
+  } else {
+    out += "none";
+  }
+  if (health.kind != config::HealthPlan::Kind::None) {
+    out += " every " + std::to_string(to_ms(health.interval)) + " ms, weight " + std::to_string(health.weight) +
+           (health.weight == 0 ? " (failure: FAULT)" : "");
+  }
+  out += "\nnotify      " + (plan.notify_script.empty() ? std::string("none") : plan.notify_script) + "\n\n";
+  char line[512];
+  std::snprintf(line, sizeof line, "%-28s %4s %4s %-8s %-18s %s\n", "INSTANCE", "VRID", "PRIO", "ROLE",
+                "PREEMPTION", "VIPS");
+  out += line;
+  for (const config::InstancePlan& instance : plan.instances) {
+    std::string vips;
+    for (const config::Vip& vip : instance.vips) vips += (vips.empty() ? "" : ",") + vip_text(vip);
+    const std::string preemption =
+        !instance.core.preempt ? "nopreempt"
+        : instance.core.preempt_delay.count() == 0
+            ? "preempt"
+            : "preempt_delay " + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                    instance.core.preempt_delay)
+                                                    .count());
+    std::snprintf(line, sizeof line, "%-28s %4d %4d %-8s %-18s %s\n", instance.name.c_str(), instance.core.vrid,
+                  instance.core.priority, instance.master_eligible ? "master" : "backup", preemption.c_str(),
+                  vips.c_str());
+    out += line;
+  }
+  for (const std::string& note : plan.notes) out += "note: " + note + "\n";
+  return out;
+}
+
+}  // namespace vipd::app

@@ -1,0 +1,38 @@
+// The fallback receive path: a raw IPPROTO_VRRP socket validated by the same codec as XDP.
+#pragma once
+
+#include <array>
+#include <optional>
+
+#include "app/advert_receiver.h"
+#include "net/vrrp_socket.h"
+
+namespace vipd::app {
+
+class RawSocketReceiver final : public AdvertReceiver {
+ public:
+  // Per-VRID expectations; `peers` are TTL-exempt (unicast mode).
+  RawSocketReceiver(net::VrrpSocket& socket, std::array<std::optional<core::Expectation>, 256> expectations,
+                    std::vector<core::IpAddress> peers)
+      : socket_(socket), expectations_(std::move(expectations)), peers_(std::move(peers)) {}
+
+  std::string name() const override { return "raw-socket"; }
+  int fd() const override { return socket_.fd(); }
+  void drain(const std::function<void(const HeardAdvert&)>& deliver) override;
+  std::optional<HeardAdvert> latest(std::uint8_t) override { return std::nullopt; }
+  void forget(std::uint8_t) override {}
+  RejectCounters rejects() const override { return rejects_; }
+  std::uint64_t accepted() const override { return accepted_; }
+  // Reason of the last rejected packet and its source, for rate-limited logging.
+  std::optional<std::pair<std::size_t, core::IpAddress>> take_last_reject();
+
+ private:
+  net::VrrpSocket& socket_;
+  std::array<std::optional<core::Expectation>, 256> expectations_;
+  std::vector<core::IpAddress> peers_;
+  RejectCounters rejects_{};
+  std::uint64_t accepted_ = 0;
+  std::optional<std::pair<std::size_t, core::IpAddress>> last_reject_;
+};
+
+}  // namespace vipd::app

@@ -1,0 +1,89 @@
+#include "app/status_socket.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+
+namespace vipd::app {
+namespace {
+
+socklen_t make_address(const std::string& path, sockaddr_un& address) {
+  address = {};
+  address.sun_family = AF_UNIX;
+  const std::size_t length = std::min(path.size(), sizeof(address.sun_path) - 1);
+  std::memcpy(address.sun_path, path.data(), length);
+  if (!path.empty() && path[0] == '@') address.sun_path[0] = '\0';  // abstract namespace
+  return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length);
+}
+
+}  // namespace
+
+StatusServer::~StatusServer() {
+  if (fd_ >= 0) close(fd_);
+  if (!path_.empty() && path_[0] != '@') unlink(path_.c_str());
+}
+
+std::string StatusServer::listen(const std::string& path) {
+  fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) return std::string("status socket: ") + std::strerror(errno);
+  sockaddr_un address;
+  const socklen_t length = make_address(path, address);
+  if (path[0] != '@') unlink(path.c_str());
+  if (bind(fd_, reinterpret_cast<const sockaddr*>(&address), length) != 0) {
+    return "status socket " + path + ": " + std::strerror(errno) +
+           (errno == EADDRINUSE ? " (is another vipd running on this interface?)" : "");
+  }
+  if (::listen(fd_, 8) != 0) return "status socket listen: " + std::string(std::strerror(errno));
+  path_ = path;
+  return {};
+}
+
+void StatusServer::serve(const std::function<std::string()>& snapshot) {
+  for (int budget = 0; budget < 16; ++budget) {
+    const int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) return;
+    const std::string text = snapshot();
+    // Snapshots are small; a client that does not read within the socket buffer is cut off.
+    std::size_t written = 0;
+    while (written < text.size()) {
+      const ssize_t n = send(client, text.data() + written, text.size() - written, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n <= 0) break;
+      written += static_cast<std::size_t>(n);
+    }
+    close(client);
+  }
+}
+
+std::string query_status(const std::string& path, std::string& error) {
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = std::strerror(errno);
+    return {};
+  }
+  sockaddr_un address;
+  const socklen_t length = make_address(path, address);
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&address), length) != 0) {
+    error = "cannot connect to " + path + ": " + std::strerror(errno) + " (is vipd running here?)";
+    close(fd);
+    return {};
+  }
+  std::string answer;
+  char buffer[4096];
+  for (int rounds = 0; rounds < 4096; ++rounds) {
+    pollfd readable{fd, POLLIN, 0};
+    if (poll(&readable, 1, 2000) <= 0) break;
+    const ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n <= 0) break;
+    answer.append(buffer, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  return answer;
+}
+
+}  // namespace vipd::app

@@ -1,0 +1,31 @@
+// The status socket: a Unix stream socket (abstract "@name" by default, so each network namespace
+// has its own) that answers every connection with one JSON snapshot and closes.
+#pragma once
+
+#include <functional>
+#include <string>
+
+namespace vipd::app {
+
+class StatusServer {
+ public:
+  StatusServer() = default;
+  ~StatusServer();
+  StatusServer(const StatusServer&) = delete;
+  StatusServer& operator=(const StatusServer&) = delete;
+
+  // Empty string on success. A path not starting with '@' is a filesystem socket (replaced if stale).
+  std::string listen(const std::string& path);
+  int fd() const { return fd_; }
+  // Accepts pending connections and writes `snapshot()` to each.
+  void serve(const std::function<std::string()>& snapshot);
+
+ private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+// Connects, reads the whole answer. Empty string and `error` set on failure.
+std::string query_status(const std::string& path, std::string& error);
+
+}  // namespace vipd::app

@@ -1,0 +1,22 @@
+// keepalived's log wording for state changes and protocol events, so existing runbooks, alerts and
+// greps keep working when ipfailover pods are replaced by vipd.
+#pragma once
+
+#include <string>
+
+#include "vipd/core/advert.h"
+#include "vipd/core/instance.h"
+
+namespace vipd::app {
+
+// "(NAME) Entering MASTER STATE"; "(NAME) Entering BACKUP STATE (init)" at startup.
+std::string entering_state(const std::string& name, const core::StateChange& change);
+// The line explaining why a transition happened (vipd's addition; follows the keepalived line).
+std::string transition_reason(const std::string& name, const core::StateChange& change,
+                              const core::Instance& instance);
+std::string note_text(const std::string& name, const core::Note& note, std::uint8_t our_priority);
+// keepalived's receive-side complaint for an invalid advert.
+std::string reject_text(const std::string& interface, std::size_t reason,
+                        const core::IpAddress& source);
+
+}  // namespace vipd::app

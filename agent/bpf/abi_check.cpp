@@ -1,0 +1,34 @@
+// The BPF programs (clang, BPF target) and the agent (g++, host) must agree on every record's
+// layout; a mismatch fails the build here instead of corrupting maps at run time.
+#include <cstddef>
+
+#include "vipd/bpf_abi.h"
+
+namespace {
+
+static_assert(sizeof(vipd_addr) == 20);
+static_assert(offsetof(vipd_addr, addr) == 4);
+static_assert(sizeof(vipd_mac) == 8);
+static_assert(sizeof(vipd_global_cfg) == 16);
+static_assert(sizeof(vipd_vrid_cfg) == 16);
+static_assert(offsetof(vipd_vrid_cfg, auth_key) == 8);
+static_assert(sizeof(vipd_vrid_stat) == 13 * 8);
+static_assert(sizeof(vipd_last_adv) == 32);
+static_assert(offsetof(vipd_last_adv, src) == 8);
+static_assert(offsetof(vipd_last_adv, family) == 24);
+static_assert(offsetof(vipd_last_adv, interval_cs) == 28);
+static_assert(offsetof(vipd_last_adv, addr_sum) == 30);
+static_assert(sizeof(vipd_vip_state) == 24);
+static_assert(sizeof(vipd_port_cfg) == 8);
+static_assert(sizeof(vipd_port_stat) == 6 * 8);
+static_assert(sizeof(vipd_event_hdr) == 16);
+static_assert(offsetof(vipd_event_hdr, ts_ns) == 8);
+static_assert(sizeof(vipd_advert_event) == 16 + 16 + 32);
+static_assert(offsetof(vipd_advert_event, src) == 32);
+static_assert(offsetof(vipd_advert_event, dst) == 48);
+static_assert(sizeof(vipd_conflict_event) == 48);  // 44 bytes of fields + tail padding
+static_assert(offsetof(vipd_conflict_event, ip) == 28);
+static_assert(sizeof(vipd_port_event) == 16 + 8 + 8);
+static_assert(offsetof(vipd_port_event, rst_tx) == 24);
+
+}  // namespace

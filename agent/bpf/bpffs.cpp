@@ -1,0 +1,89 @@
+#include "bpf/bpffs.h"
+
+#include "bpf/prog_info.h"
+
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace vipd::bpf {
+namespace {
+
+constexpr mode_t kPinDirMode = 0700;
+constexpr mode_t kPinMode = 0600;
+
+bool is_bpffs(const std::string& path) {
+  struct statfs fs {};
+  return statfs(path.c_str(), &fs) == 0 &&
+         fs.f_type == static_cast<decltype(fs.f_type)>(BPF_FS_MAGIC);
+}
+
+}  // namespace
+
+std::string bpffs_safe_name(std::string name) {
+  std::replace(name.begin(), name.end(), '.', ':');
+  return name;
+}
+
+Status ensure_bpffs(const std::string& root, bool may_mount) {
+  if (is_bpffs(root)) return {};
+  if (!may_mount) return Error{root + " is not a bpffs (mounting one is disabled)"};
+  if (mkdir(root.c_str(), kPinDirMode) != 0 && errno != EEXIST) {
+    return Error{root + " is not a bpffs and cannot be created: " + errno_text(errno)};
+  }
+  if (mount("bpf", root.c_str(), "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") != 0) {
+    return Error{root + " is not a bpffs and mounting one failed: " + errno_text(errno) +
+                 " (need CAP_SYS_ADMIN)"};
+  }
+  return {};
+}
+
+Status make_directories(const std::string& path) {
+  for (std::size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
+    std::string prefix = path.substr(0, slash);
+    if (mkdir(prefix.c_str(), kPinDirMode) != 0 && errno != EEXIST) {
+      return Error{"mkdir " + prefix + " failed: " + errno_text(errno)};
+    }
+    if (slash == std::string::npos) return {};
+  }
+}
+
+Status pin_map(bpf_map* map, const std::string& path) {
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return Error{"cannot remove stale pin " + path + ": " + errno_text(errno)};
+  }
+  int error = bpf_map__pin(map, path.c_str());
+  if (error) return Error{"pinning " + path + " failed: " + errno_text(-error)};
+  if (chmod(path.c_str(), kPinMode) != 0) {
+    return Error{"chmod 0600 " + path + " failed: " + errno_text(errno)};
+  }
+  return {};
+}
+
+void remove_stale_pins(const std::string& dir) {
+  DIR* stream = opendir(dir.c_str());
+  if (!stream) return;
+  while (const dirent* entry = readdir(stream)) {
+    if (entry->d_type == DT_DIR) continue;
+    unlink((dir + "/" + entry->d_name).c_str());
+  }
+  closedir(stream);
+}
+
+void remove_empty_directories(const std::string& path, int levels) {
+  std::string current = path;
+  for (int level = 0; level < levels && !current.empty(); ++level) {
+    if (rmdir(current.c_str()) != 0) return;
+    current = current.substr(0, current.rfind('/'));
+  }
+}
+
+}  // namespace vipd::bpf

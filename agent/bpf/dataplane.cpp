@@ -1,0 +1,530 @@
+#include "bpf/dataplane.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <net/if.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "bpf/bpffs.h"
+#include "bpf/prog_info.h"
+#include "bpf/tc_attach.h"
+
+// Generated skeletons embed the object file as one long string literal.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverlength-strings"
+#pragma GCC diagnostic ignored "-Wpedantic"
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wshadow"
+#include "vipd_tc.skel.h"
+#include "vipd_xdp.skel.h"
+#pragma GCC diagnostic pop
+
+namespace vipd::bpf {
+
+struct Dataplane::Skeletons {
+  vipd_xdp* xdp = nullptr;
+  vipd_tc* tc = nullptr;
+  ring_buffer* events = nullptr;
+
+  Skeletons() = default;
+  Skeletons(const Skeletons&) = delete;
+  Skeletons& operator=(const Skeletons&) = delete;
+  ~Skeletons() {
+    ring_buffer__free(events);
+    vipd_tc__destroy(tc);
+    vipd_xdp__destroy(xdp);
+  }
+};
+
+namespace {
+
+constexpr std::string_view kTcMapPrefix = "tc:";
+constexpr std::string_view kLoopback = "lo";
+
+std::string load_failure(std::string_view object, int error) {
+  std::string text =
+      "BPF unavailable: bpf_object__load(" + std::string(object) + ") failed: " + errno_text(error);
+  if (error == -EPERM || error == -EACCES)
+    text += " (need CAP_BPF/CAP_SYS_ADMIN and CAP_NET_ADMIN)";
+  return text;
+}
+
+bpf_program* first_xdp_program(bpf_object* object) {
+  for (bpf_program* program = bpf_object__next_program(object, nullptr); program;
+       program = bpf_object__next_program(object, program)) {
+    if (bpf_program__type(program) == BPF_PROG_TYPE_XDP) return program;
+  }
+  return nullptr;
+}
+
+int find_map_fd(bpf_object* object, std::string_view name) {
+  bpf_map* map = bpf_object__find_map_by_name(object, std::string(name).c_str());
+  return map ? bpf_map__fd(map) : -1;
+}
+
+Status missing_map(std::string_view object, std::string_view map) {
+  return Error{std::string(object) + " has no map " + std::string(map)};
+}
+
+Status update_failure(std::string_view map, int error) {
+  return Error{"updating " + std::string(map) + " failed: " + errno_text(error)};
+}
+
+vipd_addr to_abi(const core::IpAddress& address) {
+  vipd_addr abi{};
+  abi.family = static_cast<__u8>(address.family());
+  std::memcpy(abi.addr, address.data(), address.size());
+  return abi;
+}
+
+vipd_mac to_abi(const MacAddress& mac) {
+  vipd_mac abi{};
+  std::memcpy(abi.addr, mac.data(), mac.size());
+  return abi;
+}
+
+template <typename Key>
+bool same_key(const Key& a, const Key& b) {
+  return std::memcmp(&a, &b, sizeof(Key)) == 0;
+}
+
+template <typename Key>
+std::vector<Key> map_keys(int fd) {
+  std::vector<Key> keys;
+  Key key{};
+  Key previous{};
+  bool first = true;
+  while (bpf_map_get_next_key(fd, first ? nullptr : &previous, &key) == 0) {
+    keys.push_back(key);
+    previous = key;
+    first = false;
+  }
+  return keys;
+}
+
+// Deletes every key of `fd` that is not in `wanted`.
+template <typename Key>
+void delete_keys_except(int fd, const std::vector<Key>& wanted) {
+  for (const Key& key : map_keys<Key>(fd)) {
+    bool keep = std::any_of(wanted.begin(), wanted.end(),
+                            [&](const Key& other) { return same_key(key, other); });
+    if (!keep) bpf_map_delete_elem(fd, &key);
+  }
+}
+
+// Per-CPU counter structs are all __u64 fields: summing is field-wise over the CPUs.
+template <typename Value>
+Result<Value> sum_per_cpu(int fd, const void* key, std::string_view map) {
+  static_assert(sizeof(Value) % sizeof(__u64) == 0);
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return Error{"cannot count possible CPUs: " + errno_text(cpus)};
+  std::vector<Value> per_cpu(static_cast<std::size_t>(cpus));
+  if (bpf_map_lookup_elem(fd, key, per_cpu.data()) != 0) {
+    return Error{"lookup in " + std::string(map) + " failed: " + errno_text(errno)};
+  }
+  constexpr std::size_t kFields = sizeof(Value) / sizeof(__u64);
+  std::array<__u64, kFields> sum{};
+  for (const Value& value : per_cpu) {
+    std::array<__u64, kFields> fields;
+    std::memcpy(fields.data(), &value, sizeof(Value));
+    for (std::size_t i = 0; i < kFields; ++i) sum[i] += fields[i];
+  }
+  Value total;
+  std::memcpy(&total, sum.data(), sizeof(Value));
+  return total;
+}
+
+template <typename Record>
+bool decode_into(const void* data, std::size_t size, Event& event) {
+  if (size < sizeof(Record)) return false;
+  Record record;
+  std::memcpy(&record, data, sizeof(Record));
+  event = record;
+  return true;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Dataplane>> Dataplane::open(const Options& options) {
+  auto skeletons = std::make_unique<Skeletons>();
+  skeletons->xdp = vipd_xdp__open();
+  if (!skeletons->xdp)
+    return Error{"BPF unavailable: opening vipd_xdp failed: " + errno_text(errno)};
+  skeletons->tc = vipd_tc__open();
+  if (!skeletons->tc) return Error{"BPF unavailable: opening vipd_tc failed: " + errno_text(errno)};
+  if (int error = vipd_xdp__load(skeletons->xdp)) return Error{load_failure("vipd_xdp", error)};
+  if (int error = vipd_tc__load(skeletons->tc)) return Error{load_failure("vipd_tc", error)};
+  if (!first_xdp_program(skeletons->xdp->obj)) return Error{"vipd_xdp has no XDP program"};
+  std::unique_ptr<Dataplane> dataplane(new Dataplane(options, std::move(skeletons)));
+  if (Status status = dataplane->create_ring_buffer(); !status) return Error{status.message()};
+  return dataplane;
+}
+
+Dataplane::Dataplane(Options options, std::unique_ptr<Skeletons> skeletons)
+    : options_(std::move(options)), skel_(std::move(skeletons)) {}
+
+Dataplane::~Dataplane() {
+  if (skel_) detach();
+}
+
+Status Dataplane::create_ring_buffer() {
+  int tc_events = bpf_map__fd(skel_->tc->maps.vipd_events);
+  skel_->events = ring_buffer__new(tc_events, &Dataplane::on_record, this, nullptr);
+  if (!skel_->events) return Error{"ring_buffer__new failed: " + errno_text(errno)};
+  // The XDP object grows its ring buffer with the advert path; without it only port events flow.
+  if (int xdp_events = xdp_map_fd("vipd_events"); xdp_events >= 0) {
+    if (int error = ring_buffer__add(skel_->events, xdp_events, &Dataplane::on_record, this)) {
+      return Error{"ring_buffer__add(vipd_xdp vipd_events) failed: " + errno_text(error)};
+    }
+  }
+  return {};
+}
+
+int Dataplane::xdp_map_fd(std::string_view name) const {
+  return find_map_fd(skel_->xdp->obj, name);
+}
+
+int Dataplane::tc_map_fd(std::string_view name) const {
+  return find_map_fd(skel_->tc->obj, name);
+}
+
+int Dataplane::map_fd(std::string_view name) const {
+  if (name.starts_with(kTcMapPrefix)) return tc_map_fd(name.substr(kTcMapPrefix.size()));
+  return xdp_map_fd(name);
+}
+
+// ---- attach / detach ----------------------------------------------------------------------------
+
+Status Dataplane::attach() {
+  if (state_.xdp_attached || state_.tc_attached) return Error{"already attached"};
+  ifindex_ = static_cast<int>(if_nametoindex(options_.interface.c_str()));
+  if (!ifindex_) return Error{"interface " + options_.interface + " not found"};
+  prepare_pin_dir();
+  if (options_.attach_xdp) {
+    if (Status status = attach_xdp(); !status) {
+      detach();
+      return status;
+    }
+  }
+  if (options_.attach_tc) {
+    tc_targets_.push_back({ifindex_, options_.interface});
+    if (options_.tc_on_loopback && options_.interface != kLoopback) {
+      int lo = static_cast<int>(if_nametoindex(std::string(kLoopback).c_str()));
+      if (lo) tc_targets_.push_back({lo, std::string(kLoopback)});
+    }
+    for (TcTarget& target : tc_targets_) {
+      if (Status status = attach_tc_to(target); !status) {
+        detach();
+        return status;
+      }
+    }
+    state_.tc_attached = true;
+    state_.tc_ingress_prog_id = tc_targets_.front().ingress_prog_id;
+    state_.tc_egress_prog_id = tc_targets_.front().egress_prog_id;
+  }
+  pin_maps();
+  return {};
+}
+
+Status Dataplane::attach_xdp() {
+  int prog_fd = bpf_program__fd(first_xdp_program(skel_->xdp->obj));
+  Result<XdpAttachment> attached =
+      attach_xdp_program(ifindex_, options_.interface, prog_fd, options_.xdp_mode);
+  if (!attached) return attached.status();
+  state_.xdp_attached = true;
+  state_.xdp_mode = attached->mode;
+  state_.xdp_prog_id = attached->prog_id;
+  state_.replaced_stale_xdp = attached->replaced_stale;
+  return {};
+}
+
+Status Dataplane::attach_tc_to(TcTarget& target) {
+  Result<bool> created = ensure_clsact(target.ifindex, target.ifname);
+  if (!created) return created.status();
+  std::string marker = clsact_marker(target.ifname);
+  struct stat marker_stat {};
+  bool marked = !marker.empty() && stat(marker.c_str(), &marker_stat) == 0;
+  target.owns_clsact = *created || marked;
+  // A directory in the pin dir remembers across a crash that the qdisc is ours to remove.
+  if (*created && !marker.empty()) mkdir(marker.c_str(), 0700);
+  const TcFilterId id{kTcHandle, kTcPriority};
+  Result<std::uint32_t> ingress =
+      attach_tc_filter(target.ifindex, target.ifname, TcDirection::Ingress,
+                       bpf_program__fd(skel_->tc->progs.vipd_tc_ingress), id);
+  if (!ingress) return ingress.status();
+  target.ingress_prog_id = *ingress;
+  Result<std::uint32_t> egress =
+      attach_tc_filter(target.ifindex, target.ifname, TcDirection::Egress,
+                       bpf_program__fd(skel_->tc->progs.vipd_tc_egress), id);
+  if (!egress) return egress.status();
+  target.egress_prog_id = *egress;
+  return {};
+}
+
+void Dataplane::detach_tc_from(TcTarget& target) {
+  const TcFilterId id{kTcHandle, kTcPriority};
+  detach_tc_filter(target.ifindex, TcDirection::Ingress, id, target.ingress_prog_id);
+  detach_tc_filter(target.ifindex, TcDirection::Egress, id, target.egress_prog_id);
+  if (!target.owns_clsact) return;
+  remove_clsact_if_empty(target.ifindex);
+  if (std::string marker = clsact_marker(target.ifname); !marker.empty()) rmdir(marker.c_str());
+}
+
+void Dataplane::detach() {
+  if (state_.xdp_attached) {
+    int prog_fd = bpf_program__fd(first_xdp_program(skel_->xdp->obj));
+    detach_xdp_program(ifindex_, prog_fd, state_.xdp_mode);
+  }
+  for (TcTarget& target : tc_targets_) detach_tc_from(target);
+  tc_targets_.clear();
+  unpin_maps();
+  state_ = AttachState{};
+}
+
+void Dataplane::leak_for_test() {
+  tc_targets_.clear();
+  pin_dir_.clear();
+  state_ = AttachState{};
+}
+
+// ---- pins ---------------------------------------------------------------------------------------
+
+void Dataplane::prepare_pin_dir() {
+  pin_dir_.clear();
+  if (!options_.pin_maps) {
+    state_.pin_note = "pinning disabled";
+    return;
+  }
+  if (Status status = ensure_bpffs(options_.bpffs_root, options_.mount_bpffs); !status) {
+    state_.pin_note = status.message() + "; running without pins";
+    return;
+  }
+  std::string dir = options_.bpffs_root + "/vipd/" + bpffs_safe_name(options_.interface);
+  if (Status status = make_directories(dir); !status) {
+    state_.pin_note = status.message() + "; running without pins";
+    return;
+  }
+  pin_dir_ = dir;
+}
+
+std::string Dataplane::clsact_marker(const std::string& ifname) const {
+  return pin_dir_.empty() ? std::string() : pin_dir_ + "/clsact-created-" + bpffs_safe_name(ifname);
+}
+
+void Dataplane::pin_maps() {
+  if (pin_dir_.empty()) return;
+  remove_stale_pins(pin_dir_);
+  auto pin_all = [&](bpf_object* object, bool is_tc) -> Status {
+    for (bpf_map* map = bpf_object__next_map(object, nullptr); map;
+         map = bpf_object__next_map(object, map)) {
+      if (bpf_map__is_internal(map)) continue;
+      std::string name = bpf_map__name(map);
+      // Both objects have a vipd_events ring buffer: the tc one is pinned as vipd_tc_events.
+      if (is_tc && xdp_map_fd(name) >= 0) name = "vipd_tc_" + name.substr(name.find('_') + 1);
+      if (Status status = pin_map(map, pin_dir_ + "/" + name); !status) return status;
+    }
+    return {};
+  };
+  Status status = pin_all(skel_->xdp->obj, false);
+  if (status) status = pin_all(skel_->tc->obj, true);
+  if (!status) {
+    state_.pin_note = status.message() + "; running without pins";
+    remove_stale_pins(pin_dir_);
+    return;
+  }
+  state_.pinned = true;
+  state_.pin_dir = pin_dir_;
+}
+
+void Dataplane::unpin_maps() {
+  if (pin_dir_.empty()) return;
+  remove_stale_pins(pin_dir_);
+  // <root>/vipd/<ifname>, then <root>/vipd if no other interface uses it.
+  remove_empty_directories(pin_dir_, 2);
+  pin_dir_.clear();
+}
+
+// ---- configuration ------------------------------------------------------------------------------
+
+Status Dataplane::set_global_config(const GlobalConfig& config) {
+  int fd = xdp_map_fd("vipd_cfg");
+  if (fd < 0) return missing_map("vipd_xdp", "vipd_cfg");
+  vipd_global_cfg value{};
+  value.stale_ns = static_cast<__u64>(config.stale.count());
+  value.drop_invalid = config.drop_invalid ? 1 : 0;
+  __u32 key = 0;
+  if (bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0) return update_failure("vipd_cfg", errno);
+  return {};
+}
+
+Status Dataplane::set_vrid_config(const VridConfig& config) {
+  int fd = xdp_map_fd("vipd_vrid_cfg");
+  if (fd < 0) return missing_map("vipd_xdp", "vipd_vrid_cfg");
+  vipd_vrid_cfg value{};
+  value.enabled = 1;
+  value.version = static_cast<__u8>(config.version);
+  value.family = static_cast<__u8>(config.family);
+  value.auth_type = static_cast<__u8>(config.auth_type);
+  value.v2_interval_s = config.v2_interval_s;
+  std::memcpy(value.auth_key, config.auth_key.data(), sizeof(value.auth_key));
+  __u32 key = config.vrid;
+  if (bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0) {
+    return update_failure("vipd_vrid_cfg", errno);
+  }
+  return {};
+}
+
+Status Dataplane::clear_vrid_config(std::uint8_t vrid) {
+  int fd = xdp_map_fd("vipd_vrid_cfg");
+  if (fd < 0) return missing_map("vipd_xdp", "vipd_vrid_cfg");
+  vipd_vrid_cfg value{};
+  __u32 key = vrid;
+  if (bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0) {
+    return update_failure("vipd_vrid_cfg", errno);
+  }
+  return {};
+}
+
+Status Dataplane::set_unicast_peers(std::span<const core::IpAddress> peers) {
+  int fd = xdp_map_fd("vipd_peers");
+  if (fd < 0) return missing_map("vipd_xdp", "vipd_peers");
+  std::vector<vipd_addr> keys;
+  for (const core::IpAddress& peer : peers) keys.push_back(to_abi(peer));
+  delete_keys_except(fd, keys);
+  const __u8 present = 1;
+  for (const vipd_addr& key : keys) {
+    if (bpf_map_update_elem(fd, &key, &present, BPF_ANY) != 0) {
+      return update_failure("vipd_peers", errno);
+    }
+  }
+  return {};
+}
+
+Status Dataplane::set_vips(std::span<const Vip> vips) {
+  int fd = xdp_map_fd("vipd_vips");
+  if (fd < 0) return missing_map("vipd_xdp", "vipd_vips");
+  std::vector<vipd_addr> keys;
+  for (const Vip& vip : vips) keys.push_back(to_abi(vip.address));
+  delete_keys_except(fd, keys);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    // A VIP that stays keeps its conflict counter and rate limit.
+    vipd_vip_state state{};
+    bpf_map_lookup_elem(fd, &keys[i], &state);
+    state.vrid = vips[i].vrid;
+    if (bpf_map_update_elem(fd, &keys[i], &state, BPF_ANY) != 0) {
+      return update_failure("vipd_vips", errno);
+    }
+  }
+  return {};
+}
+
+Status Dataplane::set_own_macs(std::span<const MacAddress> macs) {
+  int fd = xdp_map_fd("vipd_own_macs");
+  if (fd < 0) return missing_map("vipd_xdp", "vipd_own_macs");
+  std::vector<vipd_mac> keys;
+  for (const MacAddress& mac : macs) keys.push_back(to_abi(mac));
+  delete_keys_except(fd, keys);
+  const __u8 present = 1;
+  for (const vipd_mac& key : keys) {
+    if (bpf_map_update_elem(fd, &key, &present, BPF_ANY) != 0) {
+      return update_failure("vipd_own_macs", errno);
+    }
+  }
+  return {};
+}
+
+Status Dataplane::set_monitored_ports(std::span<const std::uint16_t> ports) {
+  int cfg_fd = tc_map_fd("vipd_ports");
+  int stat_fd = tc_map_fd("vipd_port_stat");
+  if (cfg_fd < 0 || stat_fd < 0) return missing_map("vipd_tc", "vipd_ports/vipd_port_stat");
+  std::vector<__u16> keys(ports.begin(), ports.end());
+  delete_keys_except(cfg_fd, keys);
+  delete_keys_except(stat_fd, keys);
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return Error{"cannot count possible CPUs: " + errno_text(cpus)};
+  const std::vector<vipd_port_stat> zero_stats(static_cast<std::size_t>(cpus));
+  const vipd_port_cfg fresh{};
+  for (__u16 port : keys) {
+    // BPF_NOEXIST: a port that stays keeps its counters and its refusal rate limit.
+    if (bpf_map_update_elem(cfg_fd, &port, &fresh, BPF_NOEXIST) != 0 && errno != EEXIST) {
+      return update_failure("vipd_ports", errno);
+    }
+    if (bpf_map_update_elem(stat_fd, &port, zero_stats.data(), BPF_NOEXIST) != 0 &&
+        errno != EEXIST) {
+      return update_failure("vipd_port_stat", errno);
+    }
+  }
+  return {};
+}
+
+// ---- events and counters ------------------------------------------------------------------------
+
+int Dataplane::event_fd() const {
+  return ring_buffer__epoll_fd(skel_->events);
+}
+
+Result<int> Dataplane::consume(const EventHandler& handler) {
+  handler_ = &handler;
+  delivered_ = 0;
+  int result = ring_buffer__consume(skel_->events);
+  handler_ = nullptr;
+  if (result < 0) return Error{"ring_buffer__consume failed: " + errno_text(result)};
+  if (delivered_ > 0) ++wakeups_;
+  return delivered_;
+}
+
+int Dataplane::on_record(void* context, void* data, std::size_t size) {
+  auto* self = static_cast<Dataplane*>(context);
+  if (size < sizeof(vipd_event_hdr) || !self->handler_) return 0;
+  vipd_event_hdr header;
+  std::memcpy(&header, data, sizeof(header));
+  Event event;
+  bool decoded = false;
+  switch (header.type) {
+    case VIPD_EVENT_ADVERT:
+      decoded = decode_into<vipd_advert_event>(data, size, event);
+      break;
+    case VIPD_EVENT_VIP_CONFLICT:
+      decoded = decode_into<vipd_conflict_event>(data, size, event);
+      break;
+    case VIPD_EVENT_PORT_REFUSED:
+      decoded = decode_into<vipd_port_event>(data, size, event);
+      break;
+    default:
+      break;
+  }
+  if (!decoded) return 0;  // a record from a newer program: skipped, not fatal
+  ++self->delivered_;
+  (*self->handler_)(event);
+  return 0;
+}
+
+std::optional<vipd_last_adv> Dataplane::last_advert(std::uint8_t vrid) const {
+  int fd = xdp_map_fd("vipd_last_adv");
+  if (fd < 0) return std::nullopt;
+  __u32 key = vrid;
+  vipd_last_adv record{};
+  if (bpf_map_lookup_elem(fd, &key, &record) != 0 || !record.valid) return std::nullopt;
+  return record;
+}
+
+Result<vipd_vrid_stat> Dataplane::vrid_stats(std::uint8_t vrid) const {
+  int fd = xdp_map_fd("vipd_vrid_stat");
+  if (fd < 0) return Error{"vipd_xdp has no map vipd_vrid_stat"};
+  __u32 key = vrid;
+  return sum_per_cpu<vipd_vrid_stat>(fd, &key, "vipd_vrid_stat");
+}
+
+Result<vipd_port_stat> Dataplane::port_stats(std::uint16_t port) const {
+  int fd = tc_map_fd("vipd_port_stat");
+  if (fd < 0) return Error{"vipd_tc has no map vipd_port_stat"};
+  __u16 key = port;
+  return sum_per_cpu<vipd_port_stat>(fd, &key, "vipd_port_stat");
+}
+
+}  // namespace vipd::bpf

@@ -1,0 +1,36 @@
+// tc clsact filters with restart safety: ours sit at one fixed handle and priority per hook, so a
+// restart replaces them in place and never touches anyone else's filters.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "bpf/result.h"
+
+namespace vipd::bpf {
+
+enum class TcDirection : std::uint8_t { Ingress, Egress };
+
+struct TcFilterId {
+  std::uint32_t handle;
+  std::uint16_t priority;
+};
+
+// Creates the clsact qdisc unless it exists; true if this call created it.
+Result<bool> ensure_clsact(int ifindex, const std::string& ifname);
+
+// Attaches (or replaces our previous) filter; returns the attached program id. A filter at our
+// handle and priority that is not a vipd program is refused.
+Result<std::uint32_t> attach_tc_filter(int ifindex, const std::string& ifname,
+                                       TcDirection direction, int prog_fd, TcFilterId id);
+
+// Removes our filter if it still runs program `prog_id` (a later run may have replaced it).
+void detach_tc_filter(int ifindex, TcDirection direction, TcFilterId id, std::uint32_t prog_id);
+
+// The program id at our handle and priority, or 0.
+std::uint32_t tc_filter_prog_id(int ifindex, TcDirection direction, TcFilterId id);
+
+// Removes the clsact qdisc if neither hook has any filter left.
+void remove_clsact_if_empty(int ifindex);
+
+}  // namespace vipd::bpf

@@ -1,0 +1,32 @@
+// XDP attachment with restart safety: exactly one program per interface, ours replaced in place,
+// anyone else's refused.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "bpf/result.h"
+
+namespace vipd::bpf {
+
+enum class XdpMode : std::uint8_t {
+  Auto,  // native (driver) mode where the driver supports it, else generic
+  Native,
+  Generic,
+};
+std::string_view to_string(XdpMode mode);
+
+struct XdpAttachment {
+  XdpMode mode = XdpMode::Native;  // Native or Generic
+  std::uint32_t prog_id = 0;
+  bool replaced_stale = false;
+};
+
+Result<XdpAttachment> attach_xdp_program(int ifindex, const std::string& ifname, int prog_fd,
+                                         XdpMode requested);
+
+// Removes `prog_fd` from `ifindex` if it is still the attached program in `mode`.
+void detach_xdp_program(int ifindex, int prog_fd, XdpMode mode);
+
+}  // namespace vipd::bpf

@@ -1,0 +1,60 @@
+#include "config/host_facts.h"
+
+#include <unistd.h>
+
+#include "config/vip_list.h"
+#include "net/netlink.h"
+
+namespace vipd::config {
+
+std::optional<HostFacts> read_host_facts(const RunOptions& options, std::vector<std::string>& errors) {
+  net::Netlink netlink;
+  if (std::string error = netlink.open(); !error.empty()) {
+    errors.push_back(error);
+    return std::nullopt;
+  }
+  HostFacts facts;
+  std::optional<net::LinkState> link;
+  if (options.interface.empty()) {
+    const auto ifindex = netlink.default_route_ifindex();
+    if (ifindex) link = netlink.link(*ifindex);
+    if (!link) {
+      errors.push_back("no interface configured (--interface / OPENSHIFT_HA_NETWORK_INTERFACE) and no default route to pick one from");
+      return std::nullopt;
+    }
+    facts.interface_from_default_route = true;
+  } else {
+    link = netlink.link(options.interface);
+    if (!link) {
+      errors.push_back("interface '" + options.interface + "' does not exist");
+      return std::nullopt;
+    }
+  }
+  facts.interface = link->name;
+  facts.ifindex = link->ifindex;
+  facts.mac = link->mac;
+  // A VIP left behind by a crashed run must not be mistaken for the primary address.
+  std::vector<core::IpAddress> vips;
+  for (const Vip& vip : parse_vip_list(options.vips).vips) vips.push_back(vip.address);
+  if (auto v4 = netlink.primary_address(link->ifindex, core::Family::V4, vips)) facts.primary_v4 = v4->address;
+  if (auto v6 = netlink.primary_address(link->ifindex, core::Family::V6, vips)) {
+    facts.link_local_v6 = v6->address;
+  }
+  for (const net::AddressEntry& entry : netlink.addresses(0)) {
+    if (std::find(vips.begin(), vips.end(), entry.address) == vips.end()) {
+      facts.local_addresses.push_back(entry.address);
+    }
+  }
+  return facts;
+}
+
+void check_host_paths(const Plan& plan, std::vector<std::string>& errors) {
+  auto check = [&](const std::string& what, const std::string& path) {
+    if (path.empty()) return;
+    if (access(path.c_str(), X_OK) != 0) errors.push_back(what + " '" + path + "' is not an executable file");
+  };
+  check("notify script", plan.notify_script);
+  if (plan.health.kind == HealthPlan::Kind::Script) check("check script", plan.health.script_argv.front());
+}
+
+}  // namespace vipd::config

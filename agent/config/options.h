@@ -1,0 +1,73 @@
+// `vipd run` options: one schema read from flags, environment variables (ipfailover's
+// OPENSHIFT_HA_* names, vipd's VIPD_* names) and a config file, with precedence
+// flag > environment > file > default.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace vipd::config {
+
+struct RunOptions {
+  std::string interface;      // empty: the interface of the default route
+  std::string vips;
+  int vrid = 0;               // first VRID; 0: vrrp_id_offset + 1
+  int vrrp_id_offset = 10;    // ipfailover: VRID = offset + instance number
+  std::string excluded_vrids;
+  int vip_groups = 0;
+  int replica_count = 1;
+  int priority = 0;           // 0: ipfailover's priority scheme
+  std::string advert_interval = "1";
+  int vrrp_version = 2;
+  std::string preemption = "preempt_delay 300";
+  std::string unicast_peers;
+  std::string use_unicast;    // accepted ("true"/"false"); true requires peers
+  std::string source_address;
+  std::string unicast_source_address;
+  std::string multicast_source_address;
+  std::string config_name = "OpenShift-IPFailover";
+  std::string auth_pass;      // default: the config name (ipfailover's PASS); v2 only
+  bool no_auth = false;
+  std::string monitor_port = "80";
+  std::string check_script;
+  std::string check_interval = "2";
+  std::string check_timeout;  // default: the interval
+  int check_rise = 1;
+  int check_fall = 1;
+  int check_weight = 0;       // 0: a failing check puts every instance into FAULT
+  bool fast_fail = true;
+  std::string notify_script;
+  std::string iptables_chain;
+  std::string nftables_rule;
+  std::string bpf_pin_path;   // default /sys/fs/bpf/vipd/<interface>
+  bool no_bpf = false;
+  std::string xdp_mode = "auto";
+  bool xdp_drop_invalid = false;
+  int garp_master_repeat = 5;
+  std::string garp_master_delay = "5";
+  std::string garp_master_refresh = "0";
+  std::string status_socket;  // default: abstract @vipd/<interface>, scoped to the netns
+  std::string log_level = "info";
+  // Accepted for compatibility, unused: reported in the log.
+  std::string admin_emails, smtp_server, selector, keepalived_options;
+};
+
+// Registers every option; `with_env` binds the environment names (the config-file pass does not).
+void add_run_options(CLI::App& command, RunOptions& options, bool with_env = true);
+
+// Applies a TOML/INI config file (`key = value`, keys are long option names or their environment
+// names) to `options`. Call before parsing flags and environment, which then override it.
+// Returns one line per problem (unreadable file, unknown key, bad value).
+std::vector<std::string> apply_config_file(const std::string& path, RunOptions& options);
+
+// `--config FILE` / `--config=FILE` from argv, else VIPD_CONFIG; empty when neither.
+std::string find_config_path(int argc, const char* const* argv);
+
+// The ignored ipfailover variables that were set, for one log line each.
+std::vector<std::string> ignored_settings(const RunOptions& options);
+
+}  // namespace vipd::config

@@ -1,0 +1,369 @@
+#include "config/plan.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+namespace vipd::config {
+namespace {
+
+struct Preemption {
+  bool preempt = true;
+  core::Time delay{0};
+};
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> tokens;
+  std::string token;
+  for (const char c : text + ",") {
+    if (c == ',' || std::isspace(static_cast<unsigned char>(c)) != 0) {
+      if (!token.empty()) tokens.push_back(token);
+      token.clear();
+    } else {
+      token += c;
+    }
+  }
+  return tokens;
+}
+
+std::optional<int> parse_int(const std::string& text) {
+  int value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<Preemption> parse_preemption(const std::string& text, std::vector<std::string>& notes) {
+  const std::vector<std::string> words = split_list(text);
+  if (words.empty() || (words.size() == 1 && words[0] == "preempt")) return Preemption{true, {}};
+  if (words.size() == 1 && words[0] == "nopreempt") return Preemption{false, {}};
+  if (words.size() != 2 || (words[0] != "preempt_delay" && words[0] != "preempt_nodelay")) {
+    return std::nullopt;
+  }
+  const auto seconds = parse_int(words[1]);
+  if (!seconds || *seconds < 0 || *seconds > 1000) return std::nullopt;
+  if (words[0] == "preempt_nodelay") {
+    notes.push_back("preemption '" + text + "' read as 'preempt_delay " + words[1] +
+                    "' (a typo from the ipfailover documentation)");
+  }
+  return Preemption{true, std::chrono::seconds(*seconds)};
+}
+
+std::vector<core::IpAddress> parse_peers(const std::string& text, const HostFacts& host,
+                                         std::vector<std::string>& errors) {
+  std::vector<core::IpAddress> peers;
+  for (const std::string& token : split_list(text)) {
+    const auto address = core::IpAddress::parse(token);
+    if (!address) {
+      errors.push_back("invalid unicast peer '" + token + "': not an IP address");
+      continue;
+    }
+    // Every node gets the same list: our own addresses in it are ignored.
+    const auto& own = host.local_addresses;
+    if (std::find(own.begin(), own.end(), *address) != own.end()) continue;
+    if (std::find(peers.begin(), peers.end(), *address) == peers.end()) peers.push_back(*address);
+  }
+  return peers;
+}
+
+std::optional<bool> parse_bool(const std::string& text) {
+  std::string lower;
+  for (const char c : text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "true" || lower == "yes" || lower == "1" || lower == "on") return true;
+  if (lower == "false" || lower == "no" || lower == "0" || lower == "off" || lower.empty()) return false;
+  return std::nullopt;
+}
+
+// Deterministic stand-in for ipfailover's $RANDOM % 32, from the node address and instance number.
+unsigned backup_spread(const core::IpAddress& node, int number) {
+  std::uint32_t hash = 2166136261u;
+  for (const std::uint8_t byte : node.bytes()) hash = (hash ^ byte) * 16777619u;
+  hash = (hash ^ static_cast<std::uint32_t>(number)) * 16777619u;
+  return (hash ^ (hash >> 16)) % 32;
+}
+
+void plan_source(const RunOptions& o, const HostFacts& host, core::Family family, Plan& plan,
+                 std::vector<std::string>& errors) {
+  std::string chosen = o.source_address;
+  if (chosen.empty()) chosen = plan.unicast_peers.empty() ? o.multicast_source_address : o.unicast_source_address;
+  if (!chosen.empty()) {
+    const auto source = core::IpAddress::parse(chosen);
+    if (!source || source->family() != family) {
+      errors.push_back("invalid source address '" + chosen + "'");
+    } else {
+      plan.source = *source;
+    }
+  } else if (family == core::Family::V4 && host.primary_v4) {
+    plan.source = *host.primary_v4;
+  } else if (family == core::Family::V6 && host.link_local_v6) {
+    plan.source = *host.link_local_v6;
+  } else {
+    errors.push_back("interface " + host.interface + " has no " +
+                     (family == core::Family::V4 ? "IPv4 address" : "IPv6 link-local address") +
+                     " to send adverts from");
+  }
+}
+
+void plan_health(const RunOptions& o, const HostFacts& host, const std::string& base_name, Plan& plan,
+                 std::vector<std::string>& errors) {
+  HealthPlan& health = plan.health;
+  health.name = "chk_" + base_name;
+  health.rise = o.check_rise;
+  health.fall = o.check_fall;
+  health.weight = o.check_weight;
+  health.fast_fail = o.fast_fail;
+  const auto interval = parse_seconds(o.check_interval);
+  if (!interval || *interval <= core::Time{0}) {
+    errors.push_back("invalid check interval '" + o.check_interval + "' (seconds > 0)");
+  } else {
+    health.interval = *interval;
+  }
+  const auto timeout = o.check_timeout.empty() ? interval : parse_seconds(o.check_timeout);
+  if (!timeout || *timeout <= core::Time{0}) {
+    errors.push_back("invalid check timeout '" + o.check_timeout + "' (seconds > 0)");
+  } else {
+    health.timeout = *timeout;
+  }
+  if (o.check_rise < 1 || o.check_rise > 100) errors.push_back("invalid check rise " + std::to_string(o.check_rise) + " (1-100)");
+  if (o.check_fall < 1 || o.check_fall > 100) errors.push_back("invalid check fall " + std::to_string(o.check_fall) + " (1-100)");
+  if (o.check_weight < -253 || o.check_weight > 253) {
+    errors.push_back("invalid check weight " + std::to_string(o.check_weight) + " (-253..253)");
+  }
+  if (!o.check_script.empty()) {
+    health.kind = HealthPlan::Kind::Script;
+    health.script_argv = split_list(o.check_script);
+    return;
+  }
+  const auto port = parse_int(o.monitor_port);
+  if (!port || *port < 0 || *port > 65535) {
+    errors.push_back("invalid monitor port '" + o.monitor_port + "' (0-65535; 0: no check)");
+    return;
+  }
+  if (*port == 0) return;
+  if (!host.primary_v4) {
+    errors.push_back("monitor port " + o.monitor_port + " needs an IPv4 address on " + host.interface +
+                     " (set --monitor-port 0 or a --check-script)");
+    return;
+  }
+  health.kind = HealthPlan::Kind::TcpPort;
+  health.address = *host.primary_v4;
+  health.port = static_cast<std::uint16_t>(*port);
+}
+
+}  // namespace
+
+std::optional<core::Time> parse_seconds(const std::string& text) {
+  if (text.empty() || text.size() > 12) return std::nullopt;
+  std::int64_t whole = 0;
+  std::int64_t fraction_ns = 0;
+  std::size_t i = 0;
+  bool digits = false;
+  for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
+    whole = whole * 10 + (text[i] - '0');
+    digits = true;
+  }
+  if (i < text.size()) {
+    if (text[i] != '.') return std::nullopt;
+    std::int64_t scale = 100'000'000;
+    for (++i; i < text.size(); ++i) {
+      if (!std::isdigit(static_cast<unsigned char>(text[i])) || scale == 0) return std::nullopt;
+      fraction_ns += (text[i] - '0') * scale;
+      scale /= 10;
+      digits = true;
+    }
+  }
+  if (!digits) return std::nullopt;
+  return core::Time(whole * 1'000'000'000 + fraction_ns);
+}
+
+std::string scrub_name(const std::string& name) {
+  std::string scrubbed;
+  for (const char c : name) {
+    if (c == '-') {
+      scrubbed += '_';
+    } else if (std::isalnum(static_cast<unsigned char>(c)) != 0) {
+      scrubbed += c;
+    }
+  }
+  return scrubbed;
+}
+
+std::string default_status_socket(const std::string& interface) { return "@vipd/" + interface; }
+
+std::vector<SchemePriority> scheme_priorities(const core::IpAddress& node, int replicas, int instances,
+                                              bool nopreempt) {
+  const int ipslot = node.data()[node.size() - 1] % 128;
+  const int idx = ipslot % std::max(replicas, 1) + 1;
+  std::vector<SchemePriority> result;
+  int eligible = 0;
+  for (int n = 1; n <= instances; ++n) {
+    if (n % idx == 0) {
+      const bool high = nopreempt || eligible % 2 == 0;
+      ++eligible;
+      // ipslot 0 would give 255, the address-owner value: keep it a normal priority.
+      const int priority = high ? std::min(255 - ipslot, 254) : ipslot + 1;
+      result.push_back({static_cast<std::uint8_t>(priority), true});
+    } else {
+      const int priority = ipslot % 64 + static_cast<int>(backup_spread(node, n));
+      result.push_back({static_cast<std::uint8_t>(std::clamp(priority, 1, 254)), false});
+    }
+  }
+  return result;
+}
+
+std::vector<int> plan_vrids(int offset, int count, const std::vector<int>& excluded) {
+  std::vector<int> vrids;
+  for (int n = 1; n <= count; ++n) {
+    for (int guard = 0; guard < 512 && std::find(excluded.begin(), excluded.end(), offset + n) != excluded.end();
+         ++guard) {
+      ++offset;
+    }
+    vrids.push_back(offset + n);
+  }
+  return vrids;
+}
+
+PlanResult build_plan(const RunOptions& o, const HostFacts& host) {
+  PlanResult result;
+  Plan& plan = result.plan;
+  auto& errors = result.errors;
+  plan.interface = host.interface;
+  plan.ifindex = host.ifindex;
+  plan.mac = host.mac;
+  plan.use_bpf = !o.no_bpf;
+  plan.xdp_mode = o.xdp_mode;
+  plan.xdp_drop_invalid = o.xdp_drop_invalid;
+  plan.pin_path = o.bpf_pin_path.empty() ? "/sys/fs/bpf/vipd/" + host.interface : o.bpf_pin_path;
+  plan.status_socket = o.status_socket.empty() ? default_status_socket(host.interface) : o.status_socket;
+  plan.log_level = o.log_level;
+  plan.notify_script = o.notify_script;
+  plan.firewall.iptables_chain = o.iptables_chain;
+  plan.firewall.nftables = !o.nftables_rule.empty();
+  if (host.interface_from_default_route) {
+    plan.notes.push_back("no interface configured: using " + host.interface + ", the default route's");
+  }
+  for (const std::string& name : ignored_settings(o)) plan.notes.push_back(name + " is accepted and ignored");
+
+  if (o.vrrp_version != 2 && o.vrrp_version != 3) {
+    errors.push_back("invalid VRRP version " + std::to_string(o.vrrp_version) + " (must be 2 or 3)");
+  }
+  const auto version = o.vrrp_version == 3 ? core::VrrpVersion::V3 : core::VrrpVersion::V2;
+  const auto interval = parse_seconds(o.advert_interval);
+  if (!interval) errors.push_back("invalid advert interval '" + o.advert_interval + "' (seconds, e.g. 1 or 0.1)");
+  const auto preemption = parse_preemption(o.preemption, plan.notes);
+  if (!preemption) {
+    errors.push_back("invalid preemption '" + o.preemption +
+                     "' (nopreempt, preempt, or preempt_delay N with N 0-1000)");
+  }
+  if (o.priority < 0 || o.priority > 255) {
+    errors.push_back("invalid priority " + std::to_string(o.priority) + " (1-255, or 0 for ipfailover's scheme)");
+  }
+  if (o.garp_master_repeat < 0 || o.garp_master_repeat > 100) {
+    errors.push_back("invalid garp-master-repeat " + std::to_string(o.garp_master_repeat) + " (0-100)");
+  }
+  const auto garp_delay = parse_seconds(o.garp_master_delay);
+  if (!garp_delay) errors.push_back("invalid garp-master-delay '" + o.garp_master_delay + "'");
+  const auto garp_refresh = parse_seconds(o.garp_master_refresh);
+  if (!garp_refresh) errors.push_back("invalid garp-master-refresh '" + o.garp_master_refresh + "'");
+  plan.garp = {o.garp_master_repeat, garp_delay.value_or(core::Time{0}), garp_refresh.value_or(core::Time{0})};
+  if (o.vip_groups < 0) errors.push_back("invalid VIP groups " + std::to_string(o.vip_groups) + " (0 or more)");
+
+  VipListResult vips = parse_vip_list(o.vips);
+  errors.insert(errors.end(), vips.errors.begin(), vips.errors.end());
+  if (vips.vips.empty() && vips.errors.empty()) errors.push_back("no VIPs configured (--vips / OPENSHIFT_HA_VIRTUAL_IPS)");
+  const auto groups = group_vips(vips.vips, static_cast<unsigned>(std::max(o.vip_groups, 0)));
+  if (groups.size() > 255) {
+    errors.push_back("too many instances: " + std::to_string(groups.size()) + " (at most 255)");
+    return result;
+  }
+
+  // The family of the first VIP decides the transport; every instance must match it.
+  const core::Family family = vips.vips.empty() ? core::Family::V4 : vips.vips.front().address.family();
+  if (family == core::Family::V6 && version == core::VrrpVersion::V2) {
+    errors.push_back("IPv6 VIPs need --vrrp-version 3");
+  }
+  plan.unicast_peers = parse_peers(o.unicast_peers, host, errors);
+  for (const auto& peer : plan.unicast_peers) {
+    if (peer.family() != family) errors.push_back("unicast peer " + peer.to_string() + " is not of the VIPs' family");
+  }
+  const auto use_unicast = parse_bool(o.use_unicast);
+  if (!use_unicast) {
+    errors.push_back("invalid use-unicast '" + o.use_unicast + "' (true or false)");
+  } else if (*use_unicast && plan.unicast_peers.empty()) {
+    errors.push_back("use-unicast is true but no unicast peers other than this node are configured");
+  }
+  plan_source(o, host, family, plan, errors);
+
+  const std::string base_name = scrub_name(o.config_name);
+  if (base_name.empty()) errors.push_back("invalid config name '" + o.config_name + "'");
+  plan_health(o, host, base_name, plan, errors);
+
+  std::vector<int> excluded;
+  for (const std::string& token : split_list(o.excluded_vrids)) {
+    const auto vrid = parse_int(token);
+    if (!vrid || *vrid < 1 || *vrid > 255) {
+      errors.push_back("invalid excluded VRID '" + token + "' (1-255)");
+    } else {
+      excluded.push_back(*vrid);
+    }
+  }
+  const int count = static_cast<int>(groups.size());
+  const std::vector<int> vrids = o.vrid != 0 ? plan_vrids(o.vrid - 1, count, excluded)
+                                             : plan_vrids(o.vrrp_id_offset, count, excluded);
+  std::vector<SchemePriority> scheme;
+  if (o.priority == 0) {
+    if (!host.primary_v4) {
+      errors.push_back("ipfailover's priority scheme needs an IPv4 address on " + host.interface +
+                       " (or set --priority)");
+    } else {
+      const bool nopreempt = preemption && !preemption->preempt;
+      scheme = scheme_priorities(*host.primary_v4, o.replica_count, count, nopreempt);
+    }
+  }
+
+  const bool simple_auth = version == core::VrrpVersion::V2 && !o.no_auth;
+  const std::string password = o.auth_pass.empty() ? o.config_name : o.auth_pass;
+  for (int n = 1; n <= count; ++n) {
+    InstancePlan instance;
+    instance.number = n;
+    instance.name = base_name + "_VIP_" + std::to_string(n);
+    instance.vips = groups[static_cast<std::size_t>(n - 1)];
+    const int vrid = vrids[static_cast<std::size_t>(n - 1)];
+    if (vrid < 1 || vrid > 255) {
+      errors.push_back("instance " + instance.name + ": VRID " + std::to_string(vrid) + " is outside 1-255");
+      continue;
+    }
+    for (const Vip& vip : instance.vips) {
+      if (vip.address.family() != family) {
+        errors.push_back("instance " + instance.name + ": VIP " + vip.address.to_string() + " mixes address families");
+      }
+    }
+    instance.core.vrid = static_cast<std::uint8_t>(vrid);
+    instance.core.version = version;
+    if (!scheme.empty()) {
+      instance.core.priority = scheme[static_cast<std::size_t>(n - 1)].priority;
+      instance.master_eligible = scheme[static_cast<std::size_t>(n - 1)].master_eligible;
+    } else {
+      instance.core.priority = static_cast<std::uint8_t>(std::clamp(o.priority, 1, 255));
+    }
+    instance.core.advert_interval = interval.value_or(std::chrono::seconds(1));
+    instance.core.preempt = preemption ? preemption->preempt : true;
+    instance.core.preempt_delay = preemption ? preemption->delay : core::Time{0};
+    instance.core.primary_address = plan.source;
+    if (simple_auth) {
+      instance.auth_type = core::AuthType::SimplePassword;
+      instance.auth_key = core::make_auth_key(password);
+    }
+    if (errors.empty()) {
+      if (std::string error = core::validate(instance.core); !error.empty()) {
+        errors.push_back("instance " + instance.name + ": " + error);
+      }
+    }
+    plan.instances.push_back(std::move(instance));
+  }
+  const bool vrids_unique = std::adjacent_find(vrids.begin(), vrids.end()) == vrids.end();
+  if (!vrids_unique) errors.push_back("VRIDs are not unique");
+  return result;
+}
+
+}  // namespace vipd::config

@@ -1,0 +1,112 @@
+// The resolved configuration: every instance with its name, VRID, VIPs, priority and timers, checked
+// against the host's interface facts. Building it is pure; errors are collected, not thrown.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/options.h"
+#include "config/vip_list.h"
+#include "vipd/core/advert.h"
+#include "vipd/core/instance.h"
+
+namespace vipd::config {
+
+// What the daemon read from the host before planning (nothing is changed to read it).
+struct HostFacts {
+  std::string interface;
+  bool interface_from_default_route = false;
+  int ifindex = 0;
+  std::array<std::uint8_t, 6> mac{};
+  std::optional<core::IpAddress> primary_v4;
+  std::optional<core::IpAddress> link_local_v6;
+  std::vector<core::IpAddress> local_addresses;  // every address on the host's interfaces
+};
+
+struct InstancePlan {
+  std::string name;          // <config-name>_VIP_<n>
+  int number = 1;            // n
+  bool master_eligible = true;  // ipfailover's scheme: this node is meant to be master
+  core::InstanceConfig core;
+  std::vector<Vip> vips;
+  core::AuthType auth_type = core::AuthType::None;
+  core::AuthKey auth_key{};
+};
+
+struct GarpPlan {
+  int repeat = 5;
+  core::Time delay = std::chrono::seconds(5);
+  core::Time refresh{0};
+};
+
+struct HealthPlan {
+  enum class Kind { None, TcpPort, Script };
+  Kind kind = Kind::None;
+  std::string name;                      // chk_<config name>, as ipfailover names its vrrp_script
+  core::IpAddress address;               // TcpPort: the interface's primary IPv4 address
+  std::uint16_t port = 0;
+  std::vector<std::string> script_argv;  // Script: program and arguments, no shell
+  core::Time interval = std::chrono::seconds(2);
+  core::Time timeout = std::chrono::seconds(2);
+  int rise = 1;
+  int fall = 1;
+  int weight = 0;                        // 0: failure puts every instance into FAULT
+  bool fast_fail = true;
+};
+
+struct FirewallPlan {
+  std::string iptables_chain;  // raw-socket mode only: accept 224.0.0.18 there
+  bool nftables = false;       // raw-socket mode only: table inet vipd accepting VRRP
+};
+
+struct Plan {
+  std::string interface;
+  int ifindex = 0;
+  std::array<std::uint8_t, 6> mac{};
+  core::IpAddress source;
+  std::vector<core::IpAddress> unicast_peers;  // empty: multicast
+  std::vector<InstancePlan> instances;
+  GarpPlan garp;
+  HealthPlan health;
+  FirewallPlan firewall;
+  std::string notify_script;
+  std::vector<std::string> notes;  // warnings and defaults worth a log line
+  bool use_bpf = true;
+  std::string xdp_mode = "auto";
+  bool xdp_drop_invalid = false;
+  std::string pin_path;
+  std::string status_socket;
+  std::string log_level = "info";
+};
+
+struct PlanResult {
+  Plan plan;
+  std::vector<std::string> errors;
+  bool ok() const { return errors.empty(); }
+};
+
+PlanResult build_plan(const RunOptions& options, const HostFacts& host);
+
+// ipfailover's priority scheme (documented in docs/CONFIG.md) for instances 1..`instances` on the
+// node whose IPv4 address is `node` (ipkey = its last octet).
+struct SchemePriority {
+  std::uint8_t priority;
+  bool master_eligible;
+};
+std::vector<SchemePriority> scheme_priorities(const core::IpAddress& node, int replicas, int instances,
+                                              bool nopreempt);
+// VRIDs for `count` instances: offset + n, skipping excluded ones the way ipfailover does (the
+// offset grows for every later instance too).
+std::vector<int> plan_vrids(int offset, int count, const std::vector<int>& excluded);
+
+// "1", "0.1", "0.01" -> nanoseconds, exactly (no binary floating point); nullopt if malformed.
+std::optional<core::Time> parse_seconds(const std::string& text);
+// Non-alphanumerics removed, '-' turned to '_' (ipfailover's scrubbing of the config name).
+std::string scrub_name(const std::string& name);
+// Abstract socket name for an interface's daemon: "@vipd/<interface>".
+std::string default_status_socket(const std::string& interface);
+
+}  // namespace vipd::config

@@ -1,0 +1,104 @@
+#include "health/child_process.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <utility>
+
+extern char** environ;
+
+namespace vipd::health {
+
+ChildProcess::~ChildProcess() {
+  if (pidfd_ >= 0) close(pidfd_);
+}
+
+ChildProcess::ChildProcess(ChildProcess&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)), pidfd_(std::exchange(other.pidfd_, -1)) {}
+
+ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
+  if (this != &other) {
+    if (pidfd_ >= 0) close(pidfd_);
+    pid_ = std::exchange(other.pid_, -1);
+    pidfd_ = std::exchange(other.pidfd_, -1);
+  }
+  return *this;
+}
+
+std::string ChildProcess::spawn(const std::vector<std::string>& argv) {
+  if (argv.empty()) return "empty command";
+  std::vector<char*> args;
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t empty;
+  sigemptyset(&empty);
+  sigset_t defaults;
+  sigfillset(&defaults);
+  posix_spawnattr_setsigmask(&attributes, &empty);
+  posix_spawnattr_setsigdefault(&attributes, &defaults);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attributes, 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  const int error = posix_spawn(&pid, args[0], &actions, &attributes, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  if (error != 0) return "cannot run " + argv[0] + ": " + std::strerror(error);
+  pid_ = pid;
+  pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd_ < 0) return "pidfd_open: " + std::string(std::strerror(errno));
+  fcntl(pidfd_, F_SETFD, FD_CLOEXEC);
+  return {};
+}
+
+std::optional<int> ChildProcess::reap() {
+  if (pid_ <= 0) return std::nullopt;
+  int status = 0;
+  const pid_t done = waitpid(pid_, &status, WNOHANG);
+  if (done != pid_) return std::nullopt;
+  pid_ = -1;
+  if (pidfd_ >= 0) close(pidfd_);
+  pidfd_ = -1;
+  return status;
+}
+
+void ChildProcess::signal(int signo) const {
+  // The child leads its own process group: a shell script's children go too.
+  if (pid_ > 0) kill(-pid_, signo);
+}
+
+std::string run_and_wait(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+  ChildProcess child;
+  if (std::string error = child.spawn(argv); !error.empty()) return error;
+  constexpr auto kPoll = std::chrono::milliseconds(10);
+  for (auto waited = std::chrono::milliseconds(0); waited < timeout; waited += kPoll) {
+    if (const auto status = child.reap()) {
+      return *status == 0 ? std::string() : argv[0] + " " + describe_wait_status(*status);
+    }
+    usleep(static_cast<useconds_t>(std::chrono::microseconds(kPoll).count()));
+  }
+  child.signal(SIGKILL);
+  child.reap();
+  return argv[0] + " did not finish in time";
+}
+
+std::string describe_wait_status(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+  return "ended with wait status " + std::to_string(status);
+}
+
+}  // namespace vipd::health

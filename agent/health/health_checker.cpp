@@ -1,0 +1,164 @@
+#include "health/health_checker.h"
+
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+
+namespace vipd::health {
+namespace {
+
+// Timer ids above every daemon instance's (which are index * 4 + kind).
+constexpr std::uint64_t kIntervalTimer = 1ULL << 40;
+constexpr std::uint64_t kTimeoutTimer = kIntervalTimer + 1;
+constexpr std::uint64_t kKillTimer = kIntervalTimer + 2;
+constexpr core::Time kKillGrace = std::chrono::seconds(2);  // keepalived: SIGTERM, SIGKILL 2 s later
+
+}  // namespace
+
+HealthChecker::HealthChecker(app::EventLoop& loop, config::HealthPlan plan, StatusHandler on_status)
+    : loop_(loop), plan_(std::move(plan)), on_status_(std::move(on_status)) {}
+
+HealthChecker::~HealthChecker() {
+  close_probe();
+  if (script_.running()) script_.signal(SIGKILL);
+  loop_.cancel_timer(kIntervalTimer);
+  loop_.cancel_timer(kTimeoutTimer);
+  loop_.cancel_timer(kKillTimer);
+}
+
+void HealthChecker::start() { run_check(false); }
+
+void HealthChecker::on_refused(std::uint16_t port, std::uint64_t refusals) {
+  if (!plan_.fast_fail || plan_.kind != config::HealthPlan::Kind::TcpPort || port != plan_.port) return;
+  if (running_) return;  // the check under way answers the same question
+  ++fast_checks_;
+  spdlog::info("{}: port {} refused a connection ({} refusals seen by the kernel): checking now",
+               plan_.name, port, refusals);
+  run_check(true);
+}
+
+void HealthChecker::run_check(bool out_of_cycle) {
+  if (!out_of_cycle) {
+    loop_.set_timer(kIntervalTimer, app::monotonic_now() + plan_.interval,
+                    [this](core::Time) { run_check(false); });
+  }
+  if (running_) return;  // never overlap: a slow check simply skips a round
+  running_ = true;
+  ++checks_run_;
+  loop_.set_timer(kTimeoutTimer, app::monotonic_now() + plan_.timeout, [this](core::Time) { on_timeout(); });
+  if (plan_.kind == config::HealthPlan::Kind::TcpPort) {
+    start_tcp();
+  } else {
+    start_script();
+  }
+}
+
+void HealthChecker::start_tcp() {
+  tcp_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (tcp_fd_ < 0) {
+    finish(false, std::string("socket: ") + std::strerror(errno));
+    return;
+  }
+  sockaddr_in target{};
+  target.sin_family = AF_INET;
+  target.sin_port = htons(plan_.port);
+  std::memcpy(&target.sin_addr, plan_.address.data(), 4);
+  if (connect(tcp_fd_, reinterpret_cast<const sockaddr*>(&target), sizeof target) == 0) {
+    finish(true, "connected");
+    return;
+  }
+  if (errno != EINPROGRESS) {
+    finish(false, std::string(std::strerror(errno)));
+    return;
+  }
+  loop_.add_fd(tcp_fd_, EPOLLOUT, [this](std::uint32_t) { on_tcp_ready(); });
+}
+
+void HealthChecker::on_tcp_ready() {
+  int error = 0;
+  socklen_t length = sizeof error;
+  getsockopt(tcp_fd_, SOL_SOCKET, SO_ERROR, &error, &length);
+  if (error == 0) {
+    finish(true, "connected");
+  } else {
+    finish(false, std::strerror(error));
+  }
+}
+
+void HealthChecker::start_script() {
+  if (std::string error = script_.spawn(plan_.script_argv); !error.empty()) {
+    finish(false, error);
+    return;
+  }
+  loop_.add_fd(script_.pidfd(), EPOLLIN, [this](std::uint32_t) { on_script_exit(); });
+}
+
+void HealthChecker::on_script_exit() {
+  const int pidfd = script_.pidfd();
+  const auto status = script_.reap();
+  if (!status) return;
+  loop_.remove_fd(pidfd);
+  loop_.cancel_timer(kKillTimer);
+  if (killing_) {
+    killing_ = false;
+    finish(false, "timed_out");
+    return;
+  }
+  finish(*status == 0, describe_wait_status(*status));
+}
+
+void HealthChecker::on_timeout() {
+  if (plan_.kind == config::HealthPlan::Kind::TcpPort) {
+    finish(false, "timed_out");
+    return;
+  }
+  if (!script_.running()) return;
+  killing_ = true;
+  script_.signal(SIGTERM);
+  loop_.set_timer(kKillTimer, app::monotonic_now() + kKillGrace, [this](core::Time) { script_.signal(SIGKILL); });
+}
+
+void HealthChecker::close_probe() {
+  if (tcp_fd_ >= 0) {
+    loop_.remove_fd(tcp_fd_);
+    close(tcp_fd_);
+    tcp_fd_ = -1;
+  }
+}
+
+void HealthChecker::finish(bool ok, const std::string& detail) {
+  close_probe();
+  loop_.cancel_timer(kTimeoutTimer);
+  running_ = false;
+  if (ok) {
+    ++successes_;
+    failures_ = 0;
+  } else {
+    ++failures_;
+    successes_ = 0;
+  }
+  Health next = status_;
+  if (ok && (status_ == Health::Unknown || (status_ == Health::Failed && successes_ >= plan_.rise))) {
+    next = Health::Healthy;
+  } else if (!ok && (status_ == Health::Unknown || (status_ == Health::Healthy && failures_ >= plan_.fall))) {
+    next = Health::Failed;
+  }
+  if (next == status_) return;
+  status_ = next;
+  if (next == Health::Healthy) {
+    spdlog::info("VRRP_Script({}) succeeded", plan_.name);
+  } else if (detail == "timed_out") {
+    spdlog::info("VRRP_Script({}) timed_out", plan_.name);
+  } else {
+    spdlog::info("VRRP_Script({}) failed ({})", plan_.name, detail);
+  }
+  if (on_status_) on_status_(next, detail);
+}
+
+}  // namespace vipd::health

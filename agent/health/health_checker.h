@@ -1,0 +1,61 @@
+// The node's health check (ipfailover's chk_<name>): a native TCP connect to the monitored port or a
+// check script, every interval, with keepalived's rise/fall counting, never overlapping itself, and
+// run at once, out of cycle, when the kernel saw the monitored port refuse a connection (fast fail).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "app/event_loop.h"
+#include "config/plan.h"
+#include "health/child_process.h"
+
+namespace vipd::health {
+
+enum class Health : std::uint8_t { Unknown, Healthy, Failed };
+
+class HealthChecker {
+ public:
+  // Called when the counted status changes (after rise/fall); `detail` says why.
+  using StatusHandler = std::function<void(Health status, const std::string& detail)>;
+
+  HealthChecker(app::EventLoop& loop, config::HealthPlan plan, StatusHandler on_status);
+  ~HealthChecker();
+  HealthChecker(const HealthChecker&) = delete;
+  HealthChecker& operator=(const HealthChecker&) = delete;
+
+  // Runs the first check now, then every interval.
+  void start();
+  // The kernel saw `refusals` RSTs from the monitored port answering SYNs: check now.
+  void on_refused(std::uint16_t port, std::uint64_t refusals);
+  Health status() const { return status_; }
+  std::uint64_t checks_run() const { return checks_run_; }
+  std::uint64_t fast_checks() const { return fast_checks_; }
+
+ private:
+  void run_check(bool out_of_cycle);
+  void start_tcp();
+  void start_script();
+  void on_tcp_ready();
+  void on_script_exit();
+  void on_timeout();
+  void finish(bool ok, const std::string& detail);
+  void close_probe();
+
+  app::EventLoop& loop_;
+  config::HealthPlan plan_;
+  StatusHandler on_status_;
+  Health status_ = Health::Unknown;
+  int successes_ = 0;
+  int failures_ = 0;
+  bool running_ = false;
+  bool killing_ = false;
+  int tcp_fd_ = -1;
+  ChildProcess script_;
+  std::uint64_t checks_run_ = 0;
+  std::uint64_t fast_checks_ = 0;
+};
+
+}  // namespace vipd::health

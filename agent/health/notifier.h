@@ -1,0 +1,42 @@
+// keepalived-compatible notify script: `<script> INSTANCE <name> MASTER|BACKUP|FAULT|STOP <priority>`
+// on every transition. Per instance, notifications run one at a time in order; nothing here ever
+// blocks the protocol loop.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "app/event_loop.h"
+#include "health/child_process.h"
+
+namespace vipd::health {
+
+class Notifier {
+ public:
+  Notifier(app::EventLoop& loop, std::vector<std::string> script_argv)
+      : loop_(loop), script_argv_(std::move(script_argv)) {}
+  ~Notifier();
+  Notifier(const Notifier&) = delete;
+  Notifier& operator=(const Notifier&) = delete;
+
+  void notify(const std::string& instance, const std::string& state, int priority);
+  // At shutdown: start everything still queued without waiting for it.
+  void flush_detached();
+  std::size_t running() const;
+
+ private:
+  struct Queue {
+    std::deque<std::vector<std::string>> pending;
+    ChildProcess child;
+  };
+  void start_next(const std::string& instance);
+  void on_exit(const std::string& instance);
+
+  app::EventLoop& loop_;
+  std::vector<std::string> script_argv_;
+  std::map<std::string, Queue> queues_;
+};
+
+}  // namespace vipd::health

@@ -1,0 +1,144 @@
+#include "net/announcer.h"
+
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if_arp.h>
+#include <netinet/icmp6.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+namespace vipd::net {
+namespace {
+
+constexpr MacAddress kBroadcast = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+constexpr std::uint32_t kNaOverride = 0x20000000;  // O flag; S is 0 for unsolicited adverts
+constexpr std::uint8_t kOptionTargetLinkLayer = 2;
+
+std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+}  // namespace
+
+Announcer::~Announcer() {
+  if (packet_fd_ >= 0) close(packet_fd_);
+  if (icmp6_fd_ >= 0) close(icmp6_fd_);
+}
+
+std::string Announcer::open(const std::string& ifname, int ifindex, const MacAddress& mac) {
+  ifname_ = ifname;
+  ifindex_ = ifindex;
+  mac_ = mac;
+  packet_fd_ = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ARP));
+  if (packet_fd_ < 0) return errno_text("socket(AF_PACKET)");
+  // Send-only: bind to the device with protocol 0 so no inbound ARP is queued to us.
+  sockaddr_ll local{};
+  local.sll_family = AF_PACKET;
+  local.sll_protocol = 0;
+  local.sll_ifindex = ifindex;
+  if (bind(packet_fd_, reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0) {
+    return errno_text("bind(AF_PACKET) " + ifname);
+  }
+  return {};
+}
+
+std::size_t Announcer::announce(std::span<const core::IpAddress> addresses) {
+  std::size_t failed = 0;
+  for (const core::IpAddress& address : addresses) {
+    const bool ok = address.is_v4() ? send_arp(address) : send_na(address);
+    if (ok) {
+      ++sent_;
+    } else {
+      ++failed;
+    }
+  }
+  return failed;
+}
+
+bool Announcer::send_arp(const core::IpAddress& address) {
+  // ARP request announcing VIP -> our MAC, sender and target protocol address both the VIP.
+  std::array<std::uint8_t, 28> frame{};
+  auto* header = reinterpret_cast<arphdr*>(frame.data());
+  header->ar_hrd = htons(ARPHRD_ETHER);
+  header->ar_pro = htons(ETH_P_IP);
+  header->ar_hln = 6;
+  header->ar_pln = 4;
+  header->ar_op = htons(ARPOP_REQUEST);
+  std::uint8_t* body = frame.data() + sizeof(arphdr);
+  std::memcpy(body, mac_.data(), 6);
+  std::memcpy(body + 6, address.data(), 4);
+  std::memcpy(body + 10, kBroadcast.data(), 6);
+  std::memcpy(body + 16, address.data(), 4);
+  sockaddr_ll destination{};
+  destination.sll_family = AF_PACKET;
+  destination.sll_protocol = htons(ETH_P_ARP);
+  destination.sll_ifindex = ifindex_;
+  destination.sll_halen = 6;
+  std::memcpy(destination.sll_addr, kBroadcast.data(), 6);
+  if (sendto(packet_fd_, frame.data(), frame.size(), 0,
+             reinterpret_cast<const sockaddr*>(&destination), sizeof destination) < 0) {
+    last_error_ = errno_text("gratuitous ARP for " + address.to_string() + " on " + ifname_);
+    return false;
+  }
+  return true;
+}
+
+bool Announcer::send_na(const core::IpAddress& address) {
+  if (icmp6_fd_ < 0) {
+    icmp6_fd_ = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_ICMPV6);
+    if (icmp6_fd_ < 0) {
+      last_error_ = errno_text("socket(ICMPv6)");
+      return false;
+    }
+    const int hops = 255;
+    setsockopt(icmp6_fd_, SOL_SOCKET, SO_BINDTODEVICE, ifname_.c_str(),
+               static_cast<socklen_t>(ifname_.size()));
+    setsockopt(icmp6_fd_, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops);
+    setsockopt(icmp6_fd_, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex_, sizeof ifindex_);
+    icmp6_filter block_all;
+    ICMP6_FILTER_SETBLOCKALL(&block_all);
+    setsockopt(icmp6_fd_, IPPROTO_ICMPV6, ICMP6_FILTER, &block_all, sizeof block_all);
+  }
+  // Unsolicited NA (RFC 4861 7.2.6) to all-nodes; the kernel fills the ICMPv6 checksum.
+  std::array<std::uint8_t, 32> message{};
+  message[0] = ND_NEIGHBOR_ADVERT;
+  const std::uint32_t flags = htonl(kNaOverride);
+  std::memcpy(message.data() + 4, &flags, 4);
+  std::memcpy(message.data() + 8, address.data(), 16);
+  message[24] = kOptionTargetLinkLayer;
+  message[25] = 1;  // length in units of 8 bytes
+  std::memcpy(message.data() + 26, mac_.data(), 6);
+  sockaddr_in6 destination{};
+  destination.sin6_family = AF_INET6;
+  inet_pton(AF_INET6, "ff02::1", &destination.sin6_addr);
+  destination.sin6_scope_id = static_cast<std::uint32_t>(ifindex_);
+  // The source must be the VIP itself so neighbours bind it to our MAC.
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
+  iovec vector{message.data(), message.size()};
+  msghdr header{};
+  header.msg_name = &destination;
+  header.msg_namelen = sizeof destination;
+  header.msg_iov = &vector;
+  header.msg_iovlen = 1;
+  header.msg_control = control;
+  header.msg_controllen = sizeof control;
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&header);
+  cmsg->cmsg_level = IPPROTO_IPV6;
+  cmsg->cmsg_type = IPV6_PKTINFO;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+  in6_pktinfo info{};
+  std::memcpy(&info.ipi6_addr, address.data(), 16);
+  info.ipi6_ifindex = static_cast<unsigned>(ifindex_);
+  std::memcpy(CMSG_DATA(cmsg), &info, sizeof info);
+  if (sendmsg(icmp6_fd_, &header, 0) < 0) {
+    last_error_ = errno_text("unsolicited NA for " + address.to_string() + " on " + ifname_);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace vipd::net

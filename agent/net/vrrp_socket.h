@@ -1,0 +1,71 @@
+// Raw IPPROTO_VRRP sockets: sending adverts (TTL/hop limit 255, TOS 0xC0, batched with sendmmsg)
+// and, when the XDP path is unavailable, receiving them for validation by the codec.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "vipd/core/advert.h"
+#include "vipd/core/ip_address.h"
+
+namespace vipd::net {
+
+struct ReceivedPacket {
+  core::PacketMeta meta;                 // ttl_exempt is left for the caller to decide
+  std::span<const std::uint8_t> message; // the VRRP message, valid until the next receive
+};
+
+class VrrpSocket {
+ public:
+  VrrpSocket() = default;
+  ~VrrpSocket();
+  VrrpSocket(VrrpSocket&& other) noexcept;
+  VrrpSocket& operator=(VrrpSocket&& other) noexcept;
+  VrrpSocket(const VrrpSocket&) = delete;
+  VrrpSocket& operator=(const VrrpSocket&) = delete;
+
+  // Opens a socket on `ifname` sending from `source` (IPv4 primary or IPv6 link-local) and joins
+  // the VRRP group so the NIC's multicast filter admits adverts. With `receive` false a socket
+  // filter drops everything inbound (the XDP path receives instead). Empty string on success.
+  std::string open(const std::string& ifname, int ifindex, const core::IpAddress& source,
+                   bool receive);
+  void close();
+  int fd() const { return fd_; }
+  bool is_open() const { return fd_ >= 0; }
+
+  // Queues one copy of `message` to `destination`; flush() sends everything queued at once.
+  void queue(std::span<const std::uint8_t> message, const core::IpAddress& destination);
+  // Returns the number of messages the kernel refused (logged by the caller).
+  std::size_t flush();
+  std::size_t queued() const { return pending_.size(); }
+
+  // Non-blocking: false when nothing (more) is waiting. Malformed IP framing is skipped.
+  bool receive(ReceivedPacket& packet);
+
+  std::uint64_t sent() const { return sent_; }
+  std::uint64_t send_errors() const { return send_errors_; }
+  const std::string& last_error() const { return last_error_; }
+
+ private:
+  struct Pending {
+    std::array<std::uint8_t, core::kMaxAdvertSize> bytes;
+    std::size_t size;
+    core::IpAddress destination;
+  };
+
+  int fd_ = -1;
+  int ifindex_ = 0;
+  core::Family family_ = core::Family::V4;
+  core::IpAddress source_;
+  std::vector<Pending> pending_;
+  std::vector<std::uint8_t> receive_buffer_ = std::vector<std::uint8_t>(65536);
+  std::uint64_t sent_ = 0;
+  std::uint64_t send_errors_ = 0;
+  std::string last_error_;
+};
+
+}  // namespace vipd::net

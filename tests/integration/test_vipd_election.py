@@ -1,0 +1,154 @@
+"""vipd elections on the namespace lab: priorities, address tie-break, preemption modes, unicast.
+
+ctest: integration.vipd_election. VRRPv2 with 1 s adverts where v2 itself is the point, VRRPv3
+with 0.1 s adverts elsewhere (same state machine, ten times faster); XDP receive path mostly, the
+raw-socket path (--no-bpf) for the core cases.
+"""
+
+import time
+
+import pytest
+
+import vipdlab
+from conftest import V2_XDP, V3_RAW, V3_XDP, Cluster, flavor_params, log_lines, record_timing
+
+
+def wait_master(cluster: Cluster, node: str) -> None:
+    cluster.wait_holders([node], timeout=cluster.election_timeout(), desc=f"{node} alone holds the VIP")
+    cluster.wait_state(node, "MASTER", timeout=2)
+
+
+@pytest.mark.parametrize("flavor", flavor_params(V2_XDP, V3_XDP, V3_RAW))
+def test_highest_priority_wins(make_cluster, flavor):
+    cluster = make_cluster(3, flavor)
+    # Started lowest first, back to back: the winner must not depend on who came up first.
+    for node, priority in (("n3", 50), ("n1", 100), ("n2", 200)):
+        cluster.start(node, priority)
+    wait_master(cluster, "n2")
+    cluster.assert_stable("n2")
+    for node in ("n1", "n3"):
+        proc = cluster.procs[node]
+        assert proc.backup_transitions() >= 1
+        assert cluster.instance(node)["adverts_heard"] > 0
+    cluster.prime_client("n2")
+
+
+@pytest.mark.parametrize("flavor", flavor_params(V2_XDP, V3_XDP, V3_RAW))
+def test_equal_priority_higher_address_wins(make_cluster, flavor):
+    """Equal priorities only compete when two are master at once (a backup accepts an equal
+    priority master, RFC 5798 6.4.2): make all three master behind a multicast block, then lift it.
+    n3 has the highest address (198.18.0.13) and must be the one that stays."""
+    cluster = make_cluster(3, flavor)
+    cluster.lab.block_multicast()
+    for node in ("n1", "n2", "n3"):
+        cluster.start(node, 100)
+    cluster.wait_holders(["n1", "n2", "n3"], timeout=cluster.election_timeout(), desc="three masters")
+    # While there were three masters the client may have learnt the VIP from any of them: say it
+    # learnt it from n1. When the split heals, n3 must re-announce the VIP.
+    cluster.ensure_http()
+    cluster.lab.client.ip("neigh", "replace", cluster.vip, "lladdr", cluster.node_mac("n1"),
+                          "dev", "eth0", "nud", "reachable")
+    cluster.lab.unblock_multicast()
+    # The two lower addresses step down on the first advert of the higher one.
+    cluster.wait_holders(["n3"], timeout=3 * flavor.interval + 2, desc="only n3 holds the VIP")
+    cluster.assert_stable("n3")
+    for node in ("n1", "n2"):
+        assert cluster.procs[node].backup_transitions() >= 2, cluster.procs[node].log()
+    assert cluster.procs["n3"].master_transitions() == 1
+    cluster.assert_client_reaches("n3")
+
+
+@pytest.mark.parametrize("flavor", flavor_params(V3_XDP, V3_RAW))
+def test_unicast_with_multicast_blocked(make_cluster, flavor):
+    cluster = make_cluster(3, flavor)
+    cluster.lab.block_multicast()
+    assert not cluster.lab.multicast_reaches("n1", "n2", timeout=0.5)
+    for node, priority in (("n1", 100), ("n2", 150), ("n3", 50)):
+        cluster.start(node, priority, unicast=True)
+    wait_master(cluster, "n2")
+    cluster.assert_stable("n2")
+    assert all(cluster.status(n)["transport"] == "unicast" for n in ("n1", "n2", "n3"))
+    cluster.prime_client("n2")
+
+    watchers = {n: cluster.lab.watch_addresses(n) for n in ("n1", "n3")}
+    t0 = cluster.crash("n2")
+    took = watchers["n1"].wait_event("add", cluster.vip, t0, timeout=5)
+    took_s = (took.ts_ns - t0) / 1e9
+    bound = cluster.master_down_interval(100) + 0.1
+    record_timing(f"unicast {flavor.name} crash -> n1 holds VIP", took_s, bound)
+    assert took_s <= bound, f"n1 took over after {took_s:.3f}s (bound {bound:.3f}s)"
+    cluster.assert_client_reaches("n1")
+    time.sleep(3 * flavor.interval)
+    assert watchers["n3"].events(t0) == [], "n3 (lowest) must stay backup"
+    assert cluster.state("n3") == "BACKUP"
+
+
+@pytest.mark.parametrize("flavor", flavor_params(V3_XDP, V3_RAW))
+def test_preempt_returning_higher_priority_takes_over(make_cluster, flavor):
+    cluster = make_cluster(2, flavor)
+    cluster.start("n2", 100)
+    wait_master(cluster, "n2")
+    cluster.prime_client("n2")
+    watcher = cluster.lab.watch_addresses("n1")
+    t0 = vipdlab.now_ns()
+    cluster.start("n1", 150, preemption="preempt")
+    took = watcher.wait_event("add", cluster.vip, t0, timeout=5)
+    took_s = (took.ts_ns - t0) / 1e9
+    record_timing(f"preempt {flavor.name} start -> n1 holds VIP", took_s, 5)
+    cluster.wait_holders(["n1"], timeout=2)
+    cluster.assert_stable("n1")
+    assert cluster.procs["n2"].backup_transitions() >= 2
+    cluster.assert_client_reaches("n1")
+
+
+@pytest.mark.parametrize("flavor", flavor_params(V3_XDP, V3_RAW))
+def test_nopreempt_returning_higher_priority_stays_backup(make_cluster, flavor):
+    cluster = make_cluster(2, flavor)
+    cluster.start("n2", 100)
+    wait_master(cluster, "n2")
+    cluster.start("n1", 150, preemption="nopreempt")
+    cluster.wait_state("n1", "BACKUP", timeout=5)
+    # Many Master_Down_Intervals of n1: it hears a lower priority master and must leave it be.
+    time.sleep(10 * cluster.master_down_interval(150))
+    cluster.assert_single_master("n2")
+    assert cluster.procs["n1"].master_transitions() == 0
+    # nopreempt does not mean never: once the master goes, n1 takes over.
+    t0 = cluster.crash("n2")
+    cluster.wait_holders(["n1", "n2"], timeout=cluster.master_down_interval(150) + 2)
+    assert (vipdlab.now_ns() - t0) / 1e9 < cluster.master_down_interval(150) + 2
+
+
+@pytest.mark.parametrize("flavor", flavor_params(V3_XDP, V3_RAW))
+def test_preempt_delay_takes_over_only_after_the_delay(make_cluster, flavor):
+    delay = 2.0
+    cluster = make_cluster(2, flavor)
+    cluster.start("n2", 100)
+    wait_master(cluster, "n2")
+    cluster.prime_client("n2")
+    watcher = cluster.lab.watch_addresses("n1")
+    t0 = vipdlab.now_ns()
+    proc = cluster.start("n1", 150, preemption=f"preempt_delay {delay:g}")
+    cluster.wait_state("n1", "BACKUP", timeout=2)
+    added = watcher.wait_event("add", cluster.vip, t0, timeout=delay + 5)
+    took_s = (added.ts_ns - t0) / 1e9
+    # The delay runs from the daemon's start (keepalived's meaning); after it, the lower adverts are
+    # ignored and n1's Master_Down_Interval runs out. The process start is part of the upper bound.
+    upper = delay + cluster.master_down_interval(150) + 0.5
+    record_timing(f"preempt_delay 2 {flavor.name} start -> n1 holds VIP", took_s, upper)
+    assert delay <= took_s <= upper, f"n1 took over {took_s:.3f}s after its start"
+    assert proc.master_transitions() == 1
+    cluster.wait_holders(["n1"], timeout=2)
+    cluster.assert_stable("n1")
+    cluster.assert_client_reaches("n1")
+
+
+def test_v2_adverts_carry_the_configured_interval_and_auth(make_cluster):
+    """A v2 backup with another password ignores the master (both end up master); the same
+    password makes them agree. Guards the ipfailover default: PASS auth with the config name."""
+    cluster = make_cluster(2, V2_XDP)
+    cluster.start("n1", 150)
+    wait_master(cluster, "n1")
+    cluster.start("n2", 100, extra=("--auth-pass", "other"))
+    cluster.wait_holders(["n1", "n2"], timeout=cluster.master_down_interval(100) + 3,
+                         desc="a backup with the wrong password does not accept the master")
+    assert log_lines(cluster.procs["n1"], r"Entering MASTER STATE")

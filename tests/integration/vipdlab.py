@@ -1,0 +1,1124 @@
+#!/usr/bin/python3
+"""Network-namespace lab for vipd integration tests, demos and failover benchmarks.
+
+Topology: one switch namespace holding a Linux bridge (multicast snooping off, STP off), N node
+namespaces each wired to it through a veth whose node end is `eth0`, and one client namespace.
+Nothing is created in the host namespace: every veth is created inside the switch namespace with
+its peer placed directly into the node namespace, so deleting the namespaces removes everything.
+
+Teardown is guaranteed by the context manager, SIGINT/SIGTERM/SIGHUP handlers and an atexit hook;
+a run killed with SIGKILL is cleaned up by the next `cleanup_stale()` (the registry under
+/run/vipdlab records which prefix belongs to which owner process).
+
+Standard library only; talks to the kernel through `ip`, `nft` and `ping`.
+Helper agents (HTTP server, HTTP poller, netlink address watcher, multicast probe) are hidden
+subcommands of this file, started inside namespaces with `ip netns exec`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import dataclasses
+import ipaddress
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Optional, TypeVar
+
+PREFIX_ROOT = "vipdt"
+STATE_DIR = Path(os.environ.get("VIPDLAB_STATE_DIR", "/run/vipdlab"))
+PYTHON = "/usr/bin/python3"
+THIS_FILE = str(Path(__file__).resolve())
+ALLOWED_V4 = ipaddress.ip_network("198.18.0.0/15")
+ALLOWED_V6 = ipaddress.ip_network("fd00:198:18::/48")
+DEFAULT_SUBNET = "198.18.0.0/24"
+DEFAULT_SUBNET6 = "fd00:198:18::/64"
+NFT_TABLE = "vipdlab"
+# Lab namespaces look like vipdt1a2b3c-sw / -cl / -n1: strict enough that cleanup_stale() never
+# touches namespaces other tests created with the shared `vipdt` prefix.
+LAB_NS_RE = re.compile(r"^(vipdt[0-9a-f]{6})-(sw|cl|n[0-9]{1,3})$")
+MAX_NODES = 200
+CMD_TIMEOUT = 10.0
+
+T = TypeVar("T")
+
+
+class LabError(RuntimeError):
+    pass
+
+
+class LabInterrupted(KeyboardInterrupt):
+    """Raised from the signal handler so `with Lab()` unwinds and tears down."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"lab interrupted by signal {signum}")
+        self.signum = signum
+
+
+def now_ns() -> int:
+    """CLOCK_MONOTONIC in ns: shared by every process on the host, so agent timestamps compare."""
+    return time.monotonic_ns()
+
+
+def run_cmd(argv: list[str], timeout: float = CMD_TIMEOUT, check: bool = True,
+            input_text: Optional[str] = None) -> subprocess.CompletedProcess:
+    try:
+        proc = subprocess.run(argv, input=input_text, capture_output=True, text=True,
+                              timeout=timeout, stdin=None if input_text is not None else subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        raise LabError(f"timeout after {timeout}s: {' '.join(argv)}") from exc
+    if check and proc.returncode != 0:
+        raise LabError(f"command failed ({proc.returncode}): {' '.join(argv)}\n{proc.stdout}{proc.stderr}")
+    return proc
+
+
+def wait_for(predicate: Callable[[], T], timeout: float, interval: float = 0.05,
+             desc: str = "condition") -> T:
+    """Polls `predicate` until it returns something truthy; raises TimeoutError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    max_polls = int(timeout / max(interval, 0.001)) + 2
+    last = None
+    for _ in range(max_polls):
+        last = predicate()
+        if last:
+            return last
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        time.sleep(min(interval, remaining))
+    raise TimeoutError(f"timed out after {timeout:.2f}s waiting for {desc} (last value: {last!r})")
+
+
+def list_netns() -> list[str]:
+    out = run_cmd(["ip", "-j", "netns", "list"], check=False).stdout.strip()
+    if not out:
+        return []
+    return [entry["name"] for entry in json.loads(out)]
+
+
+def _pid_start_time(pid: int) -> Optional[str]:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _kill_namespace_processes(ns_name: str) -> None:
+    """SIGKILLs what still runs in one of our namespaces (only ever started by a lab)."""
+    for _ in range(5):
+        out = run_cmd(["ip", "netns", "pids", ns_name], check=False).stdout.split()
+        pids = [int(p) for p in out if p.isdigit() and int(p) != os.getpid()]
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+
+
+def _delete_namespaces(names: Iterable[str]) -> list[str]:
+    names = list(names)
+    for name in names:
+        _kill_namespace_processes(name)
+    # Nodes and client first: deleting them removes the veth pairs; the switch goes last.
+    ordered = sorted(names, key=lambda n: n.endswith("-sw"))
+    for name in ordered:
+        run_cmd(["ip", "netns", "del", name], check=False)
+    remaining = set(list_netns())
+    return [n for n in names if n in remaining]
+
+
+# ----------------------------------------------------------------------------------------------
+# Processes
+
+
+class Proc:
+    """A process started inside a namespace, in its own process group, output to a log file.
+
+    With `capture_lines=True` stdout is read line by line into `lines` (stderr goes to the log)."""
+
+    def __init__(self, name: str, ns_name: str, argv: list[str], log_path: Path,
+                 capture_lines: bool = False, env: Optional[dict] = None):
+        self.name = name
+        self.ns_name = ns_name
+        self.argv = argv
+        self.log_path = log_path
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._log = open(log_path, "ab", buffering=0)
+        self.started_ns = now_ns()
+        self.popen = subprocess.Popen(
+            ["ip", "netns", "exec", ns_name, *argv], stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if capture_lines else self._log,
+            stderr=self._log, start_new_session=True, env=env)
+        self._reader = None
+        if capture_lines:
+            self._reader = threading.Thread(target=self._read_lines, daemon=True)
+            self._reader.start()
+
+    def _read_lines(self) -> None:
+        assert self.popen.stdout is not None
+        for raw in self.popen.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            with self._cond:
+                self.lines.append(line)
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def signal(self, signum: int, group: bool = False) -> None:
+        if not self.alive() and not group:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if group:
+                os.killpg(self.pid, signum)
+            else:
+                os.kill(self.pid, signum)
+
+    def terminate(self) -> None:
+        """SIGTERM to the main process only: the daemon's own graceful shutdown."""
+        self.signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL to the whole process group (daemon and its children) at once: a crash."""
+        self.signal(signal.SIGKILL, group=True)
+
+    def wait(self, timeout: float = 5.0) -> int:
+        try:
+            return self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise TimeoutError(f"{self.name} (pid {self.pid}) still running after {timeout}s") from exc
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Never leaves anything behind: SIGTERM, then SIGKILL to the group."""
+        if self.alive():
+            self.terminate()
+            with contextlib.suppress(TimeoutError):
+                self.wait(timeout)
+        self.kill()
+        with contextlib.suppress(TimeoutError):
+            self.wait(2.0)
+        self.close()
+
+    def close(self) -> None:
+        if self.popen.stdout is not None and self._reader is not None:
+            self._reader.join(timeout=2.0)
+        with contextlib.suppress(OSError):
+            self._log.close()
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def wait_line(self, predicate: Callable[[str], bool], timeout: float, start: int = 0) -> str:
+        deadline = time.monotonic() + timeout
+        index = start
+        with self._cond:
+            while True:
+                while index < len(self.lines):
+                    if predicate(self.lines[index]):
+                        return self.lines[index]
+                    index += 1
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"{self.name}: no matching output line within {timeout}s; "
+                                       f"log: {self.log_text()[-2000:]}")
+                if not self.alive() and (self._reader is None or not self._reader.is_alive()):
+                    raise LabError(f"{self.name} exited ({self.popen.returncode}); "
+                                   f"log: {self.log_text()[-2000:]}")
+                self._cond.wait(min(remaining, 0.2))
+
+
+# ----------------------------------------------------------------------------------------------
+# Namespaces
+
+
+class Namespace:
+    def __init__(self, lab: "Lab", name: str, short: str):
+        self.lab = lab
+        self.ns_name = name
+        self.name = short
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} ({self.ns_name})>"
+
+    def ip(self, *args: str, timeout: float = CMD_TIMEOUT, check: bool = True) -> subprocess.CompletedProcess:
+        return run_cmd(["ip", "-n", self.ns_name, *args], timeout=timeout, check=check)
+
+    def run(self, argv: list[str], timeout: float = CMD_TIMEOUT, check: bool = True,
+            input_text: Optional[str] = None) -> subprocess.CompletedProcess:
+        return run_cmd(["ip", "netns", "exec", self.ns_name, *argv], timeout=timeout, check=check,
+                       input_text=input_text)
+
+    def popen(self, argv: list[str], name: Optional[str] = None, capture_lines: bool = False,
+              env: Optional[dict] = None) -> Proc:
+        return self.lab.start_process(self, argv, name=name, capture_lines=capture_lines, env=env)
+
+    def sysctl(self, key: str, value: str) -> None:
+        self.run(["sysctl", "-qw", f"{key}={value}"])
+
+    def addresses(self, dev: str = "eth0") -> list[str]:
+        out = self.ip("-j", "addr", "show", "dev", dev, check=False).stdout.strip()
+        if not out:
+            return []
+        return [a["local"] for link in json.loads(out) for a in link.get("addr_info", [])]
+
+
+class Node(Namespace):
+    def __init__(self, lab: "Lab", name: str, short: str, index: int, ipv4: str, ipv6: Optional[str]):
+        super().__init__(lab, name, short)
+        self.index = index
+        self.ipv4 = ipv4
+        self.ipv6 = ipv6
+        self.switch_port = f"{lab.prefix}{short}"
+
+
+# ----------------------------------------------------------------------------------------------
+# Registry of live labs (for cleanup_stale and the CLI)
+
+
+def _registry_dir(state_dir: Path) -> Path:
+    return state_dir / "runs"
+
+
+def _read_registry(state_dir: Path) -> list[dict]:
+    entries = []
+    directory = _registry_dir(state_dir)
+    if not directory.is_dir():
+        return entries
+    for path in sorted(directory.glob(f"{PREFIX_ROOT}*.json")):
+        with contextlib.suppress(OSError, ValueError):
+            entry = json.loads(path.read_text())
+            entry["_path"] = str(path)
+            entries.append(entry)
+    return entries
+
+
+def _owner_alive(entry: dict) -> bool:
+    pid = entry.get("pid")
+    return bool(pid) and _pid_start_time(pid) == entry.get("pid_start")
+
+
+def teardown_prefix(prefix: str, state_dir: Path = STATE_DIR, remove_workdir: bool = True) -> list[str]:
+    """Removes every namespace (and its processes) of one lab prefix; returns names that remain."""
+    names = [n for n in list_netns() if n.startswith(prefix + "-")]
+    remaining = _delete_namespaces(names)
+    if not remaining:
+        with contextlib.suppress(OSError):
+            (_registry_dir(state_dir) / f"{prefix}.json").unlink()
+        workdir = state_dir / prefix
+        if remove_workdir and workdir.is_dir():
+            shutil.rmtree(workdir, ignore_errors=True)
+    return remaining
+
+
+def cleanup_stale(state_dir: Path = STATE_DIR, include_persistent: bool = False) -> list[str]:
+    """Removes leftovers of crashed runs: registered labs whose owner process is gone (persistent
+    CLI labs only with include_persistent) and unregistered namespaces in the lab's name format.
+    Live labs of concurrent runs are left alone. Returns the prefixes removed."""
+    removed = []
+    registered = set()
+    for entry in _read_registry(state_dir):
+        prefix = entry.get("prefix", "")
+        if not prefix.startswith(PREFIX_ROOT):
+            continue
+        registered.add(prefix)
+        if entry.get("persistent") and not include_persistent:
+            continue
+        if not entry.get("persistent") and _owner_alive(entry):
+            continue
+        teardown_prefix(prefix, state_dir)
+        removed.append(prefix)
+    orphans = {m.group(1) for m in map(LAB_NS_RE.match, list_netns()) if m} - registered
+    for prefix in sorted(orphans):
+        teardown_prefix(prefix, state_dir)
+        removed.append(prefix)
+    return removed
+
+
+# ----------------------------------------------------------------------------------------------
+# The lab
+
+
+class Lab:
+    """Context manager: `with Lab(nodes=2) as lab: ...` builds the topology and always removes it."""
+
+    def __init__(self, nodes: int = 2, subnet: str = DEFAULT_SUBNET, ipv6: bool = False,
+                 subnet6: str = DEFAULT_SUBNET6, prefix: Optional[str] = None,
+                 state_dir: Path = STATE_DIR, persistent: bool = False, keep_logs: bool = False,
+                 workdir: Optional[Path] = None):
+        if not 1 <= nodes <= MAX_NODES:
+            raise ValueError(f"nodes must be 1..{MAX_NODES}")
+        self.subnet = ipaddress.ip_network(subnet)
+        if not self.subnet.subnet_of(ALLOWED_V4):
+            raise ValueError(f"subnet {subnet} is outside {ALLOWED_V4}")
+        if self.subnet.num_addresses < 16 + nodes:
+            raise ValueError(f"subnet {subnet} too small for {nodes} nodes")
+        self.subnet6 = ipaddress.ip_network(subnet6) if ipv6 else None
+        if self.subnet6 is not None and not self.subnet6.subnet_of(ALLOWED_V6):
+            raise ValueError(f"subnet6 {subnet6} is outside {ALLOWED_V6}")
+        self.node_count = nodes
+        self.state_dir = Path(state_dir)
+        self.prefix = prefix or self._new_prefix()
+        if not re.fullmatch(r"vipdt[0-9a-f]{6}", self.prefix):
+            raise ValueError(f"bad prefix {self.prefix!r}")
+        self.persistent = persistent
+        self.keep_logs = keep_logs or os.environ.get("VIPDLAB_KEEP_LOGS") == "1"
+        self.workdir = Path(workdir) if workdir else self.state_dir / self.prefix
+        self.switch = Namespace(self, f"{self.prefix}-sw", "sw")
+        self.client = Node(self, f"{self.prefix}-cl", "cl", 0, self._v4_host(2), self._v6_host(2))
+        self.nodes = [Node(self, f"{self.prefix}-n{i}", f"n{i}", i, self._v4_host(10 + i),
+                           self._v6_host(10 + i)) for i in range(1, nodes + 1)]
+        self.processes: list[Proc] = []
+        self._cut: set[str] = set()
+        self._multicast_blocked = False
+        self._up = False
+        self._tearing_down = False
+        self._saved_handlers: dict[int, object] = {}
+        self._pending_signal: Optional[int] = None
+        self._lock = threading.Lock()
+
+    # -- naming and addressing
+
+    def _new_prefix(self) -> str:
+        existing = set(list_netns())
+        taken = {e.get("prefix") for e in _read_registry(self.state_dir)}
+        for _ in range(32):
+            candidate = f"{PREFIX_ROOT}{(os.getpid() & 0xff):02x}{secrets.token_hex(2)}"
+            if candidate not in taken and not any(n.startswith(candidate + "-") for n in existing):
+                return candidate
+        raise LabError("could not find a free lab prefix")
+
+    def _v4_host(self, host: int) -> str:
+        return str(self.subnet.network_address + host)
+
+    def _v6_host(self, host: int) -> Optional[str]:
+        if self.subnet6 is None:
+            return None
+        # fd00:198:18::11 for host 11: the decimal host number reads the same as the IPv4 one.
+        return str(self.subnet6.network_address + int(str(host), 16))
+
+    @property
+    def prefixlen(self) -> int:
+        return self.subnet.prefixlen
+
+    def host_address(self, host: int) -> str:
+        """An address of the lab subnet, e.g. for VIPs: lab.host_address(100) -> 198.18.0.100."""
+        return self._v4_host(host)
+
+    def host_address6(self, host: int) -> str:
+        if self.subnet6 is None:
+            raise LabError("lab built without ipv6")
+        return self._v6_host(host)  # type: ignore[return-value]
+
+    def node(self, key) -> Node:
+        if isinstance(key, Node):
+            return key
+        if isinstance(key, int):
+            return self.nodes[key - 1]
+        for candidate in [*self.nodes, self.client]:
+            if key in (candidate.name, candidate.ns_name):
+                return candidate
+        raise KeyError(key)
+
+    @property
+    def namespaces(self) -> list[Namespace]:
+        return [self.switch, self.client, *self.nodes]
+
+    # -- lifecycle
+
+    def __enter__(self) -> "Lab":
+        self._install_signal_handlers()
+        try:
+            self.up()
+        except BaseException:
+            self.down()
+            self._restore_signal_handlers()
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self.down()
+        finally:
+            self._restore_signal_handlers()
+        if self._pending_signal is not None and exc_type is None:
+            raise LabInterrupted(self._pending_signal)
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            self._saved_handlers[signum] = signal.getsignal(signum)
+            signal.signal(signum, self._on_signal)
+
+    def _restore_signal_handlers(self) -> None:
+        for signum, handler in self._saved_handlers.items():
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(signum, handler)  # type: ignore[arg-type]
+        self._saved_handlers.clear()
+
+    def _on_signal(self, signum, frame) -> None:
+        if self._tearing_down:
+            self._pending_signal = signum  # re-raised once the (bounded) teardown is done
+            return
+        raise LabInterrupted(signum)
+
+    def _register(self) -> None:
+        directory = _registry_dir(self.state_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        entry = {
+            "prefix": self.prefix, "pid": os.getpid(), "pid_start": _pid_start_time(os.getpid()),
+            "persistent": self.persistent, "created": time.time(), "nodes": self.node_count,
+            "subnet": str(self.subnet), "subnet6": str(self.subnet6) if self.subnet6 else None,
+            "workdir": str(self.workdir),
+        }
+        tmp = directory / f".{self.prefix}.tmp"
+        tmp.write_text(json.dumps(entry, indent=1))
+        tmp.replace(directory / f"{self.prefix}.json")
+
+    def up(self) -> "Lab":
+        if os.geteuid() != 0:
+            raise LabError("the lab needs root (network namespaces)")
+        cleanup_stale(self.state_dir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._register()  # before creating anything: a crash from here on is recoverable
+        self._up = True
+        atexit.register(self.down)
+        for ns in self.namespaces:
+            run_cmd(["ip", "netns", "add", ns.ns_name])
+            ns.ip("link", "set", "lo", "up")
+        self._build_switch()
+        for node in [self.client, *self.nodes]:
+            self._wire(node)
+        wait_for(self._all_ports_forwarding, timeout=5, desc="bridge ports forwarding")
+        return self
+
+    def _build_switch(self) -> None:
+        sw = self.switch
+        # The switch has no addresses of its own; keeping IPv6 off stops it from sending anything.
+        sw.sysctl("net.ipv6.conf.all.disable_ipv6", "1")
+        sw.sysctl("net.ipv6.conf.default.disable_ipv6", "1")
+        sw.ip("link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0",
+              "mcast_snooping", "0")
+        sw.ip("link", "set", "br0", "up")
+        self._apply_filter()
+
+    def _wire(self, node: Node) -> None:
+        node.sysctl("net.ipv6.conf.all.accept_dad", "0")
+        node.sysctl("net.ipv6.conf.default.accept_dad", "0")
+        self.switch.ip("link", "add", node.switch_port, "type", "veth", "peer", "name", "eth0",
+                       "netns", node.ns_name)
+        self.switch.ip("link", "set", node.switch_port, "master", "br0", "up")
+        node.ip("addr", "add", f"{node.ipv4}/{self.prefixlen}", "dev", "eth0")
+        if node.ipv6:
+            node.ip("addr", "add", f"{node.ipv6}/{self.subnet6.prefixlen}", "dev", "eth0", "nodad")
+        node.ip("link", "set", "eth0", "up")
+
+    def _all_ports_forwarding(self) -> bool:
+        out = self.switch.run(["bridge", "-j", "link", "show"], check=False).stdout.strip()
+        states = [p.get("state") for p in json.loads(out or "[]")]
+        return len(states) == len(self.nodes) + 1 and all(s == "forwarding" for s in states)
+
+    def down(self) -> None:
+        """Idempotent, bounded teardown: processes, namespaces, registry entry, work dir."""
+        with self._lock:
+            if not self._up:
+                return
+            self._tearing_down = True
+            try:
+                for proc in reversed(self.processes):
+                    with contextlib.suppress(Exception):
+                        proc.kill()
+                for proc in reversed(self.processes):
+                    with contextlib.suppress(Exception):
+                        proc.wait(2.0)
+                    proc.close()
+                remaining = teardown_prefix(self.prefix, self.state_dir,
+                                            remove_workdir=not self.keep_logs)
+                if remaining:
+                    print(f"vipdlab: could not delete {remaining}", file=sys.stderr)
+                if self.keep_logs:
+                    print(f"vipdlab: logs kept in {self.workdir}", file=sys.stderr)
+                self._up = False
+            finally:
+                self._tearing_down = False
+            with contextlib.suppress(Exception):
+                atexit.unregister(self.down)
+
+    def leftovers(self) -> list[str]:
+        """Namespaces or host links with this lab's prefix that still exist (should be none)."""
+        names = [n for n in list_netns() if n.startswith(self.prefix)]
+        links = run_cmd(["ip", "-j", "link", "show"], check=False).stdout.strip()
+        names += [l["ifname"] for l in json.loads(links or "[]") if l["ifname"].startswith(self.prefix)]
+        return names
+
+    def detach(self) -> None:
+        """Leaves a persistent lab and its processes running after this process exits (demo
+        --keep); `vipdlab.py down <prefix>` removes it. Processes writing to a captured stdout
+        (pollers, watchers) should be stopped first: nobody reads their pipe any more."""
+        if not self.persistent:
+            raise LabError("only a persistent lab can outlive its owner")
+        with self._lock:
+            self._up = False
+        atexit.unregister(self.down)
+        for proc in self.processes:
+            proc.close()
+
+    # -- processes
+
+    def start_process(self, ns: Namespace, argv: list[str], name: Optional[str] = None,
+                      capture_lines: bool = False, env: Optional[dict] = None) -> Proc:
+        base = name or f"{ns.name}-{Path(argv[0]).name}"
+        log_path = self.workdir / f"{base}.log"
+        for k in range(1, 1000):
+            if not log_path.exists():
+                break
+            log_path = self.workdir / f"{base}.{k}.log"
+        proc = Proc(base, ns.ns_name, argv, log_path, capture_lines=capture_lines, env=env)
+        self.processes.append(proc)
+        return proc
+
+    def start_agent(self, ns: Namespace, agent: str, *args: str, name: Optional[str] = None) -> Proc:
+        proc = self.start_process(ns, [PYTHON, "-u", THIS_FILE, agent, *args], name=name,
+                                  capture_lines=True)
+        proc.wait_line(lambda l: l == "READY", timeout=10)
+        return proc
+
+    # -- link and multicast faults (nft bridge filter in the switch: invisible to the nodes)
+
+    def _apply_filter(self) -> None:
+        rules = []
+        if self._multicast_blocked:
+            rules += ["ip daddr 224.0.0.18 drop", "ip6 daddr ff02::12 drop"]
+        for port in sorted(self._cut):
+            rules += [f'iifname "{port}" drop', f'oifname "{port}" drop']
+        body = "\n    ".join(rules)
+        script = (f"table bridge {NFT_TABLE}\ndelete table bridge {NFT_TABLE}\n"
+                  f"table bridge {NFT_TABLE} {{\n  chain forward {{\n"
+                  f"    type filter hook forward priority 0; policy accept;\n    {body}\n  }}\n}}\n")
+        self.switch.run(["nft", "-f", "-"], input_text=script)
+
+    def cut_link(self, node, mode: str = "drop") -> None:
+        """Isolates a node. mode "drop": the switch silently drops its frames (carrier stays up,
+        like a partition); mode "carrier": the switch-side veth goes down (the node sees no carrier)."""
+        node = self.node(node)
+        if mode == "drop":
+            self._cut.add(node.switch_port)
+            self._apply_filter()
+        elif mode == "carrier":
+            self.switch.ip("link", "set", node.switch_port, "down")
+        else:
+            raise ValueError(mode)
+
+    def restore_link(self, node) -> None:
+        node = self.node(node)
+        self.switch.ip("link", "set", node.switch_port, "up")
+        if node.switch_port in self._cut:
+            self._cut.discard(node.switch_port)
+            self._apply_filter()
+        wait_for(self._all_ports_forwarding, timeout=5, desc="bridge ports forwarding")
+
+    def block_multicast(self) -> None:
+        """Drops VRRP multicast (224.0.0.18, ff02::12) between bridge ports; unicast still flows."""
+        self._multicast_blocked = True
+        self._apply_filter()
+
+    def unblock_multicast(self) -> None:
+        self._multicast_blocked = False
+        self._apply_filter()
+
+    # -- observation
+
+    def vip_holders(self, vip: str, dev: str = "eth0") -> list[str]:
+        wanted = ipaddress.ip_address(vip)
+        return [n.name for n in self.nodes
+                if any(ipaddress.ip_address(a) == wanted for a in n.addresses(dev))]
+
+    def ping(self, src, dst, count: int = 1, timeout: float = 1.0) -> bool:
+        src = self.node(src)
+        address = dst if _is_address(dst) else self.node(dst).ipv4
+        argv = ["ping", "-n", "-q", "-c", str(count), "-W", str(max(1, int(timeout))), "-i", "0.2", address]
+        return src.run(argv, timeout=timeout * count + 5, check=False).returncode == 0
+
+    def multicast_reaches(self, src, dst, family: int = 4, timeout: float = 1.5) -> bool:
+        """Sends protocol-112 packets to 224.0.0.18 (or ff02::12) from src; True if dst got one."""
+        src, dst = self.node(src), self.node(dst)
+        token = secrets.token_hex(8)
+        receiver = self.start_agent(dst, "_mcast-recv", "--family", str(family), "--token", token,
+                                    "--timeout", str(timeout), name=f"{dst.name}-mcast-recv")
+        src.run([PYTHON, THIS_FILE, "_mcast-send", "--family", str(family), "--token", token,
+                 "--count", "5"], timeout=10)
+        line = receiver.wait_line(lambda l: l in ("GOT", "NONE"), timeout=timeout + 5)
+        receiver.wait(5)
+        receiver.close()
+        return line == "GOT"
+
+    # -- HTTP service and client
+
+    def start_http(self, node, port: int = 80) -> Proc:
+        node = self.node(node)
+        return self.start_agent(node, "_httpd", "--name", node.name, "--port", str(port),
+                                name=f"{node.name}-httpd")
+
+    def start_http_servers(self, port: int = 80) -> list[Proc]:
+        return [self.start_http(n, port) for n in self.nodes]
+
+    def start_poller(self, address: str, port: int = 80, interval: float = 0.01,
+                     timeout: float = 0.5, max_duration: float = 1800) -> "ClientPoller":
+        proc = self.start_agent(self.client, "_poll", "--address", address, "--port", str(port),
+                                "--interval", str(interval), "--timeout", str(timeout),
+                                "--duration", str(max_duration), name="cl-poller")
+        return ClientPoller(proc, interval, timeout)
+
+    def http_get(self, address: str, port: int = 80, timeout: float = 1.0) -> Optional[str]:
+        """One request from the client namespace; the answering node's name or None."""
+        url = f"http://{_url_host(address)}:{port}/"
+        out = self.client.run(["curl", "-s", "--max-time", str(timeout), url], timeout=timeout + 5,
+                              check=False)
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    def watch_addresses(self, node) -> "AddressWatcher":
+        node = self.node(node)
+        proc = self.start_agent(node, "_watch-addr", name=f"{node.name}-addrwatch")
+        return AddressWatcher(proc)
+
+    # -- daemons
+
+    def start_daemon(self, node, argv: list[str], name: str) -> Proc:
+        return self.start_process(self.node(node), argv, name=f"{self.node(node).name}-{name}")
+
+    def status(self) -> dict:
+        return {n.name: {"ns": n.ns_name, "addresses": n.addresses()} for n in [self.client, *self.nodes]}
+
+
+def _is_address(value) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return False
+
+
+def _url_host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
+# ----------------------------------------------------------------------------------------------
+# Client poller and address watcher (lab side)
+
+
+@dataclasses.dataclass
+class Sample:
+    sent_ns: int
+    done_ns: int
+    node: Optional[str]  # None: the request failed
+
+
+@dataclasses.dataclass
+class Outage:
+    start_ns: int  # send time of the first failed request
+    end_ns: int  # send time of the first successful request after it
+
+    @property
+    def ms(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e6
+
+
+class ClientPoller:
+    """HTTP requests from the client namespace every `interval` s, each on a new connection and in
+    its own thread, so a hanging request does not delay the next one: resolution = interval."""
+
+    def __init__(self, proc: Proc, interval: float, timeout: float):
+        self.proc = proc
+        self.interval = interval
+        self.timeout = timeout
+
+    def wait_settled(self, sent_before_ns: int) -> None:
+        """Results arrive when a request completes, failures only after `timeout`: wait until every
+        request sent before `sent_before_ns` has reported."""
+        settle_at = sent_before_ns + int((self.timeout + 0.1) * 1e9)
+        delay = (settle_at - now_ns()) / 1e9
+        if delay > 0:
+            time.sleep(delay)
+
+    def samples(self, since_ns: int = 0) -> list[Sample]:
+        result = []
+        for line in list(self.proc.lines):
+            if not line.startswith("{"):
+                continue
+            record = json.loads(line)
+            if record["s"] >= since_ns:
+                result.append(Sample(record["s"], record["d"], record.get("n")))
+        result.sort(key=lambda s: s.sent_ns)
+        return result
+
+    def nodes_seen(self, since_ns: int = 0) -> list[str]:
+        seen: list[str] = []
+        for sample in self.samples(since_ns):
+            if sample.node and (not seen or seen[-1] != sample.node):
+                seen.append(sample.node)
+        return seen
+
+    def outages(self, since_ns: int = 0, until_ns: Optional[int] = None) -> list[Outage]:
+        """Runs of failed requests, by send time. Call wait_settled(until_ns) first: failures are
+        reported only once they time out."""
+        outages = []
+        start = None
+        for sample in self.samples(since_ns):
+            if until_ns is not None and sample.sent_ns > until_ns:
+                break
+            if sample.node is None and start is None:
+                start = sample.sent_ns
+            elif sample.node is not None and start is not None:
+                outages.append(Outage(start, sample.sent_ns))
+                start = None
+        return outages
+
+    def wait_answer_from(self, node: str, since_ns: int, timeout: float) -> Sample:
+        def found():
+            return next((s for s in self.samples(since_ns) if s.node == node), None)
+        return wait_for(found, timeout, interval=0.02, desc=f"HTTP answer from {node}")
+
+    def stop(self) -> None:
+        self.proc.stop(timeout=2)
+
+
+@dataclasses.dataclass
+class AddressEvent:
+    ts_ns: int
+    kind: str  # "add" or "del"
+    ifindex: int
+    address: str
+
+
+class AddressWatcher:
+    """Netlink RTM_NEWADDR/RTM_DELADDR events of one namespace, timestamped on arrival with
+    CLOCK_MONOTONIC by an agent inside the namespace."""
+
+    def __init__(self, proc: Proc):
+        self.proc = proc
+
+    def events(self, since_ns: int = 0) -> list[AddressEvent]:
+        result = []
+        for line in list(self.proc.lines):
+            parts = line.split()
+            if len(parts) == 4 and parts[0].isdigit():
+                event = AddressEvent(int(parts[0]), parts[1], int(parts[2]), parts[3])
+                if event.ts_ns >= since_ns:
+                    result.append(event)
+        return result
+
+    def wait_event(self, kind: str, address: str, since_ns: int, timeout: float) -> AddressEvent:
+        wanted = ipaddress.ip_address(address)
+
+        def found():
+            return next((e for e in self.events(since_ns)
+                         if e.kind == kind and ipaddress.ip_address(e.address) == wanted), None)
+        return wait_for(found, timeout, interval=0.005, desc=f"address {kind} {address}")
+
+    def stop(self) -> None:
+        self.proc.stop(timeout=2)
+
+
+# ----------------------------------------------------------------------------------------------
+# Agents: run inside namespaces via `ip netns exec ... vipdlab.py _agent`
+
+
+def _agent_httpd(args) -> int:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = (args.name + "\n").encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *unused):
+            pass
+
+    ThreadingHTTPServer.daemon_threads = True
+    ThreadingHTTPServer.allow_reuse_address = True
+    server = ThreadingHTTPServer(("0.0.0.0", args.port), Handler)
+    print("READY", flush=True)
+    server.serve_forever(poll_interval=0.2)
+    return 0
+
+
+def _agent_poll(args) -> int:
+    lock = threading.Lock()
+    stop = threading.Event()
+    in_flight = threading.BoundedSemaphore(max(16, int(args.timeout / args.interval) * 2 + 8))
+    signal.signal(signal.SIGTERM, lambda *unused: stop.set())
+    family = socket.AF_INET6 if ":" in args.address else socket.AF_INET
+    request = f"GET / HTTP/1.0\r\nHost: {args.address}\r\n\r\n".encode()
+
+    def one(sent_ns: int) -> None:
+        node = None
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as sock:
+                sock.settimeout(args.timeout)
+                sock.connect((args.address, args.port))
+                sock.sendall(request)
+                data = b""
+                while len(data) < 4096:
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            if head.startswith(b"HTTP/1.0 200") or head.startswith(b"HTTP/1.1 200"):
+                node = body.decode(errors="replace").strip() or None
+        except OSError:
+            pass
+        finally:
+            in_flight.release()
+        record = {"s": sent_ns, "d": now_ns(), "n": node}
+        with lock:
+            sys.stdout.write(json.dumps(record) + "\n")
+            sys.stdout.flush()
+
+    print("READY", flush=True)
+    deadline = time.monotonic() + args.duration
+    next_at = time.monotonic()
+    while not stop.is_set() and time.monotonic() < deadline:
+        if in_flight.acquire(timeout=args.timeout):
+            threading.Thread(target=one, args=(now_ns(),), daemon=True).start()
+        next_at += args.interval
+        delay = next_at - time.monotonic()
+        if delay > 0:
+            stop.wait(delay)
+        else:
+            next_at = time.monotonic()
+    time.sleep(args.timeout + 0.1)  # let in-flight requests report
+    return 0
+
+
+RTMGRP_IPV4_IFADDR = 0x10
+RTMGRP_IPV6_IFADDR = 0x100
+RTM_NEWADDR, RTM_DELADDR = 20, 21
+IFA_ADDRESS, IFA_LOCAL = 1, 2
+
+
+def _parse_addr_messages(data: bytes):
+    offset = 0
+    while offset + 16 <= len(data):
+        length, msg_type, _, _, _ = struct.unpack_from("=IHHII", data, offset)
+        if length < 16:
+            return
+        if msg_type in (RTM_NEWADDR, RTM_DELADDR) and length >= 24:
+            family, _, _, _, ifindex = struct.unpack_from("=BBBBI", data, offset + 16)
+            attrs = {}
+            pos = offset + 24
+            while pos + 4 <= offset + length:
+                rta_len, rta_type = struct.unpack_from("=HH", data, pos)
+                if rta_len < 4:
+                    break
+                attrs[rta_type] = data[pos + 4:pos + rta_len]
+                pos += (rta_len + 3) & ~3
+            raw = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
+            if raw:
+                fam = socket.AF_INET if family == socket.AF_INET else socket.AF_INET6
+                kind = "add" if msg_type == RTM_NEWADDR else "del"
+                yield kind, ifindex, socket.inet_ntop(fam, raw)
+        offset += (length + 3) & ~3
+
+
+def _agent_watch_addr(args) -> int:
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    sock.bind((0, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
+    print("READY", flush=True)
+    deadline = time.monotonic() + args.duration
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return 0
+        sock.settimeout(remaining)
+        try:
+            data = sock.recv(1 << 16)
+        except socket.timeout:
+            return 0
+        stamp = now_ns()
+        for kind, ifindex, address in _parse_addr_messages(data):
+            print(f"{stamp} {kind} {ifindex} {address}", flush=True)
+
+
+def _mcast_socket(family: int) -> socket.socket:
+    if family == 6:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, 112)
+        index = socket.if_nametoindex("eth0")
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+        group = socket.inet_pton(socket.AF_INET6, "ff02::12") + struct.pack("@I", index)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, group)
+        return sock
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+    membership = struct.pack("=4s4si", socket.inet_aton("224.0.0.18"), socket.inet_aton("0.0.0.0"),
+                             socket.if_nametoindex("eth0"))
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+    return sock
+
+
+def _agent_mcast_recv(args) -> int:
+    sock = _mcast_socket(args.family)
+    print("READY", flush=True)
+    deadline = time.monotonic() + args.timeout
+    token = args.token.encode()
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            print("NONE", flush=True)
+            return 1
+        sock.settimeout(remaining)
+        try:
+            data = sock.recv(4096)
+        except socket.timeout:
+            continue
+        if token in data:
+            print("GOT", flush=True)
+            return 0
+
+
+def _agent_mcast_send(args) -> int:
+    sock = _mcast_socket(args.family)
+    group = "ff02::12" if args.family == 6 else "224.0.0.18"
+    for _ in range(args.count):
+        sock.sendto(b"vipdlab-probe " + args.token.encode(), (group, 0))
+        time.sleep(0.05)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# CLI for humans
+
+
+def _cli_up(args) -> int:
+    lab = Lab(nodes=args.nodes, subnet=args.subnet, ipv6=args.ipv6, persistent=True)
+    try:
+        lab.up()
+        if args.http:
+            lab.start_http_servers()
+    except BaseException:
+        lab.down()
+        raise
+    atexit.unregister(lab.down)  # persistent: stays until `down`
+    for proc in lab.processes:
+        proc.close()
+    print(f"lab {lab.prefix} up; work dir {lab.workdir}")
+    for node in [lab.client, *lab.nodes]:
+        six = f" {node.ipv6}" if node.ipv6 else ""
+        print(f"  {node.name:3} ns {node.ns_name:16} eth0 {node.ipv4}{six}")
+    print(f"  run in a node:  ip netns exec {lab.nodes[0].ns_name} <command>")
+    print(f"  tear down:      {PYTHON} {THIS_FILE} down {lab.prefix}")
+    return 0
+
+
+def _cli_down(args) -> int:
+    prefixes = args.prefix or [e["prefix"] for e in _read_registry(STATE_DIR) if e.get("persistent")]
+    failed = False
+    for prefix in prefixes:
+        if not re.fullmatch(r"vipdt[0-9a-f]{6}", prefix):
+            print(f"not a lab prefix: {prefix}", file=sys.stderr)
+            failed = True
+            continue
+        remaining = teardown_prefix(prefix)
+        print(f"lab {prefix}: {'removed' if not remaining else f'left {remaining}'}")
+        failed |= bool(remaining)
+    for prefix in cleanup_stale(include_persistent=False):
+        print(f"stale lab {prefix}: removed")
+    return 1 if failed else 0
+
+
+def _cli_status(args) -> int:
+    entries = _read_registry(STATE_DIR)
+    namespaces = list_netns()
+    if not entries:
+        print("no labs registered")
+    for entry in entries:
+        prefix = entry["prefix"]
+        kind = "persistent" if entry.get("persistent") else (
+            f"owner pid {entry.get('pid')} " + ("alive" if _owner_alive(entry) else "dead (stale)"))
+        print(f"lab {prefix}: {entry.get('nodes')} nodes, {entry.get('subnet')}, {kind}")
+        for ns in sorted(n for n in namespaces if n.startswith(prefix + "-")):
+            if ns.endswith("-sw"):
+                continue
+            out = run_cmd(["ip", "-n", ns, "-br", "addr", "show", "dev", "eth0"], check=False).stdout.strip()
+            print(f"  {ns:16} {out}")
+    return 0
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="vipdlab", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="build a persistent lab")
+    up.add_argument("--nodes", type=int, default=2)
+    up.add_argument("--subnet", default=DEFAULT_SUBNET)
+    up.add_argument("--ipv6", action="store_true")
+    up.add_argument("--http", action="store_true", help="start the per-node HTTP servers")
+    up.set_defaults(func=_cli_up)
+    down = sub.add_parser("down", help="remove persistent labs (all, or the given prefixes) and stale ones")
+    down.add_argument("prefix", nargs="*")
+    down.set_defaults(func=_cli_down)
+    status = sub.add_parser("status", help="list labs")
+    status.set_defaults(func=_cli_status)
+
+    agent = sub.add_parser("_httpd")
+    agent.add_argument("--name", required=True)
+    agent.add_argument("--port", type=int, default=80)
+    agent.set_defaults(func=_agent_httpd)
+    agent = sub.add_parser("_poll")
+    agent.add_argument("--address", required=True)
+    agent.add_argument("--port", type=int, default=80)
+    agent.add_argument("--interval", type=float, default=0.01)
+    agent.add_argument("--timeout", type=float, default=0.5)
+    agent.add_argument("--duration", type=float, default=600)
+    agent.set_defaults(func=_agent_poll)
+    agent = sub.add_parser("_watch-addr")
+    agent.add_argument("--duration", type=float, default=3600)
+    agent.set_defaults(func=_agent_watch_addr)
+    for name, func in (("_mcast-recv", _agent_mcast_recv), ("_mcast-send", _agent_mcast_send)):
+        agent = sub.add_parser(name)
+        agent.add_argument("--family", type=int, choices=(4, 6), default=4)
+        agent.add_argument("--token", required=True)
+        agent.add_argument("--timeout", type=float, default=1.5)
+        agent.add_argument("--count", type=int, default=5)
+        agent.set_defaults(func=func)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

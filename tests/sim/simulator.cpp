@@ -1,0 +1,819 @@
+#include "simulator.h"
+
+#include <algorithm>
+#include <array>
+#include <functional>
+#include <initializer_list>
+#include <queue>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "cluster.h"
+#include "rng.h"
+#include "segment.h"
+#include "vipd/core/advert.h"
+#include "vipd/core/instance.h"
+#include "world.h"
+
+namespace vipd::sim {
+namespace {
+
+using core::Time;
+
+constexpr std::size_t kMaxVips = 3;
+constexpr std::size_t kPacketCapacity = core::kVrrpHeaderSize + kMaxVips * 16 + core::kAuthDataSize;
+// A run that needs more events than this is livelocked (e.g. two masters answering each other
+// forever): reported instead of hanging the test.
+constexpr std::uint64_t kEventBudget = 5'000'000;
+
+constexpr std::array<core::FaultReason, 3> kFaultReasons = {core::FaultReason::InterfaceDown,
+                                                            core::FaultReason::AddressMissing,
+                                                            core::FaultReason::CheckFailed};
+
+enum class EventKind : std::uint8_t { Timer, Deliver, Wake };
+enum class Probe : std::uint8_t { None, CrashMaster, StopMaster, RestartBackup, RaiseBackup };
+
+// Tags folded into the trace hash ahead of each record's fields.
+enum class Tag : std::uint64_t {
+  Boot = 1,
+  Crash,
+  Stop,
+  Resume,
+  Fault,
+  Clear,
+  Priority,
+  Partition,
+  Heal,
+  Loss,
+  Jitter,
+  Send,
+  Receive,
+  Add,
+  Remove,
+  Announce,
+  State,
+  Arm,
+  Note,
+  Timer,
+  Probe
+};
+
+struct Packet {
+  int from = 0;
+  core::Family family = core::Family::V4;
+  std::size_t size = 0;
+  std::array<std::uint8_t, kPacketCapacity> bytes{};
+};
+
+struct Event {
+  Time at;
+  std::uint64_t sequence;  // ties at equal times go in scheduling order
+  EventKind kind;
+  int node = 0;
+  int slot = 0;
+  std::uint64_t token = 0;
+  Packet packet{};
+};
+
+struct Later {
+  bool operator()(const Event& a, const Event& b) const {
+    return a.at != b.at ? a.at > b.at : a.sequence > b.sequence;
+  }
+};
+
+template <typename... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+
+const char* probe_name(Probe probe) {
+  switch (probe) {
+    case Probe::None:
+      return "none";
+    case Probe::CrashMaster:
+      return "crash the master";
+    case Probe::StopMaster:
+      return "gracefully stop the master";
+    case Probe::RestartBackup:
+      return "restart the highest-priority backup";
+    case Probe::RaiseBackup:
+      return "raise a backup above the master";
+  }
+  return "?";
+}
+
+// FNV-1a over 64-bit words: cheap enough to fold every event, text or not.
+class Trace {
+ public:
+  explicit Trace(bool recording) : recording_(recording) {}
+  void fold(Tag tag, Time now, std::initializer_list<std::int64_t> fields) {
+    mix(static_cast<std::uint64_t>(tag));
+    mix(static_cast<std::uint64_t>(now.count()));
+    for (const std::int64_t field : fields) mix(static_cast<std::uint64_t>(field));
+  }
+  bool recording() const { return recording_; }
+  void line(Time now, const std::string& text) { text_ += format_time(now) + " " + text + "\n"; }
+  void text(const std::string& text) { text_ += text; }
+  std::uint64_t hash() const { return hash_; }
+  std::string take_text() { return std::move(text_); }
+
+ private:
+  void mix(std::uint64_t word) {
+    for (int i = 0; i < 8; ++i) {
+      hash_ = (hash_ ^ (word & 0xFF)) * 0x100000001B3ull;
+      word >>= 8;
+    }
+  }
+  bool recording_;
+  std::uint64_t hash_ = 0xCBF29CE484222325ull;
+  std::string text_;
+};
+
+class Simulation {
+ public:
+  explicit Simulation(const RunOptions& options)
+      : options_(options),
+        root_(options.seed),
+        world_rng_(root_.fork(1)),
+        scenario_rng_(root_.fork(2)),
+        network_rng_(root_.fork(3)),
+        world_(draw_world(world_rng_, options.nodes)),
+        cluster_(world_),
+        checker_(cluster_, [this](Time at) { schedule_wake(at); }),
+        trace_(options.record_trace) {}
+
+  RunResult run();
+
+ private:
+  // The scenario.
+  void start_all();
+  void chaos(Time length);
+  void chaos_event();
+  void recover();
+  void probe();
+  void crash_master_probe(int master);
+  void stop_master_probe(int master);
+  Time settle_time() const;
+  Time observe_time() { return scenario_rng_.time_between(2 * world_.unit, 6 * world_.unit); }
+  void advance(Time to);
+
+  // What the scenario does to nodes and the network; each ends with the checker seeing it.
+  void boot(int n);
+  void crash(int n);
+  void stop(int n);
+  void resume(int n);
+  void raise_fault(int n, int v, core::FaultReason reason);
+  void clear_fault(int n, int v, core::FaultReason reason);
+  void set_priority(int n, int v, std::uint8_t priority);
+  void partition();
+  void heal();
+  void set_loss(double loss);
+  void set_jitter(Time jitter);
+
+  // The event loop.
+  void schedule(Event event);
+  void schedule_wake(Time at);
+  void handle(const Event& event);
+  void apply(int n, int v, const core::ActionList& actions);
+  void send_advert(int n, int v, std::uint8_t priority);
+  void receive(int n, const Packet& packet);
+  bool advert_matches_plan(const core::Advert& advert, const VridPlan& plan) const;
+
+  std::optional<int> sole_master(int v) const;
+  std::vector<int> healthy_backups(int v, int except) const;
+  std::optional<int> random_node(const std::function<bool(int)>& eligible);
+  void log(Time at, const std::string& text) {
+    if (trace_.recording()) trace_.line(at, text);
+  }
+  std::string who(int n, int v) const {
+    return "n" + std::to_string(n) + " vrid " + std::to_string(world_.vrids[v].vrid);
+  }
+
+  RunOptions options_;
+  Rng root_;
+  Rng world_rng_;
+  Rng scenario_rng_;
+  Rng network_rng_;
+  World world_;
+  Cluster cluster_;
+  Checker checker_;
+  Trace trace_;
+  std::priority_queue<Event, std::vector<Event>, Later> queue_;
+  std::uint64_t sequence_ = 0;
+  std::uint64_t events_ = 0;
+  bool over_budget_ = false;
+  Time now_{0};
+};
+
+RunResult Simulation::run() {
+  if (trace_.recording()) {
+    trace_.text("seed " + std::to_string(options_.seed) + ": " + world_.describe());
+  }
+  for (int n = 0; n < world_.node_count(); ++n) {
+    for (int v = 0; v < world_.vrid_count(); ++v) {
+      if (const std::string error = core::validate(cluster_.config(n, v)); !error.empty()) {
+        checker_.note_harness_failure(now_, v, "n" + std::to_string(n) + " config: " + error);
+      }
+    }
+  }
+  start_all();
+  for (int round = 0; round < world_.rounds && !over_budget_; ++round) {
+    chaos(scenario_rng_.time_between(10 * world_.unit, 25 * world_.unit));
+    recover();
+    advance(now_ + settle_time() + observe_time());
+    probe();
+    advance(now_ + settle_time() + observe_time());
+  }
+  checker_.finish(now_);
+
+  RunResult result;
+  result.seed = options_.seed;
+  result.nodes = world_.node_count();
+  result.violations = checker_.violations();
+  result.trace_hash = trace_.hash();
+  result.events = events_;
+  result.virtual_time = now_;
+  result.stats = checker_.stats();
+  result.trace = trace_.take_text();
+  return result;
+}
+
+void Simulation::start_all() {
+  std::vector<std::pair<Time, int>> starts;
+  for (int n = 0; n < world_.node_count(); ++n) {
+    starts.emplace_back(scenario_rng_.time_between(Time{0}, 2 * world_.unit), n);
+  }
+  std::sort(starts.begin(), starts.end());
+  for (const auto& [at, n] : starts) {
+    advance(at);
+    boot(n);
+  }
+  advance(2 * world_.unit);
+}
+
+void Simulation::chaos(Time length) {
+  const Time end = now_ + length;
+  log(now_, "-- chaos phase until " + format_time(end));
+  const std::int64_t units = length / world_.unit;
+  std::vector<Time> times(static_cast<std::size_t>(scenario_rng_.between(units / 2, 2 * units)));
+  for (Time& at : times) at = scenario_rng_.time_between(now_, end);
+  std::sort(times.begin(), times.end());
+  for (const Time at : times) {
+    advance(at);
+    chaos_event();
+  }
+  advance(end);
+}
+
+void Simulation::chaos_event() {
+  const int nodes = world_.node_count();
+  const int v =
+      static_cast<int>(scenario_rng_.index(static_cast<std::size_t>(world_.vrid_count())));
+  const double draw = scenario_rng_.unit();
+  if (draw < 0.14) {
+    // Half the crashes aim at a master: that is where failover bugs live.
+    std::optional<int> target;
+    if (scenario_rng_.chance(0.5))
+      target = random_node([&](int n) { return cluster_.master(n, v); });
+    if (!target) target = random_node([&](int n) { return cluster_.node(n).up; });
+    if (target) crash(*target);
+  } else if (draw < 0.24) {
+    if (auto n = random_node([&](int m) { return !cluster_.node(m).up; })) boot(*n);
+  } else if (draw < 0.32) {
+    if (auto n =
+            random_node([&](int m) { return cluster_.node(m).up && !cluster_.node(m).stopped; })) {
+      stop(*n);
+    }
+  } else if (draw < 0.40) {
+    if (auto n =
+            random_node([&](int m) { return cluster_.node(m).up && cluster_.node(m).stopped; })) {
+      resume(*n);
+    }
+  } else if (draw < 0.50) {
+    const int n = static_cast<int>(scenario_rng_.index(static_cast<std::size_t>(nodes)));
+    raise_fault(n, v, kFaultReasons[scenario_rng_.index(kFaultReasons.size())]);
+  } else if (draw < 0.60) {
+    if (auto n = random_node([&](int m) { return cluster_.slot(m, v).fault_bits != 0; })) {
+      for (const core::FaultReason reason : kFaultReasons) {
+        if (cluster_.slot(*n, v).fault_bits & static_cast<std::uint8_t>(reason)) {
+          clear_fault(*n, v, reason);
+          break;
+        }
+      }
+    }
+  } else if (draw < 0.72) {
+    auto n =
+        random_node([&](int m) { return cluster_.config(m, v).priority != core::kOwnerPriority; });
+    if (n) {
+      const bool restore = scenario_rng_.chance(0.3);
+      set_priority(*n, v,
+                   restore ? cluster_.config(*n, v).priority
+                           : static_cast<std::uint8_t>(scenario_rng_.between(1, 254)));
+    }
+  } else if (draw < 0.82) {
+    partition();
+  } else if (draw < 0.88) {
+    heal();
+  } else if (draw < 0.96) {
+    set_loss(scenario_rng_.chance(0.4) ? 0.0 : 0.05 + 0.55 * scenario_rng_.unit());
+  } else {
+    set_jitter(scenario_rng_.time_between(Time{0}, world_.jitter_cap));
+  }
+}
+
+void Simulation::recover() {
+  log(now_, "-- recovery, then quiet");
+  if (!cluster_.segment().fully_connected()) heal();
+  if (!cluster_.segment().lossless()) set_loss(0.0);
+  for (int n = 0; n < world_.node_count(); ++n) {
+    const Node& node = cluster_.node(n);
+    if (!node.up && scenario_rng_.chance(0.75)) {
+      boot(n);
+    } else if (node.up && node.stopped && scenario_rng_.chance(0.75)) {
+      resume(n);
+    }
+  }
+  for (int n = 0; n < world_.node_count(); ++n) {
+    for (int v = 0; v < world_.vrid_count(); ++v) {
+      for (const core::FaultReason reason : kFaultReasons) {
+        const bool raised = cluster_.slot(n, v).fault_bits & static_cast<std::uint8_t>(reason);
+        if (raised && scenario_rng_.chance(0.75)) clear_fault(n, v, reason);
+      }
+    }
+  }
+}
+
+// Long enough for invariant 1's bound from any state: every preempt_delay window closed, then the
+// longest Master_Down_Interval and two maximum delays.
+Time Simulation::settle_time() const {
+  Time longest_window{0};
+  Time longest_mdi{0};
+  for (int v = 0; v < world_.vrid_count(); ++v) {
+    longest_mdi = std::max(longest_mdi, cluster_.max_master_down_interval(v));
+    for (int n = 0; n < world_.node_count(); ++n) {
+      longest_window = std::max(longest_window, cluster_.config(n, v).preempt_delay);
+    }
+  }
+  return longest_window + longest_mdi + 2 * world_.max_delay;
+}
+
+void Simulation::probe() {
+  const int v =
+      static_cast<int>(scenario_rng_.index(static_cast<std::size_t>(world_.vrid_count())));
+  const double draw = scenario_rng_.unit();
+  const Probe kind = draw < 0.1    ? Probe::None
+                     : draw < 0.4  ? Probe::CrashMaster
+                     : draw < 0.65 ? Probe::StopMaster
+                     : draw < 0.8  ? Probe::RestartBackup
+                                   : Probe::RaiseBackup;
+  const std::optional<int> master = sole_master(v);
+  log(now_, std::string("-- probe: ") + probe_name(kind) + " of vrid " +
+                std::to_string(world_.vrids[v].vrid));
+  trace_.fold(Tag::Probe, now_, {static_cast<std::int64_t>(kind), v, master.value_or(-1)});
+  if (!master) return;  // not converged: invariant 1 has already said so
+  switch (kind) {
+    case Probe::None:
+      return;
+    case Probe::CrashMaster:
+      return crash_master_probe(*master);
+    case Probe::StopMaster:
+      return stop_master_probe(*master);
+    case Probe::RestartBackup: {
+      std::vector<int> backups = healthy_backups(v, *master);
+      if (backups.empty()) return;
+      const int highest = *std::max_element(backups.begin(), backups.end(), [&](int a, int b) {
+        return cluster_.priority(a, v) < cluster_.priority(b, v);
+      });
+      crash(highest);
+      advance(now_ + scenario_rng_.time_between(world_.unit / 2, 3 * world_.unit));
+      boot(highest);
+      return;
+    }
+    case Probe::RaiseBackup: {
+      std::vector<int> backups = healthy_backups(v, *master);
+      std::erase_if(backups,
+                    [&](int n) { return cluster_.config(n, v).priority == core::kOwnerPriority; });
+      if (backups.empty()) return;
+      const int backup = backups[scenario_rng_.index(backups.size())];
+      const int raised =
+          cluster_.priority(*master, v) + static_cast<int>(scenario_rng_.between(1, 30));
+      set_priority(backup, v, static_cast<std::uint8_t>(std::min(raised, 254)));
+      return;
+    }
+  }
+}
+
+// Invariant 2: every backup last heard the master at most one maximum delay after the crash and
+// then times out within its own Master_Down_Interval; the first one to do so is the new master.
+void Simulation::crash_master_probe(int master) {
+  std::vector<std::pair<int, Time>> deadlines;
+  for (int v = 0; v < world_.vrid_count(); ++v) {
+    if (!cluster_.master(master, v)) continue;
+    std::optional<Time> shortest;
+    for (const int backup : healthy_backups(v, master)) {
+      const Time mdi = cluster_.slot(backup, v).instance->core().master_down_interval();
+      shortest = std::min(shortest.value_or(mdi), mdi);
+    }
+    if (shortest) deadlines.emplace_back(v, now_ + *shortest + world_.max_delay);
+  }
+  crash(master);
+  for (const auto& [v, deadline] : deadlines) {
+    checker_.expect_master(now_, Invariant::Liveness, v, deadline,
+                           "master n" + std::to_string(master) + " crashed");
+  }
+}
+
+// Invariant 4: the priority-0 advert reaches every backup within the maximum delay and sets its
+// timer to its Skew_Time; the backup with the shortest skew fires first.
+void Simulation::stop_master_probe(int master) {
+  std::vector<std::pair<int, Time>> deadlines;
+  for (int v = 0; v < world_.vrid_count(); ++v) {
+    if (!cluster_.master(master, v)) continue;
+    std::optional<Time> shortest;
+    for (const int backup : healthy_backups(v, master)) {
+      const Time skew = cluster_.slot(backup, v).instance->core().skew_time();
+      shortest = std::min(shortest.value_or(skew), skew);
+    }
+    if (shortest) deadlines.emplace_back(v, now_ + *shortest + world_.max_delay);
+  }
+  stop(master);
+  for (const auto& [v, deadline] : deadlines) {
+    checker_.expect_master(now_, Invariant::GracefulStop, v, deadline,
+                           "master n" + std::to_string(master) + " stopped gracefully");
+  }
+}
+
+void Simulation::advance(Time to) {
+  // Scenario actions follow advance(): on a gridded seed they all land on the grid.
+  if (world_.time_grid > Time{0}) {
+    to = (to + world_.time_grid - Time{1}) / world_.time_grid * world_.time_grid;
+  }
+  while (!queue_.empty() && queue_.top().at <= to && !over_budget_) {
+    now_ = queue_.top().at;
+    while (!queue_.empty() && queue_.top().at == now_) {
+      const Event event = queue_.top();
+      queue_.pop();
+      handle(event);
+      ++events_;
+    }
+    checker_.after_batch(now_);
+    if (events_ > kEventBudget) {
+      over_budget_ = true;
+      checker_.note_harness_failure(now_, -1, "event budget exceeded: livelock?");
+    }
+  }
+  now_ = std::max(now_, to);
+}
+
+std::optional<int> Simulation::sole_master(int v) const {
+  std::optional<int> found;
+  for (int n = 0; n < world_.node_count(); ++n) {
+    if (!cluster_.master(n, v)) continue;
+    if (found) return std::nullopt;
+    found = n;
+  }
+  return found;
+}
+
+std::vector<int> Simulation::healthy_backups(int v, int except) const {
+  std::vector<int> backups;
+  for (int n = 0; n < world_.node_count(); ++n) {
+    if (n != except && cluster_.healthy(n, v)) backups.push_back(n);
+  }
+  return backups;
+}
+
+std::optional<int> Simulation::random_node(const std::function<bool(int)>& eligible) {
+  std::vector<int> candidates;
+  for (int n = 0; n < world_.node_count(); ++n) {
+    if (eligible(n)) candidates.push_back(n);
+  }
+  if (candidates.empty()) return std::nullopt;
+  return candidates[scenario_rng_.index(candidates.size())];
+}
+
+void Simulation::boot(int n) {
+  Node& node = cluster_.node(n);
+  node.up = true;
+  node.stopped = false;
+  log(now_, "n" + std::to_string(n) + " boots");
+  trace_.fold(Tag::Boot, now_, {n});
+  for (int v = 0; v < world_.vrid_count(); ++v) {
+    Slot& slot = cluster_.slot(n, v);
+    slot.instance.emplace(cluster_.config(n, v), options_.bug);
+    ++slot.timer_token;
+    if (slot.effective_priority != cluster_.config(n, v).priority) {
+      apply(n, v, slot.instance->set_priority(now_, slot.effective_priority));
+    }
+    for (const core::FaultReason reason : kFaultReasons) {
+      if (slot.fault_bits & static_cast<std::uint8_t>(reason)) {
+        apply(n, v, slot.instance->raise_fault(now_, reason));
+      }
+    }
+    apply(n, v, slot.instance->start(now_));
+  }
+  checker_.note_node_event(now_, n, -1);
+  checker_.after_action(now_);
+}
+
+void Simulation::crash(int n) {
+  Node& node = cluster_.node(n);
+  node.up = false;
+  node.stopped = false;
+  log(now_, "n" + std::to_string(n) + " crashes");
+  trace_.fold(Tag::Crash, now_, {n});
+  for (Slot& slot : node.slots) {
+    slot.holds_vips = false;  // the VIPs go with the machine
+    slot.instance.reset();
+    ++slot.timer_token;
+  }
+  checker_.note_node_event(now_, n, -1);
+  checker_.after_action(now_);
+}
+
+void Simulation::stop(int n) {
+  cluster_.node(n).stopped = true;
+  log(now_, "n" + std::to_string(n) + " stops gracefully");
+  trace_.fold(Tag::Stop, now_, {n});
+  for (int v = 0; v < world_.vrid_count(); ++v) {
+    apply(n, v, cluster_.slot(n, v).instance->stop(now_));
+  }
+  checker_.note_node_event(now_, n, -1);
+  checker_.after_action(now_);
+}
+
+void Simulation::resume(int n) {
+  cluster_.node(n).stopped = false;
+  log(now_, "n" + std::to_string(n) + " starts again");
+  trace_.fold(Tag::Resume, now_, {n});
+  for (int v = 0; v < world_.vrid_count(); ++v) {
+    apply(n, v, cluster_.slot(n, v).instance->start(now_));
+  }
+  checker_.note_node_event(now_, n, -1);
+  checker_.after_action(now_);
+}
+
+void Simulation::raise_fault(int n, int v, core::FaultReason reason) {
+  Slot& slot = cluster_.slot(n, v);
+  slot.fault_bits = static_cast<std::uint8_t>(slot.fault_bits | static_cast<std::uint8_t>(reason));
+  log(now_, who(n, v) + " fault raised: " + std::string(core::to_string(reason)));
+  trace_.fold(Tag::Fault, now_, {n, v, static_cast<std::int64_t>(reason)});
+  if (cluster_.node(n).up) apply(n, v, slot.instance->raise_fault(now_, reason));
+  checker_.note_node_event(now_, n, v);
+  checker_.after_action(now_);
+}
+
+void Simulation::clear_fault(int n, int v, core::FaultReason reason) {
+  Slot& slot = cluster_.slot(n, v);
+  slot.fault_bits = static_cast<std::uint8_t>(slot.fault_bits & ~static_cast<std::uint8_t>(reason));
+  log(now_, who(n, v) + " fault cleared: " + std::string(core::to_string(reason)));
+  trace_.fold(Tag::Clear, now_, {n, v, static_cast<std::int64_t>(reason)});
+  if (cluster_.node(n).up) apply(n, v, slot.instance->clear_fault(now_, reason));
+  checker_.note_node_event(now_, n, v);
+  checker_.after_action(now_);
+}
+
+void Simulation::set_priority(int n, int v, std::uint8_t priority) {
+  Slot& slot = cluster_.slot(n, v);
+  slot.effective_priority = priority;
+  cluster_.note_priority(v, priority);
+  log(now_, who(n, v) + " effective priority " + std::to_string(priority));
+  trace_.fold(Tag::Priority, now_, {n, v, priority});
+  if (cluster_.node(n).up) apply(n, v, slot.instance->set_priority(now_, priority));
+  checker_.note_priority_change(now_, n, v);
+  checker_.after_action(now_);
+}
+
+void Simulation::partition() {
+  const int nodes = world_.node_count();
+  const auto sides = static_cast<int>(scenario_rng_.between(2, std::min(3, nodes)));
+  std::vector<int> groups(static_cast<std::size_t>(nodes));
+  for (int& group : groups) group = static_cast<int>(scenario_rng_.between(0, sides - 1));
+  // At least two sides, or it is no partition.
+  groups[0] = 0;
+  groups[1 + scenario_rng_.index(static_cast<std::size_t>(nodes - 1))] = 1;
+  std::string text = "partition:";
+  for (int n = 0; n < nodes; ++n) {
+    text += " n" + std::to_string(n) + "@" + std::to_string(groups[n]);
+    trace_.fold(Tag::Partition, now_, {n, groups[n]});
+  }
+  log(now_, text);
+  cluster_.segment().partition(std::move(groups));
+  checker_.note_network_change(now_);
+  checker_.after_action(now_);
+}
+
+void Simulation::heal() {
+  log(now_, "partition healed");
+  trace_.fold(Tag::Heal, now_, {});
+  cluster_.segment().heal();
+  checker_.note_network_change(now_);
+  checker_.after_action(now_);
+}
+
+void Simulation::set_loss(double loss) {
+  log(now_, "loss " + std::to_string(loss));
+  trace_.fold(Tag::Loss, now_, {static_cast<std::int64_t>(loss * 1e9)});
+  cluster_.segment().set_loss(loss);
+  checker_.note_network_change(now_);
+  checker_.after_action(now_);
+}
+
+// Not a disturbance: every bound already allows the largest jitter.
+void Simulation::set_jitter(Time jitter) {
+  log(now_, "jitter " + format_time(jitter));
+  trace_.fold(Tag::Jitter, now_, {jitter.count()});
+  cluster_.segment().set_jitter(jitter);
+}
+
+void Simulation::schedule(Event event) {
+  event.sequence = sequence_++;
+  queue_.push(std::move(event));
+}
+
+void Simulation::schedule_wake(Time at) {
+  schedule(Event{at, 0, EventKind::Wake});
+}
+
+void Simulation::handle(const Event& event) {
+  switch (event.kind) {
+    case EventKind::Wake:
+      return;  // only makes the checker look at this instant
+    case EventKind::Deliver:
+      return receive(event.node, event.packet);
+    case EventKind::Timer: {
+      Slot& slot = cluster_.slot(event.node, event.slot);
+      if (!cluster_.node(event.node).up || !slot.instance || slot.timer_token != event.token)
+        return;
+      trace_.fold(Tag::Timer, now_, {event.node, event.slot});
+      apply(event.node, event.slot, slot.instance->on_timer(now_));
+      return;
+    }
+  }
+}
+
+void Simulation::apply(int n, int v, const core::ActionList& actions) {
+  Slot& slot = cluster_.slot(n, v);
+  for (const core::Action& action : actions) {
+    std::visit(
+        Overloaded{
+            [&](const core::SendAdvert& send) { send_advert(n, v, send.priority); },
+            [&](const core::AddVips&) {
+              slot.holds_vips = true;
+              trace_.fold(Tag::Add, now_, {n, v});
+              log(now_, who(n, v) + " adds VIPs");
+            },
+            [&](const core::RemoveVips&) {
+              slot.holds_vips = false;
+              trace_.fold(Tag::Remove, now_, {n, v});
+              log(now_, who(n, v) + " removes VIPs");
+            },
+            [&](const core::Announce&) {
+              trace_.fold(Tag::Announce, now_, {n, v});
+            },
+            [&](const core::StateChange& change) {
+              trace_.fold(
+                  Tag::State, now_,
+                  {n, v, static_cast<std::int64_t>(change.from),
+                   static_cast<std::int64_t>(change.to), static_cast<std::int64_t>(change.reason)});
+              const bool enters_service = change.reason == core::StateReason::Startup ||
+                                          change.reason == core::StateReason::AddressOwner ||
+                                          change.reason == core::StateReason::FaultCleared;
+              if (enters_service) slot.service_since = now_;
+              if (change.from == core::State::Master || change.to == core::State::Master) {
+                checker_.note_master_change(now_, v);
+              }
+              log(now_, who(n, v) + " " + std::string(core::to_string(change.from)) + " -> " +
+                            std::string(core::to_string(change.to)) + " (" +
+                            std::string(core::to_string(change.reason)) + ")");
+            },
+            [&](const core::ArmTimer& arm) {
+              ++slot.timer_token;
+              trace_.fold(Tag::Arm, now_, {n, v, arm.at.count()});
+              if (arm.at == core::kNever) return;
+              schedule(Event{std::max(arm.at, now_), 0, EventKind::Timer, n, v, slot.timer_token});
+            },
+            [&](const core::Note& note) {
+              trace_.fold(Tag::Note, now_,
+                          {n, v, static_cast<std::int64_t>(note.kind), note.priority});
+            },
+        },
+        action);
+  }
+}
+
+void Simulation::send_advert(int n, int v, std::uint8_t priority) {
+  const VridPlan& plan = world_.vrids[v];
+  core::AdvertSpec spec;
+  spec.version = plan.version;
+  spec.vrid = plan.vrid;
+  spec.priority = priority;
+  spec.interval_cs = core::to_centiseconds(plan.interval);
+  spec.auth_type = plan.auth_type;
+  spec.auth_key = plan.auth_key;
+  spec.addresses = plan.vips;
+  Packet packet;
+  packet.from = n;
+  packet.family = plan.family;
+  packet.size = core::encode_advert(spec, world_.primary(n, plan.family),
+                                    core::vrrp_group(plan.family), packet.bytes, plan.v3_checksum);
+  trace_.fold(Tag::Send, now_, {n, v, priority, static_cast<std::int64_t>(packet.size)});
+  if (trace_.recording() && priority == core::kStopPriority)
+    log(now_, who(n, v) + " sends priority 0");
+  if (packet.size == 0) {
+    checker_.note_harness_failure(now_, v, "encode_advert refused the advert of " + who(n, v));
+    return;
+  }
+  for (int to = 0; to < world_.node_count(); ++to) {
+    if (to == n) continue;
+    if (const auto at = cluster_.segment().route(n, to, now_, network_rng_)) {
+      schedule(Event{*at, 0, EventKind::Deliver, to, v, 0, packet});
+    }
+  }
+}
+
+bool Simulation::advert_matches_plan(const core::Advert& advert, const VridPlan& plan) const {
+  if (advert.count != plan.vips.size()) return false;
+  for (std::size_t i = 0; i < plan.vips.size(); ++i) {
+    if (advert.address(i) != plan.vips[i]) return false;
+  }
+  if (advert.interval_cs != core::to_centiseconds(plan.interval)) return false;
+  if (plan.version == core::VrrpVersion::V2)
+    return advert.checksum_form == core::ChecksumForm::V2Message;
+  // A message-only checksum may also verify with the pseudo-header when that sum folds to zero.
+  return plan.v3_checksum == core::V3Checksum::MessageOnly ||
+         advert.checksum_form == core::ChecksumForm::V3PseudoHeader;
+}
+
+void Simulation::receive(int n, const Packet& packet) {
+  if (!cluster_.node(n).up) return;
+  core::PacketMeta meta;
+  meta.source = world_.primary(packet.from, packet.family);
+  meta.destination = core::vrrp_group(packet.family);
+  const core::DecodeResult decoded =
+      core::decode_advert(std::span<const std::uint8_t>(packet.bytes.data(), packet.size), meta);
+  if (!decoded) {
+    checker_.note_harness_failure(now_, -1,
+                                  "decode_advert rejected an advert from n" +
+                                      std::to_string(packet.from) + ": " +
+                                      std::string(core::to_string(decoded.error())));
+    return;
+  }
+  const core::Advert& advert = decoded.advert();
+  const auto plan = std::find_if(world_.vrids.begin(), world_.vrids.end(), [&](const VridPlan& p) {
+    return p.vrid == advert.vrid && p.family == advert.family;
+  });
+  const int v = static_cast<int>(plan - world_.vrids.begin());
+  if (plan == world_.vrids.end()) {
+    checker_.note_harness_failure(now_, -1,
+                                  "advert for unknown vrid " + std::to_string(advert.vrid));
+    return;
+  }
+  if (const core::DecodeError error = core::check_advert(advert, plan->expectation());
+      error != core::DecodeError{}) {
+    checker_.note_harness_failure(now_, v,
+                                  "check_advert rejected an advert from n" +
+                                      std::to_string(packet.from) + ": " +
+                                      std::string(core::to_string(error)));
+    return;
+  }
+  if (!advert_matches_plan(advert, *plan)) {
+    checker_.note_harness_failure(
+        now_, v,
+        "advert from n" + std::to_string(packet.from) + " does not decode to what was sent");
+    return;
+  }
+  trace_.fold(Tag::Receive, now_, {n, v, packet.from, advert.priority});
+  Slot& slot = cluster_.slot(n, v);
+  const core::RxAdvert rx{meta.source, advert.priority, advert.interval_cs};
+  apply(n, v, slot.instance->on_advert(now_, rx));
+}
+
+}  // namespace
+
+RunResult run_seed(const RunOptions& options) {
+  return Simulation(options).run();
+}
+
+std::string replay_command(const RunOptions& options, int nodes) {
+  std::string command = "vipd-sim --seeds 1 --seed " + std::to_string(options.seed) + " --nodes " +
+                        std::to_string(nodes) + " --verbose";
+  if (options.bug != PlantedBug::None)
+    command += " --plant-bug " + std::string(to_string(options.bug));
+  return command;
+}
+
+std::string format_violation(const RunOptions& options, const RunResult& result,
+                             const Violation& violation) {
+  return "VIOLATION seed=" + std::to_string(result.seed) +
+         " nodes=" + std::to_string(result.nodes) +
+         " invariant=" + std::string(to_string(violation.invariant)) +
+         " vrid=" + std::to_string(violation.vrid) + " t=" + format_time(violation.at) + ": " +
+         violation.details + " | replay: " + replay_command(options, result.nodes);
+}
+
+}  // namespace vipd::sim
