@@ -14,7 +14,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # lab, integration tests, interop
   iproute2 iputils-ping tcpdump nftables procps psmisc ethtool curl
-  keepalived python3 python3-scapy python3-pytest python3-pyroute2
+  keepalived python3 python3-scapy python3-pytest python3-pyroute2 python3-yaml strace
 )
 
 if [[ $EUID -ne 0 ]]; then

@@ -20,6 +20,10 @@ namespace vipd::app {
 namespace {
 
 enum TimerKind { kProtocolTimer = 0, kGarpRepeatTimer = 1, kGarpRefreshTimer = 2 };
+constexpr std::uint64_t kShutdownTimer = (1ULL << 40) - 1;  // above every instance's timer ids
+// A master that hears a lower priority re-announces its VIPs (the other side may have sent
+// gratuitous ARPs of its own), at most this often per instance.
+constexpr core::Time kLowerPriorityAnnounceInterval = std::chrono::seconds(1);
 constexpr core::Time kRejectLogInterval = std::chrono::seconds(5);
 
 double to_ms(core::Time t) {
@@ -97,6 +101,15 @@ int Daemon::run() {
 }
 
 std::string Daemon::open_io() {
+  // First: the status socket's name is unique per network namespace and interface, so a second
+  // vipd on the same interface stops here, before it could replace the first one's XDP program.
+  if (std::string error = status_.listen(plan_.status_socket); !error.empty()) return error;
+  if (std::string error = loop_.add_fd(status_.fd(), EPOLLIN, [this](std::uint32_t) {
+        status_.serve([this] { return status_json(); });
+      });
+      !error.empty()) {
+    return error;
+  }
   if (std::string error = netlink_.open(); !error.empty()) return error;
   if (std::string error = netlink_.subscribe_events([this](const net::NetlinkEvent& event) {
         on_netlink_event(event);
@@ -145,13 +158,6 @@ std::string Daemon::open_io() {
   }
   if (std::string error = announcer_.open(plan_.interface, plan_.ifindex, plan_.mac); !error.empty()) {
     return "cannot open the announcement socket: " + error;
-  }
-  if (std::string error = status_.listen(plan_.status_socket); !error.empty()) return error;
-  if (std::string error = loop_.add_fd(status_.fd(), EPOLLIN, [this](std::uint32_t) {
-        status_.serve([this] { return status_json(); });
-      });
-      !error.empty()) {
-    return error;
   }
   loop_.on_idle([this] {
     if (socket_.flush() > 0) spdlog::warn("sending adverts failed: {}", socket_.last_error());
@@ -291,11 +297,16 @@ void Daemon::execute(std::size_t index, const core::ActionList& actions, core::T
     if (const auto* send = std::get_if<core::SendAdvert>(&action)) {
       send_advert(runtime, send->priority);
     } else if (std::holds_alternative<core::AddVips>(action)) {
+      // The new master's advert goes on the wire before the (slower) address change.
+      if (socket_.flush() > 0) spdlog::warn("sending adverts failed: {}", socket_.last_error());
       add_vips(runtime);
     } else if (std::holds_alternative<core::RemoveVips>(action)) {
+      // A priority-0 advert goes out before the address removal, which can take the kernel
+      // ~10 ms: backups wait only Skew_Time after it, and holding the VIP a few ms longer is harmless.
+      if (socket_.flush() > 0) spdlog::warn("sending adverts failed: {}", socket_.last_error());
       remove_vips(runtime);
     } else if (std::holds_alternative<core::Announce>(action)) {
-      announce(index, 0);
+      announce(index, Burst::BecameMaster);
     } else if (const auto* change = std::get_if<core::StateChange>(&action)) {
       on_state_change(runtime, *change, now);
     } else if (const auto* arm = std::get_if<core::ArmTimer>(&action)) {
@@ -303,6 +314,10 @@ void Daemon::execute(std::size_t index, const core::ActionList& actions, core::T
                       [this, index](core::Time at) { on_instance_timer(index, at); });
     } else if (const auto* note = std::get_if<core::Note>(&action)) {
       spdlog::info("{}", note_text(runtime.plan.name, *note, runtime.instance.priority()));
+      if (note->kind == core::NoteKind::ForcingNewElection && now - runtime.last_lower_announce >= kLowerPriorityAnnounceInterval) {
+        runtime.last_lower_announce = now;
+        announce(index, Burst::LowerPriorityHeard);
+      }
     }
   }
 }
@@ -354,27 +369,24 @@ void Daemon::remove_vips(Runtime& runtime) {
   }
 }
 
-void Daemon::announce(std::size_t index, int burst) {
+void Daemon::announce(std::size_t index, Burst burst) {
   Runtime& runtime = runtimes_[index];
   if (runtime.instance.state() != core::State::Master || plan_.garp.repeat == 0) return;
   for (const core::IpAddress& vip : runtime.vip_addresses) {
     spdlog::info("Sending {} on {} for {}", vip.is_v4() ? "gratuitous ARP" : "unsolicited neighbour advert",
                  plan_.interface, vip.to_string());
   }
-  for (int i = 0; i < plan_.garp.repeat; ++i) {
-    if (announcer_.announce(runtime.vip_addresses) > 0) {
-      spdlog::warn("({}) {}", runtime.plan.name, announcer_.last_error());
-      break;
-    }
-  }
+  std::size_t failed = 0;
+  for (int i = 0; i < plan_.garp.repeat; ++i) failed += announcer_.announce(runtime.vip_addresses);
+  if (failed > 0) spdlog::warn("({}) {} of the announcements failed: {}", runtime.plan.name, failed, announcer_.last_error());
   const core::Time now = monotonic_now();
-  if (burst == 0 && plan_.garp.delay > core::Time{0}) {
+  if (burst == Burst::BecameMaster && plan_.garp.delay > core::Time{0}) {
     loop_.set_timer(timer_id(index, kGarpRepeatTimer), now + plan_.garp.delay,
-                    [this, index](core::Time) { announce(index, 1); });
+                    [this, index](core::Time) { announce(index, Burst::Repeat); });
   }
-  if (burst != 1 && plan_.garp.refresh > core::Time{0}) {
+  if ((burst == Burst::BecameMaster || burst == Burst::Refresh) && plan_.garp.refresh > core::Time{0}) {
     loop_.set_timer(timer_id(index, kGarpRefreshTimer), now + plan_.garp.refresh,
-                    [this, index](core::Time) { announce(index, 2); });
+                    [this, index](core::Time) { announce(index, Burst::Refresh); });
   }
 }
 
@@ -398,8 +410,12 @@ void Daemon::on_instance_timer(std::size_t index, core::Time now) {
   // Adverts waiting in the ring buffer or coalesced in the kernel count before the timer does.
   on_receiver_readable();
   Runtime& runtime = runtimes_[index];
-  if (auto latest = receiver_->latest(runtime.plan.core.vrid); latest && latest->at > runtime.last_fed) {
-    on_advert(*latest);
+  // Only a backup's down timer depends on adverts the kernel coalesced: anything that matters to a
+  // master (another source or priority) always arrives as an event.
+  if (runtime.instance.state() == core::State::Backup) {
+    if (auto latest = receiver_->latest(runtime.plan.core.vrid); latest && latest->at > runtime.last_fed) {
+      on_advert(*latest);
+    }
   }
   execute(index, runtime.instance.on_timer(now), now);
 }
@@ -482,7 +498,7 @@ void Daemon::set_fault(core::FaultReason reason, bool raised) {
   if (reason == core::FaultReason::InterfaceDown) {
     spdlog::info("Netlink reports {} {}", plan_.interface, raised ? "down" : "up");
   } else {
-    spdlog::info("{}: {} {}", plan_.interface, core::to_string(reason), raised ? "" : "(cleared)");
+    spdlog::info("{}: instances {} FAULT", core::to_string(reason), raised ? "enter" : "may leave");
   }
   const core::Time now = monotonic_now();
   for (std::size_t i = 0; i < runtimes_.size(); ++i) {
@@ -578,10 +594,18 @@ void Daemon::on_signal(int signo) {
     spdlog::info("SIGHUP received: configuration reload is not supported yet, ignoring");
     return;
   }
+  if (stopping_) return;
   spdlog::info("Stopping vipd ({} received)", signo == SIGTERM ? "SIGTERM" : "SIGINT");
   stop_instances();
   stopping_ = true;
-  loop_.stop();
+  // Detaching XDP/tc takes the kernel's rtnl lock for a few milliseconds; a backup on the same host
+  // (or in a lab) adding the VIP after our priority-0 advert would wait for it. Give backups their
+  // Skew_Time (at most one advert interval) first, bounded so that we still exit within a second.
+  core::Time grace{0};
+  for (const Runtime& runtime : runtimes_) grace = std::max(grace, runtime.plan.core.advert_interval);
+  grace = std::min<core::Time>(grace + std::chrono::milliseconds(5), std::chrono::milliseconds(500));
+  if (!dataplane_) grace = core::Time{0};
+  loop_.set_timer(kShutdownTimer, monotonic_now() + grace, [this](core::Time) { loop_.stop(); });
 }
 
 std::string Daemon::status_json() const {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +43,7 @@ class Daemon {
     std::uint64_t transitions = 0;
     std::uint64_t adverts_sent = 0;
     std::uint64_t adverts_heard = 0;
+    core::Time last_lower_announce{std::numeric_limits<std::int64_t>::min() / 2};
   };
 
   std::string open_io();
@@ -62,7 +64,10 @@ class Daemon {
   void send_advert(Runtime& runtime, std::uint8_t priority);
   void add_vips(Runtime& runtime);
   void remove_vips(Runtime& runtime);
-  void announce(std::size_t index, int burst);
+  // Gratuitous ARP / NA bursts: on becoming master, the repeat after garp delay, periodic refresh,
+  // and after hearing a lower priority (someone else may have announced the VIPs).
+  enum class Burst { BecameMaster, Repeat, Refresh, LowerPriorityHeard };
+  void announce(std::size_t index, Burst burst);
   void on_state_change(Runtime& runtime, const core::StateChange& change, core::Time now);
 
   void on_instance_timer(std::size_t index, core::Time now);

@@ -35,15 +35,12 @@ core::Time TimerHeap::next() const {
   return by_time_.empty() ? core::kNever : by_time_.begin()->first;
 }
 
-std::vector<std::uint64_t> TimerHeap::pop_due(core::Time now) {
-  std::vector<std::uint64_t> due;
-  while (!by_time_.empty() && by_time_.begin()->first <= now) {
-    const std::uint64_t id = by_time_.begin()->second;
-    by_time_.erase(by_time_.begin());
-    by_id_.erase(id);
-    due.push_back(id);
-  }
-  return due;
+std::optional<std::uint64_t> TimerHeap::pop_due(core::Time now) {
+  if (by_time_.empty() || by_time_.begin()->first > now) return std::nullopt;
+  const std::uint64_t id = by_time_.begin()->second;
+  by_time_.erase(by_time_.begin());
+  by_id_.erase(id);
+  return id;
 }
 
 EventLoop::EventLoop() = default;
@@ -107,6 +104,7 @@ void EventLoop::cancel_timer(std::uint64_t id) {
 }
 
 void EventLoop::rearm_timerfd() {
+  if (dispatching_timers_) return;  // handle_timerfd re-arms once after the whole batch
   const core::Time next = timers_.next();
   if (next == armed_at_) return;
   armed_at_ = next;
@@ -125,13 +123,17 @@ void EventLoop::handle_timerfd() {
   [[maybe_unused]] const ssize_t n = read(timer_fd_, &expirations, sizeof expirations);
   armed_at_ = core::kNever;
   const core::Time now = monotonic_now();
-  for (const std::uint64_t id : timers_.pop_due(now)) {
-    auto it = timer_handlers_.find(id);
+  // timerfd_settime is expensive (an hrtimer reprogram): hundreds of instances expiring in one
+  // wake-up must not pay it once each.
+  dispatching_timers_ = true;
+  while (const auto id = timers_.pop_due(now)) {
+    auto it = timer_handlers_.find(*id);
     if (it == timer_handlers_.end()) continue;
     TimerHandler handler = std::move(it->second);
     timer_handlers_.erase(it);
     handler(now);
   }
+  dispatching_timers_ = false;
   rearm_timerfd();
 }
 

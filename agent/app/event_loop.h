@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -25,8 +26,9 @@ class TimerHeap {
   void set(std::uint64_t id, core::Time at);
   void cancel(std::uint64_t id);
   core::Time next() const;  // kNever when empty
-  // Removes and returns the ids due at `now`, earliest first.
-  std::vector<std::uint64_t> pop_due(core::Time now);
+  // Removes and returns the earliest id due at `now`, if any. One at a time, because a handler
+  // may move or cancel other deadlines that were due a moment ago.
+  std::optional<std::uint64_t> pop_due(core::Time now);
   std::size_t size() const { return by_id_.size(); }
 
  private:
@@ -70,6 +72,7 @@ class EventLoop {
   int timer_fd_ = -1;
   int signal_fd_ = -1;
   bool running_ = false;
+  bool dispatching_timers_ = false;
   std::uint64_t wakeups_ = 0;
   core::Time armed_at_ = core::kNever;
   TimerHeap timers_;

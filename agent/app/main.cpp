@@ -74,13 +74,16 @@ int main(int argc, char** argv) {
   CLI::App app{"vipd: eBPF-assisted VRRP agent keeping virtual IPs alive"};
   app.require_subcommand(1);
 
-  // Both commands read the same options, so check-config resolves exactly what run would.
+  // Both commands read the same options, so check-config resolves exactly what run would. Each has
+  // its own copy: CLI11 applies the environment to every subcommand, parsed or not, so a shared one
+  // would let the other command's environment values overwrite this command's flags.
   vipd::config::RunOptions run_options;
+  vipd::config::RunOptions check_options;
   auto* run = app.add_subcommand("run", "Run the VRRP daemon in the foreground");
   vipd::config::add_run_options(*run, run_options);
   bool json = false;
   auto* check = app.add_subcommand("check-config", "Print the resolved plan (or every error) and exit");
-  vipd::config::add_run_options(*check, run_options);
+  vipd::config::add_run_options(*check, check_options);
   check->add_flag("--json", json, "Stable JSON output (docs/CONFIG.md)");
 
   vipd::app::StatusOptions status_options;
@@ -94,6 +97,7 @@ int main(int argc, char** argv) {
     const auto errors = vipd::config::apply_config_file(path, run_options);
     for (const std::string& error : errors) std::cerr << "vipd: " << error << "\n";
     if (!errors.empty()) return kExitBadConfig;
+    check_options = run_options;
   }
   try {
     app.parse(argc, argv);
@@ -107,6 +111,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (app.got_subcommand("status")) return vipd::app::show_status(status_options);
-  if (app.got_subcommand("check-config")) return check_config(run_options, json);
+  if (app.got_subcommand("check-config")) return check_config(check_options, json);
   return run_daemon(run_options);
 }

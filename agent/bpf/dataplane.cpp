@@ -50,7 +50,7 @@ std::string load_failure(std::string_view object, int error) {
   std::string text =
       "BPF unavailable: bpf_object__load(" + std::string(object) + ") failed: " + errno_text(error);
   if (error == -EPERM || error == -EACCES)
-    text += " (need CAP_BPF/CAP_SYS_ADMIN and CAP_NET_ADMIN)";
+    text += " (need CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN, plus CAP_NET_ADMIN)";
   return text;
 }
 

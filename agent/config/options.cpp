@@ -1,6 +1,7 @@
 #include "config/options.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -150,7 +151,11 @@ std::vector<std::string> apply_config_file(const std::string& path, RunOptions& 
   for (const CLI::ConfigItem& item : items) {
     if (item.name == "++" || item.name == "--") continue;  // section markers
     std::string name = item.name;
-    if (const auto it = by_env.find(name); it != by_env.end()) name = it->second;
+    if (const auto it = by_env.find(name); it != by_env.end()) {
+      name = it->second;
+    } else {
+      std::replace(name.begin(), name.end(), '_', '-');  // TOML style: vip_groups = 3
+    }
     if (name == "config" || names.get_option_no_throw("--" + name) == nullptr) {
       errors.push_back("config file " + path + ": unknown setting '" + item.name + "'");
       continue;

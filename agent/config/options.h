@@ -59,8 +59,9 @@ struct RunOptions {
 // Registers every option; `with_env` binds the environment names (the config-file pass does not).
 void add_run_options(CLI::App& command, RunOptions& options, bool with_env = true);
 
-// Applies a TOML/INI config file (`key = value`, keys are long option names or their environment
-// names) to `options`. Call before parsing flags and environment, which then override it.
+// Applies a TOML/INI config file (`key = value`, keys are long option names, also with `_` for
+// `-`, or their environment names) to `options`. Call before parsing flags and environment, which
+// then override it.
 // Returns one line per problem (unreadable file, unknown key, bad value).
 std::vector<std::string> apply_config_file(const std::string& path, RunOptions& options);
 

@@ -26,6 +26,21 @@ std::vector<std::string> split_list(const std::string& text) {
   return tokens;
 }
 
+// Whitespace-separated words: a check script's program and arguments, as keepalived splits them.
+std::vector<std::string> split_words(const std::string& text) {
+  std::vector<std::string> words;
+  std::string word;
+  for (const char c : text + " ") {
+    if (std::isspace(static_cast<unsigned char>(c)) != 0) {
+      if (!word.empty()) words.push_back(word);
+      word.clear();
+    } else {
+      word += c;
+    }
+  }
+  return words;
+}
+
 std::optional<int> parse_int(const std::string& text) {
   int value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -37,6 +52,12 @@ std::optional<Preemption> parse_preemption(const std::string& text, std::vector<
   const std::vector<std::string> words = split_list(text);
   if (words.empty() || (words.size() == 1 && words[0] == "preempt")) return Preemption{true, {}};
   if (words.size() == 1 && words[0] == "nopreempt") return Preemption{false, {}};
+  if (words.size() == 1 && words[0] == "no_preempt") {
+    // The ipfailover example Deployment ships this spelling; keepalived ignores the unknown word
+    // and keeps preempting, which is not what anyone writing it meant.
+    notes.push_back("preemption 'no_preempt' read as 'nopreempt' (keepalived would have ignored it and kept preempting)");
+    return Preemption{false, {}};
+  }
   if (words.size() != 2 || (words[0] != "preempt_delay" && words[0] != "preempt_nodelay")) {
     return std::nullopt;
   }
@@ -84,12 +105,18 @@ unsigned backup_spread(const core::IpAddress& node, int number) {
 
 void plan_source(const RunOptions& o, const HostFacts& host, core::Family family, Plan& plan,
                  std::vector<std::string>& errors) {
+  // keepalived reads mcast_src_ip and unicast_src_ip into one setting, so either one sets the
+  // source in either transport; the transport's own name wins when both are set.
+  const bool unicast = !plan.unicast_peers.empty();
+  const std::string& preferred = unicast ? o.unicast_source_address : o.multicast_source_address;
+  const std::string& other = unicast ? o.multicast_source_address : o.unicast_source_address;
   std::string chosen = o.source_address;
-  if (chosen.empty()) chosen = plan.unicast_peers.empty() ? o.multicast_source_address : o.unicast_source_address;
+  if (chosen.empty()) chosen = preferred.empty() ? other : preferred;
   if (!chosen.empty()) {
     const auto source = core::IpAddress::parse(chosen);
     if (!source || source->family() != family) {
-      errors.push_back("invalid source address '" + chosen + "'");
+      errors.push_back("invalid source address '" + chosen + "' (an " +
+                       (family == core::Family::V4 ? "IPv4" : "IPv6") + " address, like the VIPs)");
     } else {
       plan.source = *source;
     }
@@ -119,7 +146,10 @@ void plan_health(const RunOptions& o, const HostFacts& host, const std::string& 
     health.interval = *interval;
   }
   const auto timeout = o.check_timeout.empty() ? interval : parse_seconds(o.check_timeout);
-  if (!timeout || *timeout <= core::Time{0}) {
+  if (o.check_timeout.empty()) {
+    // Defaults to the interval, whose error (if any) is already reported.
+    if (timeout) health.timeout = *timeout;
+  } else if (!timeout || *timeout <= core::Time{0}) {
     errors.push_back("invalid check timeout '" + o.check_timeout + "' (seconds > 0)");
   } else {
     health.timeout = *timeout;
@@ -131,7 +161,7 @@ void plan_health(const RunOptions& o, const HostFacts& host, const std::string& 
   }
   if (!o.check_script.empty()) {
     health.kind = HealthPlan::Kind::Script;
-    health.script_argv = split_list(o.check_script);
+    health.script_argv = split_words(o.check_script);
     return;
   }
   const auto port = parse_int(o.monitor_port);
@@ -159,6 +189,8 @@ std::optional<core::Time> parse_seconds(const std::string& text) {
   std::size_t i = 0;
   bool digits = false;
   for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
+    // Nine digits of whole seconds (over 31 years) keep the nanosecond count far from overflow.
+    if (whole >= 100'000'000) return std::nullopt;
     whole = whole * 10 + (text[i] - '0');
     digits = true;
   }
@@ -181,7 +213,7 @@ std::string scrub_name(const std::string& name) {
   for (const char c : name) {
     if (c == '-') {
       scrubbed += '_';
-    } else if (std::isalnum(static_cast<unsigned char>(c)) != 0) {
+    } else if (c == '_' || std::isalnum(static_cast<unsigned char>(c)) != 0) {
       scrubbed += c;
     }
   }
@@ -283,6 +315,10 @@ PlanResult build_plan(const RunOptions& o, const HostFacts& host) {
     errors.push_back("IPv6 VIPs need --vrrp-version 3");
   }
   plan.unicast_peers = parse_peers(o.unicast_peers, host, errors);
+  if (plan.unicast_peers.empty() && !split_list(o.unicast_peers).empty()) {
+    plan.notes.push_back("unicast peers '" + o.unicast_peers +
+                         "' list only this node: using multicast");
+  }
   for (const auto& peer : plan.unicast_peers) {
     if (peer.family() != family) errors.push_back("unicast peer " + peer.to_string() + " is not of the VIPs' family");
   }
@@ -321,6 +357,7 @@ PlanResult build_plan(const RunOptions& o, const HostFacts& host) {
     }
   }
 
+  bool cleared_delay = false;
   const bool simple_auth = version == core::VrrpVersion::V2 && !o.no_auth;
   const std::string password = o.auth_pass.empty() ? o.config_name : o.auth_pass;
   for (int n = 1; n <= count; ++n) {
@@ -332,6 +369,10 @@ PlanResult build_plan(const RunOptions& o, const HostFacts& host) {
     if (vrid < 1 || vrid > 255) {
       errors.push_back("instance " + instance.name + ": VRID " + std::to_string(vrid) + " is outside 1-255");
       continue;
+    }
+    if (instance.vips.size() > 255) {
+      errors.push_back("instance " + instance.name + ": " + std::to_string(instance.vips.size()) +
+                       " VIPs (a VRRP advert carries at most 255; raise --vip-groups)");
     }
     for (const Vip& vip : instance.vips) {
       if (vip.address.family() != family) {
@@ -349,6 +390,13 @@ PlanResult build_plan(const RunOptions& o, const HostFacts& host) {
     instance.core.advert_interval = interval.value_or(std::chrono::seconds(1));
     instance.core.preempt = preemption ? preemption->preempt : true;
     instance.core.preempt_delay = preemption ? preemption->delay : core::Time{0};
+    if (!scheme.empty() && instance.master_eligible && instance.core.preempt_delay > core::Time{0}) {
+      // ipfailover writes `state MASTER` for master-eligible instances, and keepalived clears
+      // preempt_delay for those: a returning master-eligible node takes over after one
+      // Master_Down_Interval. Doing the same keeps mixed keepalived/vipd clusters in agreement.
+      instance.core.preempt_delay = core::Time{0};
+      cleared_delay = true;
+    }
     instance.core.primary_address = plan.source;
     if (simple_auth) {
       instance.auth_type = core::AuthType::SimplePassword;
@@ -360,6 +408,10 @@ PlanResult build_plan(const RunOptions& o, const HostFacts& host) {
       }
     }
     plan.instances.push_back(std::move(instance));
+  }
+  if (cleared_delay) {
+    plan.notes.push_back("preempt_delay does not apply to master-eligible instances (keepalived clears it for "
+                         "ipfailover's `state MASTER` instances)");
   }
   const bool vrids_unique = std::adjacent_find(vrids.begin(), vrids.end()) == vrids.end();
   if (!vrids_unique) errors.push_back("VRIDs are not unique");

@@ -94,6 +94,11 @@ void expand_token(std::string_view token, VipListResult& result) {
     result.errors.push_back("invalid VIP " + quoted + ": not an IPv4 or IPv6 address");
     return;
   }
+  if (start->is_unspecified() || start->is_multicast()) {
+    const char* why = start->is_multicast() ? "a multicast address" : "the unspecified address";
+    result.errors.push_back("invalid VIP " + quoted + ": " + why);
+    return;
+  }
   const unsigned max_prefix = start->is_v4() ? 32 : 128;
   if (prefix && (*prefix == 0 || *prefix > max_prefix)) {
     result.errors.push_back("invalid VIP prefix /" + std::to_string(*prefix) + " in " + quoted);
@@ -124,11 +129,23 @@ void expand_token(std::string_view token, VipListResult& result) {
   }
 }
 
+// The same VIP in two places would be claimed by two instances (or twice by one).
+void report_duplicates(VipListResult& result) {
+  std::vector<core::IpAddress> sorted;
+  for (const Vip& vip : result.vips) sorted.push_back(vip.address);
+  std::sort(sorted.begin(), sorted.end());
+  for (auto it = sorted.begin(); (it = std::adjacent_find(it, sorted.end())) != sorted.end();) {
+    result.errors.push_back("duplicate VIP " + it->to_string());
+    it = std::upper_bound(it, sorted.end(), *it);
+  }
+}
+
 }  // namespace
 
 VipListResult parse_vip_list(std::string_view text) {
   VipListResult result;
   for (const std::string_view token : split_tokens(text)) expand_token(token, result);
+  report_duplicates(result);
   return result;
 }
 

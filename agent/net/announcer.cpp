@@ -33,9 +33,10 @@ std::string Announcer::open(const std::string& ifname, int ifindex, const MacAdd
   ifname_ = ifname;
   ifindex_ = ifindex;
   mac_ = mac;
-  packet_fd_ = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ARP));
+  // Protocol 0: a send-only socket. With ETH_P_ARP it would queue every inbound ARP and keep a
+  // pending ENETDOWN after a link flap that fails the first send of the next burst.
+  packet_fd_ = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (packet_fd_ < 0) return errno_text("socket(AF_PACKET)");
-  // Send-only: bind to the device with protocol 0 so no inbound ARP is queued to us.
   sockaddr_ll local{};
   local.sll_family = AF_PACKET;
   local.sll_protocol = 0;
@@ -60,6 +61,10 @@ std::size_t Announcer::announce(std::span<const core::IpAddress> addresses) {
 }
 
 bool Announcer::send_arp(const core::IpAddress& address) {
+  // A link flap leaves a stale error on the socket; read it away so it does not fail this send.
+  int stale_error = 0;
+  socklen_t length = sizeof stale_error;
+  getsockopt(packet_fd_, SOL_SOCKET, SO_ERROR, &stale_error, &length);
   // ARP request announcing VIP -> our MAC, sender and target protocol address both the VIP.
   std::array<std::uint8_t, 28> frame{};
   auto* header = reinterpret_cast<arphdr*>(frame.data());

@@ -130,7 +130,13 @@ class Bench:
         self.watcher = self.lab.watch_addresses("n2")
         self.poller = self.lab.start_poller(self.vip, interval=POLL_INTERVAL, timeout=POLL_TIMEOUT,
                                             max_duration=3 * 3600)
+        # The backup first, alone: started together, both timers can expire within one delivery
+        # time, both nodes announce the VIP and the loser's late gratuitous ARP can leave the
+        # client pointing at it. Every run then restarts n1 against a settled master n2.
         self.backup = self.daemon.start(self.lab, "n2", self.settings(BACKUP_PRIORITY))
+        vipdlab.wait_for(lambda: self.lab.vip_holders(self.vip) == ["n2"], timeout=3 * self.master_down + 5,
+                         interval=0.02, desc="n2 holds the VIP alone")
+        self.poller.wait_answer_from("n2", since_ns=vipdlab.now_ns(), timeout=5)
         self.start_master()
 
     def start_master(self) -> None:

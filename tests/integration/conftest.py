@@ -180,8 +180,20 @@ class Cluster:
         return self.lab.vip_holders(self.vip)
 
     def wait_holders(self, expected: list[str], timeout: float, desc: str = "") -> None:
-        vipdlab.wait_for(lambda: self.holders() == expected, timeout=timeout, interval=0.02,
-                         desc=desc or f"VIP holders == {expected}")
+        try:
+            vipdlab.wait_for(lambda: self.holders() == expected, timeout=timeout, interval=0.02,
+                             desc=desc or f"VIP holders == {expected}")
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}\n{self.diagnostics()}") from None
+
+    def diagnostics(self) -> str:
+        """What a failed wait needs: holders, whether the lab still exists, each daemon's log tail."""
+        lines = [f"holders: {self.holders()}; lab namespaces left: "
+                 f"{sorted(n for n in vipdlab.list_netns() if n.startswith(self.lab.prefix))}"]
+        for node, proc in self.procs.items():
+            tail = proc.log().splitlines()[-12:]
+            lines.append(f"--- {node} (alive {proc.alive()}):\n" + "\n".join(tail))
+        return "\n".join(lines)
 
     def wait_state(self, node: str, state: str, timeout: float) -> None:
         vipdlab.wait_for(lambda: self.state(node) == state, timeout=timeout, interval=0.05,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import random
 import re
 from pathlib import Path
 from typing import Optional
@@ -101,6 +102,10 @@ class Daemon:
     def backup_pattern(self, settings: VrrpSettings) -> str:
         raise NotImplementedError
 
+    def environment(self, lab: vipdlab.Lab, node: vipdlab.Node, settings: VrrpSettings) -> Optional[dict]:
+        """The daemon's environment; None: inherit ours."""
+        return None
+
     def start(self, lab: vipdlab.Lab, node, settings: VrrpSettings) -> DaemonProcess:
         node = lab.node(node)
         run_dir = lab.workdir / f"{node.name}-{self.name}"
@@ -110,7 +115,7 @@ class Daemon:
             run_dir = lab.workdir / f"{node.name}-{self.name}.{k}"
         run_dir.mkdir(parents=True)
         argv = self.command(lab, node, settings, run_dir)
-        proc = lab.start_daemon(node, argv, self.name)
+        proc = lab.start_daemon(node, argv, self.name, env=self.environment(lab, node, settings))
         return DaemonProcess(self, node, proc, settings)
 
 
@@ -205,6 +210,206 @@ class Vipd(Daemon):
 
     def backup_pattern(self, settings):
         return r"Entering BACKUP STATE"
+
+
+# ----------------------------------------------------------------------------------------------
+# OpenShift ipfailover: its keepalived.conf generator, and both daemons configured from the same
+# OPENSHIFT_HA_* environment (the rolling-migration tests and bench_appfail.py).
+
+
+@dataclasses.dataclass
+class IpfailoverInstance:
+    name: str
+    vrid: int
+    priority: int
+    master_eligible: bool
+    vips: list[str]
+
+
+class Ipfailover:
+    """What ipfailover's generator (openshift/images ipfailover/keepalived lib/config-generators.sh)
+    writes for an OPENSHIFT_HA_* environment, re-implemented from its documented behaviour
+    (/work/shared/reference/ipfailover.md), IPv4 VIPs only. Backup priorities are random in
+    ipfailover; `rng` makes them reproducible."""
+
+    def __init__(self, env: dict[str, str], rng=None):
+        self.env = env
+        self.rng = rng or random.Random(0)
+
+    def get(self, key: str, default: str = "") -> str:
+        value = self.env.get(key)
+        return default if value is None or value == "" else value
+
+    @property
+    def raw_config_name(self) -> str:
+        return self.get("OPENSHIFT_HA_CONFIG_NAME", "OpenShift-IPFailover")
+
+    @property
+    def config_name(self) -> str:
+        """Scrubbed, for router_id and the instance names."""
+        return re.sub(r"[^A-Za-z0-9_]", "", self.raw_config_name.replace("-", "_"))
+
+    @property
+    def check_name(self) -> str:
+        return "chk_" + self.raw_config_name.replace("-", "_")
+
+    @property
+    def auth_pass(self) -> str:
+        # The generator passes the unscrubbed name to the authentication section; keepalived uses
+        # its first 8 characters.
+        return self.raw_config_name
+
+    @property
+    def interface(self) -> str:
+        return self.get("OPENSHIFT_HA_NETWORK_INTERFACE", "eth0")
+
+    @property
+    def monitor_port(self) -> int:
+        digits = re.sub(r"[^0-9]", "", self.get("OPENSHIFT_HA_MONITOR_PORT", "80"))
+        return int(digits or "0")
+
+    @property
+    def preemption(self) -> str:
+        return self.get("OPENSHIFT_HA_PREEMPTION", "preempt_delay 300")
+
+    def vips(self) -> list[str]:
+        cleaned = re.sub(r"[^0-9a-fA-F:.,-]", "", self.get("OPENSHIFT_HA_VIRTUAL_IPS"))
+        result = []
+        for entry in filter(None, cleaned.split(",")):
+            if "-" not in entry:
+                result.append(entry)
+                continue
+            start, end = entry.split("-", 1)
+            base, first = start.rsplit(".", 1)
+            last = end.rsplit(".", 1)[-1]
+            result += [f"{base}.{k}" for k in range(int(first), int(last) + 1)]
+        return result
+
+    def vip_groups(self) -> list[list[str]]:
+        vips = self.vips()
+        groups = int(self.get("OPENSHIFT_HA_VIP_GROUPS", "0"))
+        if groups <= 0:
+            return [[v] for v in vips]
+        groups = min(groups, len(vips))
+        size, extra = divmod(len(vips), groups)
+        result, pos = [], 0
+        for n in range(groups):
+            take = size + (1 if n < extra else 0)
+            result.append(vips[pos:pos + take])
+            pos += take
+        return result
+
+    def instances(self, node_ip: str) -> list[IpfailoverInstance]:
+        offset = int(self.get("OPENSHIFT_HA_VRRP_ID_OFFSET", "10"))
+        excluded = {int(v) for v in self.get("HA_EXCLUDED_VRRP_IDS").split()}
+        replicas = max(int(self.get("OPENSHIFT_HA_REPLICA_COUNT", "1")), 1)
+        ipslot = int(node_ip.rsplit(".", 1)[1]) % 128
+        idx = ipslot % replicas + 1
+        nopreempt = self.preemption == "nopreempt"
+        result, eligible = [], 0
+        for n, vips in enumerate(self.vip_groups(), start=1):
+            while offset + n in excluded:
+                offset += 1
+            if n % idx == 0:
+                high = nopreempt or eligible % 2 == 0
+                eligible += 1
+                priority, master = (255 - ipslot if high else ipslot + 1), True
+            else:
+                priority, master = ipslot % 64 + self.rng.randrange(32), False
+            result.append(IpfailoverInstance(f"{self.config_name}_VIP_{n}", offset + n, priority,
+                                             master, vips))
+        return result
+
+    def check_command(self, node_ip: str) -> str:
+        script = self.get("OPENSHIFT_HA_CHECK_SCRIPT")
+        if script:
+            return script
+        if self.monitor_port == 0:
+            return "true"
+        return f"/bin/bash -c '</dev/tcp/{node_ip}/{self.monitor_port}'"
+
+    def keepalived_config(self, node_ip: str, instances: Optional[list[IpfailoverInstance]] = None) -> str:
+        name, interface = self.config_name, self.interface
+        lines = [
+            "global_defs {",
+            "   notification_email {",
+            f"     {self.get('OPENSHIFT_HA_ADMIN_EMAILS', 'root@localhost')}",
+            "   }",
+            "   notification_email_from ipfailover@openshift.local",
+            f"   smtp_server {self.get('OPENSHIFT_HA_SMTP_SERVER', '127.0.0.1')}",
+            "   smtp_connect_timeout 30",
+            f"   router_id {name}",
+            "}",
+            "",
+            f"vrrp_script {self.check_name} {{",
+            f'   script "{self.check_command(node_ip)}"',
+            f"   interval {self.get('OPENSHIFT_HA_CHECK_INTERVAL', '2')}",
+            "}",
+            "",
+        ]
+        notify = self.get("OPENSHIFT_HA_NOTIFY_SCRIPT")
+        peers = [p for p in self.get("OPENSHIFT_HA_UNICAST_PEERS").split(",") if p]
+        for inst in instances or self.instances(node_ip):
+            lines += [f"vrrp_instance {inst.name} {{", f"   interface {interface}"]
+            if inst.master_eligible and self.preemption != "nopreempt":
+                lines.append("   state MASTER")
+            lines += [f"   virtual_router_id {inst.vrid}", f"   priority {inst.priority}",
+                      f"   {self.preemption}",
+                      "   authentication {", "      auth_type PASS", f"      auth_pass {self.auth_pass}", "   }",
+                      "   track_script {", f"      {self.check_name}", "   }"]
+            if notify:
+                lines.append(f'   notify "{notify}"')
+            if peers:
+                lines += ["   unicast_peer {", *[f"      {p}" for p in peers], "   }"]
+            lines += ["   virtual_ipaddress {", *[f"      {v} dev {interface}" for v in inst.vips],
+                      "   }", "}", ""]
+        return "\n".join(lines)
+
+
+class IpfailoverKeepalived(Keepalived):
+    """keepalived with the configuration ipfailover generates for `ipfailover.env` on each node
+    (the node's own eth0 address drives the priorities and the check). `instances_for(node)`
+    overrides the generated instances, e.g. to reuse the priorities vipd chose."""
+
+    name = "keepalived"
+
+    def __init__(self, ipfailover: Ipfailover, instances_for=None):
+        self.ipfailover = ipfailover
+        self.instances_for = instances_for
+        self.configs: dict[str, str] = {}  # node name -> last config written
+
+    def command(self, lab, node, settings, run_dir):
+        instances = self.instances_for(node) if self.instances_for else None
+        text = self.ipfailover.keepalived_config(node.ipv4, instances)
+        self.configs[node.name] = text
+        conf = run_dir / "keepalived.conf"
+        conf.write_text(text)
+        return [KEEPALIVED, "-n", "-l", "-D", "-G", "-P", "-f", str(conf),
+                "-p", str(run_dir / "keepalived.pid"), "-r", str(run_dir / "vrrp.pid"),
+                "-c", str(run_dir / "checkers.pid"), "-b", str(run_dir / "bfd.pid")]
+
+    def master_pattern(self, settings):
+        return r"\) Entering MASTER STATE"
+
+    def backup_pattern(self, settings):
+        return r"\) Entering BACKUP STATE"
+
+
+class IpfailoverVipd(Vipd):
+    """`vipd run` configured only through the OPENSHIFT_HA_* environment, as in the ipfailover pod
+    (settings.extra_args are still appended as options)."""
+
+    def __init__(self, env: dict[str, str], binary: Optional[str] = None):
+        super().__init__(binary)
+        self.env = env
+
+    def command(self, lab, node, settings, run_dir):
+        return [str(self.binary), "run", *settings.extra_args]
+
+    def environment(self, lab, node, settings):
+        base = {k: v for k, v in os.environ.items()
+                if not k.startswith(("OPENSHIFT_HA_", "VIPD_", "HA_"))}
+        return {**base, **self.env}
 
 
 DAEMONS = {"keepalived": Keepalived, "vipd": Vipd}

@@ -225,15 +225,23 @@ class Demo:
 
     def step_election(self) -> str:
         priorities = ", ".join(f"{n} {p}" for n, p in self.priority.items())
-        say(f"2. vipd on every node (priorities {priorities}; preempt)")
+        say(f"2. vipd on every node (priorities {priorities}; preempt): {self.lab.nodes[0].name} first, "
+            f"then the others as it holds the VIP")
+        # Not all at once: timers expiring within one delivery time of each other make two masters
+        # for a moment, and the loser's late gratuitous ARP can point the client at it until the
+        # winner's next announcement (vipd's second burst is off in the lab: --garp-master-delay 0).
         t0 = vipdlab.now_ns()
-        for node in self.lab.nodes:
-            self.start_vipd(node.name)
         master = self.lab.nodes[0].name
+        self.start_vipd(master)
         self.wait_single_holder(master, "election")
         first = self.wait_answer(master, t0, "election")
+        for node in self.lab.nodes[1:]:
+            self.start_vipd(node.name)
+        vipdlab.wait_for(lambda: all((self.status(n.name) or {}).get("instances") for n in self.lab.nodes),
+                         timeout=10, interval=0.1, desc="every vipd answering `vipd status`")
+        time.sleep(3 * self.args.interval)  # a few adverts: the backups have heard the master
         took = ((self.address_event(master, "add", t0) or first.sent_ns) - t0) / 1e6
-        say(f"   {master} holds {self.vip} {took:.0f} ms after the start (startup + its Master_Down_Interval "
+        say(f"   {master} held {self.vip} {took:.0f} ms after its start (startup + its Master_Down_Interval "
             f"{self.master_down_ms(master):.0f} ms). `vipd status` on {master}:")
         text = self.lab.node(master).run([str(self.binary), "status"], check=False, timeout=5).stdout
         for line in text.strip().splitlines():

@@ -80,9 +80,13 @@ class Pair:
         vipdlab.wait_for(lambda: low.backup_transitions() >= 1, timeout=5, desc="n2 BACKUP")
         # Longer than n2's Master_Down_Interval: had it ignored n1's adverts, it would be master now.
         time.sleep(self.setting.mdi(LOW) + max(2 * self.setting.interval, 0.5))
-        assert self.holders() == ["n1"]
-        assert self.procs["n1"].master_transitions() == 1
-        assert low.master_transitions() == 0, low.log()
+        assert self.holders() == ["n1"], self.logs()
+        assert self.procs["n1"].master_transitions() == 1, self.logs()
+        assert low.master_transitions() == 0, self.logs()
+
+    def logs(self):
+        return "\n".join(f"--- {node} {self.kinds[node]} (alive {proc.alive()}):\n" +
+                         "\n".join(proc.log().splitlines()[-15:]) for node, proc in self.procs.items())
 
     def assert_no_complaints(self):
         for node, proc in self.procs.items():

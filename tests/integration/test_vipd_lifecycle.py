@@ -10,7 +10,6 @@ import time
 
 import pytest
 
-import daemons
 import vipdlab
 from conftest import V3_RAW, V3_XDP, flavor_params, log_lines, record_timing, stop_gracefully
 

@@ -338,6 +338,10 @@ def cleanup_stale(state_dir: Path = STATE_DIR, include_persistent: bool = False)
     """Removes leftovers of crashed runs: registered labs whose owner process is gone (persistent
     CLI labs only with include_persistent) and unregistered namespaces in the lab's name format.
     Live labs of concurrent runs are left alone. Returns the prefixes removed."""
+    # Namespaces first, registry second: a lab registers before it creates a namespace, so every
+    # lab namespace listed here already has its entry when the registry is read. The other order
+    # let a lab that came up in between look like an orphan and be torn down while in use.
+    namespaces = list_netns()
     removed = []
     registered = set()
     for entry in _read_registry(state_dir):
@@ -351,8 +355,10 @@ def cleanup_stale(state_dir: Path = STATE_DIR, include_persistent: bool = False)
             continue
         teardown_prefix(prefix, state_dir)
         removed.append(prefix)
-    orphans = {m.group(1) for m in map(LAB_NS_RE.match, list_netns()) if m} - registered
+    orphans = {m.group(1) for m in map(LAB_NS_RE.match, namespaces) if m} - registered
     for prefix in sorted(orphans):
+        if (_registry_dir(state_dir) / f"{prefix}.json").exists():
+            continue  # registered after all (a run that reuses a prefix): not ours to judge
         teardown_prefix(prefix, state_dir)
         removed.append(prefix)
     return removed
@@ -707,8 +713,8 @@ class Lab:
 
     # -- daemons
 
-    def start_daemon(self, node, argv: list[str], name: str) -> Proc:
-        return self.start_process(self.node(node), argv, name=f"{self.node(node).name}-{name}")
+    def start_daemon(self, node, argv: list[str], name: str, env: Optional[dict] = None) -> Proc:
+        return self.start_process(self.node(node), argv, name=f"{self.node(node).name}-{name}", env=env)
 
     def status(self) -> dict:
         return {n.name: {"ns": n.ns_name, "addresses": n.addresses()} for n in [self.client, *self.nodes]}
@@ -737,6 +743,7 @@ class Sample:
     sent_ns: int
     done_ns: int
     node: Optional[str]  # None: the request failed
+    error: Optional[str] = None  # why it failed: "refused", "timeout" or "error"
 
 
 @dataclasses.dataclass
@@ -773,7 +780,7 @@ class ClientPoller:
                 continue
             record = json.loads(line)
             if record["s"] >= since_ns:
-                result.append(Sample(record["s"], record["d"], record.get("n")))
+                result.append(Sample(record["s"], record["d"], record.get("n"), record.get("e")))
         result.sort(key=lambda s: s.sent_ns)
         return result
 
@@ -798,6 +805,14 @@ class ClientPoller:
                 outages.append(Outage(start, sample.sent_ns))
                 start = None
         return outages
+
+    def first_refused(self, since_ns: int = 0) -> Optional[Sample]:
+        """The first request after `since_ns` that the server refused (RST in answer to the SYN)."""
+        return next((s for s in self.samples(since_ns) if s.error == "refused"), None)
+
+    def wait_refused(self, since_ns: int, timeout: float) -> Sample:
+        return wait_for(lambda: self.first_refused(since_ns), timeout, interval=0.01,
+                        desc="a refused connection")
 
     def wait_answer_from(self, node: str, since_ns: int, timeout: float) -> Sample:
         def found():
@@ -884,6 +899,7 @@ def _agent_poll(args) -> int:
 
     def one(sent_ns: int) -> None:
         node = None
+        error = None  # why it failed: "refused" (RST to the SYN), "timeout" or "error"
         try:
             with socket.socket(family, socket.SOCK_STREAM) as sock:
                 sock.settimeout(args.timeout)
@@ -898,11 +914,17 @@ def _agent_poll(args) -> int:
             head, _, body = data.partition(b"\r\n\r\n")
             if head.startswith(b"HTTP/1.0 200") or head.startswith(b"HTTP/1.1 200"):
                 node = body.decode(errors="replace").strip() or None
+        except ConnectionRefusedError:
+            error = "refused"
+        except socket.timeout:
+            error = "timeout"
         except OSError:
-            pass
+            error = "error"
         finally:
             in_flight.release()
         record = {"s": sent_ns, "d": now_ns(), "n": node}
+        if error:
+            record["e"] = error
         with lock:
             sys.stdout.write(json.dumps(record) + "\n")
             sys.stdout.flush()

@@ -11,7 +11,7 @@ struct BugName {
   std::string_view name;
 };
 
-constexpr std::array<BugName, 7> kBugNames = {{
+constexpr std::array<BugName, 8> kBugNames = {{
     {PlantedBug::None, "none"},
     {PlantedBug::IgnorePriorityZero, "ignore-priority-zero"},
     {PlantedBug::BackupIgnoresMasterDown, "backup-ignores-master-down"},
@@ -19,14 +19,14 @@ constexpr std::array<BugName, 7> kBugNames = {{
     {PlantedBug::BackupAcceptsLowerPriority, "backup-accepts-lower-priority"},
     {PlantedBug::IgnoreNopreempt, "ignore-nopreempt"},
     {PlantedBug::NeverRemoveVips, "never-remove-vips"},
+    {PlantedBug::TimerSkipsKernelRecord, "timer-skips-kernel-record"},
 }};
 
-constexpr std::array<PlantedBug, 6> kPlantedBugs = {PlantedBug::IgnorePriorityZero,
-                                                    PlantedBug::BackupIgnoresMasterDown,
-                                                    PlantedBug::MasterIgnoresHigherPriority,
-                                                    PlantedBug::BackupAcceptsLowerPriority,
-                                                    PlantedBug::IgnoreNopreempt,
-                                                    PlantedBug::NeverRemoveVips};
+constexpr std::array<PlantedBug, 7> kPlantedBugs = {
+    PlantedBug::IgnorePriorityZero,          PlantedBug::BackupIgnoresMasterDown,
+    PlantedBug::MasterIgnoresHigherPriority, PlantedBug::BackupAcceptsLowerPriority,
+    PlantedBug::IgnoreNopreempt,             PlantedBug::NeverRemoveVips,
+    PlantedBug::TimerSkipsKernelRecord};
 
 core::InstanceConfig mutate_config(core::InstanceConfig config, PlantedBug bug) {
   if (bug == PlantedBug::IgnoreNopreempt) config.preempt = true;

@@ -19,6 +19,9 @@ enum class PlantedBug : std::uint8_t {
   BackupAcceptsLowerPriority,   // a preempting Backup resets its timer on lower-priority adverts
   IgnoreNopreempt,              // instances run with preempt on whatever the configuration says
   NeverRemoveVips,              // RemoveVips is never executed
+  // Acts on the coalesced receive path only (the agent around the kernel record): a timer expiry
+  // neither drains the ring buffer nor feeds the record before the core sees it.
+  TimerSkipsKernelRecord,
 };
 
 std::string_view to_string(PlantedBug bug);

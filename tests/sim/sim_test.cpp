@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "planted_bug.h"
+#include "receive_path.h"
 #include "rng.h"
 #include "segment.h"
 #include "simulator.h"
@@ -28,6 +29,17 @@ RunResult run(std::uint64_t seed, PlantedBug bug = PlantedBug::None, bool trace 
   options.record_trace = trace;
   options.nodes = nodes;
   return run_seed(options);
+}
+
+// The XDP path: today's daemon unless `fixes` names the proposed changes.
+RunOptions coalesced_options(std::uint64_t seed, std::uint8_t fixes,
+                             PlantedBug bug = PlantedBug::None) {
+  RunOptions options;
+  options.seed = seed;
+  options.bug = bug;
+  options.receive_path = ReceivePath::Coalesced;
+  options.coalescing_fixes = fixes;
+  return options;
 }
 
 bool violates(const RunResult& result, Invariant invariant) {
@@ -107,18 +119,33 @@ struct PlantedCase {
 class SimPlantedBug : public testing::TestWithParam<PlantedCase> {};
 
 // The checker for the invariant reports the planted bug in some seeds, and each seed that shows it
-// passes without the bug: the report is the bug's doing, not the checker's.
+// passes without the bug: the report is the bug's doing, not the checker's. On both receive paths
+// (the coalesced one as today's daemon runs it).
 TEST_P(SimPlantedBug, CheckerCatchesIt) {
   const PlantedCase planted = GetParam();
-  std::vector<std::uint64_t> caught;
-  for (std::uint64_t seed = 1; seed <= 200; ++seed) {
-    const RunResult result = run(seed, planted.bug);
-    if (violates(result, planted.invariant)) caught.push_back(seed);
-  }
-  EXPECT_GE(caught.size(), 3u) << to_string(planted.bug) << " was not caught by "
-                               << to_string(planted.invariant);
-  for (std::size_t i = 0; i < std::min<std::size_t>(caught.size(), 5); ++i) {
-    EXPECT_TRUE(run(caught[i]).violations.empty()) << "seed " << caught[i];
+  for (const ReceivePath path : {ReceivePath::Every, ReceivePath::Coalesced}) {
+    RunOptions options;
+    options.bug = planted.bug;
+    options.receive_path = path;
+    if (planted.bug == PlantedBug::TimerSkipsKernelRecord && path == ReceivePath::Every) {
+      // Only the agent around the kernel record has that bug: the raw-socket path is unchanged.
+      for (options.seed = 1; options.seed <= 5; ++options.seed) {
+        EXPECT_EQ(run_seed(options).trace_hash, run(options.seed).trace_hash);
+      }
+      continue;
+    }
+    std::vector<std::uint64_t> caught;
+    for (options.seed = 1; options.seed <= 200; ++options.seed) {
+      if (violates(run_seed(options), planted.invariant)) caught.push_back(options.seed);
+    }
+    EXPECT_GE(caught.size(), 3u) << to_string(planted.bug) << " was not caught by "
+                                 << to_string(planted.invariant) << " on " << to_string(path);
+    options.bug = PlantedBug::None;
+    for (std::size_t i = 0; i < std::min<std::size_t>(caught.size(), 5); ++i) {
+      options.seed = caught[i];
+      EXPECT_TRUE(run_seed(options).violations.empty())
+          << "seed " << caught[i] << " on " << to_string(path);
+    }
   }
 }
 
@@ -130,7 +157,8 @@ INSTANTIATE_TEST_SUITE_P(
                     PlantedCase{PlantedBug::IgnoreNopreempt, Invariant::Preemption},
                     PlantedCase{PlantedBug::IgnorePriorityZero, Invariant::GracefulStop},
                     PlantedCase{PlantedBug::NeverRemoveVips, Invariant::SingleHolder},
-                    PlantedCase{PlantedBug::MasterIgnoresHigherPriority, Invariant::SingleHolder}),
+                    PlantedCase{PlantedBug::MasterIgnoresHigherPriority, Invariant::SingleHolder},
+                    PlantedCase{PlantedBug::TimerSkipsKernelRecord, Invariant::Convergence}),
     [](const testing::TestParamInfo<PlantedCase>& case_info) {
       std::string name = std::string(to_string(case_info.param.bug)) + "_" +
                          std::string(to_string(case_info.param.invariant));
@@ -254,6 +282,231 @@ TEST(SimMutation, IgnoreNopreemptRunsTheInstanceWithPreempt) {
   config.preempt = false;
   EXPECT_TRUE(MutatedInstance(config, PlantedBug::IgnoreNopreempt).core().config().preempt);
   EXPECT_FALSE(MutatedInstance(config, PlantedBug::None).core().config().preempt);
+}
+
+// --- Receive paths: the kernel record model, and the coalesced path against every advert. ---
+
+// An IPv4 VRRPv3 advert for VRID 9 with the given fields; `vip` is its single address.
+struct AdvertBytes {
+  std::array<std::uint8_t, 4> vip = {198, 19, 9, 1};
+  core::Advert advert(std::uint8_t priority, std::uint16_t interval_cs = 10,
+                      core::VrrpVersion version = core::VrrpVersion::V3) const {
+    core::Advert a;
+    a.version = version;
+    a.vrid = 9;
+    a.priority = priority;
+    a.count = 1;
+    a.interval_cs = interval_cs;
+    a.address_bytes = vip;
+    return a;
+  }
+};
+
+const core::IpAddress kPeer = core::IpAddress::v4(0xC6120009);
+const core::IpAddress kOtherPeer = core::IpAddress::v4(0xC612000A);
+
+TEST(SimKernelRecord, UnchangedAdvertsOnlyRefreshTheRecord) {
+  CoalescedReceiver receiver(1, 200ms);
+  const AdvertBytes bytes;
+  EXPECT_EQ(receiver.on_valid_advert(10ms, 0, bytes.advert(100), kPeer), VIPD_CAUSE_NEW);
+  EXPECT_EQ(receiver.on_valid_advert(110ms, 0, bytes.advert(100), kPeer), 0);
+  EXPECT_EQ(receiver.on_valid_advert(210ms, 0, bytes.advert(100), kPeer), 0);
+  const std::vector<RingEvent> events = receiver.drain();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].heard.at, 10ms);
+  EXPECT_FALSE(events[0].replaced.has_value());
+  EXPECT_TRUE(receiver.ring_empty());
+  const std::optional<HeardAdvert> latest = receiver.latest(0);
+  ASSERT_TRUE(latest.has_value());
+  EXPECT_EQ(latest->at, 210ms);
+  EXPECT_EQ(latest->advert.source, kPeer);
+  EXPECT_EQ(latest->advert.priority, 100);
+}
+
+TEST(SimKernelRecord, EveryFieldTheKernelComparesMakesAnEvent) {
+  CoalescedReceiver receiver(1, 200ms);
+  AdvertBytes bytes;
+  receiver.on_valid_advert(0ms, 0, bytes.advert(100), kPeer);
+  EXPECT_EQ(receiver.on_valid_advert(10ms, 0, bytes.advert(100), kOtherPeer), VIPD_CAUSE_SOURCE);
+  EXPECT_EQ(receiver.on_valid_advert(20ms, 0, bytes.advert(101), kOtherPeer), VIPD_CAUSE_PRIORITY);
+  EXPECT_EQ(receiver.on_valid_advert(30ms, 0, bytes.advert(101, 20), kOtherPeer),
+            VIPD_CAUSE_INTERVAL);
+  EXPECT_EQ(receiver.on_valid_advert(40ms, 0, bytes.advert(101, 20, core::VrrpVersion::V2),
+                                     kOtherPeer),
+            VIPD_CAUSE_VERSION);
+  bytes.vip[3] = 2;
+  EXPECT_EQ(receiver.on_valid_advert(50ms, 0, bytes.advert(101, 20, core::VrrpVersion::V2),
+                                     kOtherPeer),
+            VIPD_CAUSE_ADDRESSES);
+  EXPECT_EQ(receiver.on_valid_advert(60ms, 0, bytes.advert(0, 20, core::VrrpVersion::V2),
+                                     kOtherPeer),
+            VIPD_CAUSE_PRIORITY_ZERO | VIPD_CAUSE_PRIORITY);
+  // Priority 0 is an event even when nothing changed.
+  EXPECT_EQ(receiver.on_valid_advert(70ms, 0, bytes.advert(0, 20, core::VrrpVersion::V2),
+                                     kOtherPeer),
+            VIPD_CAUSE_PRIORITY_ZERO);
+  const std::vector<RingEvent> events = receiver.drain();
+  ASSERT_EQ(events.size(), 8u);  // the first advert, then one per change
+  // Each event names the record it replaced, as it stood (FeedReplacedRecord).
+  ASSERT_TRUE(events[1].replaced.has_value());
+  EXPECT_EQ(events[1].replaced->at, 0ms);
+  EXPECT_EQ(events[1].replaced->advert.source, kPeer);
+}
+
+TEST(SimKernelRecord, StaleRecordsAndForgottenOnesMakeEvents) {
+  CoalescedReceiver receiver(2, 200ms);
+  const AdvertBytes bytes;
+  receiver.on_valid_advert(0ms, 1, bytes.advert(100), kPeer);
+  EXPECT_EQ(receiver.on_valid_advert(200ms, 1, bytes.advert(100), kPeer), 0);  // not over the bound
+  EXPECT_EQ(receiver.on_valid_advert(401ms, 1, bytes.advert(100), kPeer), VIPD_CAUSE_STALE);
+  EXPECT_FALSE(receiver.latest(0).has_value());  // slots are independent
+  receiver.forget(1);
+  EXPECT_FALSE(receiver.latest(1).has_value());
+  EXPECT_EQ(receiver.on_valid_advert(402ms, 1, bytes.advert(100), kPeer), VIPD_CAUSE_NEW);
+  receiver.deliver_all(1, true);
+  EXPECT_EQ(receiver.on_valid_advert(403ms, 1, bytes.advert(100), kPeer), kCauseDeliverAll);
+  receiver.note_fed(1, 403ms);
+  EXPECT_EQ(receiver.last_fed(1), 403ms);
+  receiver.reset();
+  EXPECT_TRUE(receiver.ring_empty());
+  EXPECT_EQ(receiver.last_fed(1), Time{0});
+  EXPECT_EQ(receiver.on_valid_advert(404ms, 1, bytes.advert(100), kPeer), VIPD_CAUSE_NEW);
+}
+
+TEST(SimReceivePath, NamesRoundTrip) {
+  EXPECT_EQ(parse_receive_path("every"), ReceivePath::Every);
+  EXPECT_EQ(parse_receive_path("coalesced"), ReceivePath::Coalesced);
+  EXPECT_FALSE(parse_receive_path("xdp").has_value());
+  EXPECT_EQ(parse_coalescing_fix("all"), kAllCoalescingFixes);
+  EXPECT_EQ(parse_coalescing_fix(coalescing_fix_names(kAllCoalescingFixes).substr(0, 19)),
+            static_cast<std::uint8_t>(CoalescingFix::FlushBeforeInputs));
+  EXPECT_EQ(coalescing_fix_names(0), "none");
+  EXPECT_FALSE(parse_coalescing_fix("flush").has_value());
+}
+
+// Seeds 1-1000 in four shards (ctest runs them in parallel): with the proposed fixes the coalesced
+// path makes exactly the state changes of the every-advert path, both keep every invariant, and
+// the kernel saves the agent most on_advert calls.
+class SimEquivalence : public testing::TestWithParam<std::uint64_t> {};
+
+TEST_P(SimEquivalence, CoalescedPathWithTheFixesChangesStateExactlyLikeEveryAdvert) {
+  const std::uint64_t first = GetParam();
+  std::set<int> node_counts;
+  ReceiveStats every_stats;
+  ReceiveStats coalesced_stats;
+  std::uint64_t changes = 0;
+  for (std::uint64_t seed = first; seed < first + 250; ++seed) {
+    RunOptions every_options;
+    every_options.seed = seed;
+    const RunResult every = run_seed(every_options);
+    const RunOptions options = coalesced_options(seed, kAllCoalescingFixes);
+    const RunResult coalesced = run_seed(options);
+    for (const Violation& violation : every.violations) {
+      ADD_FAILURE() << format_violation(every_options, every, violation);
+    }
+    for (const Violation& violation : coalesced.violations) {
+      ADD_FAILURE() << format_violation(options, coalesced, violation);
+    }
+    const std::optional<std::string> difference = state_change_difference(every, coalesced);
+    EXPECT_FALSE(difference.has_value()) << "seed " << seed << ": " << *difference;
+    node_counts.insert(every.nodes);
+    every_stats.merge(every.receive);
+    coalesced_stats.merge(coalesced.receive);
+    changes += every.state_changes.size();
+  }
+  EXPECT_EQ(node_counts, (std::set<int>{2, 3, 4, 5, 6, 7}));
+  EXPECT_GT(changes, 250u * 20);
+  // The same adverts travel the same network either way...
+  EXPECT_EQ(every_stats.adverts_sent, coalesced_stats.adverts_sent);
+  EXPECT_EQ(every_stats.arrivals, coalesced_stats.arrivals);
+  EXPECT_EQ(every_stats.advert_calls, every_stats.arrivals);
+  // ...but the core is called for fewer than half of them: backups look at the record once per
+  // timer expiry, about every 2-3 intervals, instead of at every advert.
+  EXPECT_GT(coalesced_stats.kernel_events, 0u);
+  EXPECT_GT(coalesced_stats.record_feeds, 0u);
+  EXPECT_LT(coalesced_stats.advert_calls * 2, coalesced_stats.arrivals);
+  EXPECT_LT(coalesced_stats.kernel_events * 4, coalesced_stats.arrivals);
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, SimEquivalence, testing::Values(1, 251, 501, 751),
+                         [](const testing::TestParamInfo<std::uint64_t>& shard) {
+                           return "from_" + std::to_string(shard.param);
+                         });
+
+// Today's daemon is not equivalent: each proposed fix is needed. Dropping any one of them makes
+// some seed change state differently, and that seed matches again with all of them.
+TEST(SimEquivalence, EachProposedFixIsNeeded) {
+  for (const CoalescingFix fix :
+       {CoalescingFix::FlushBeforeInputs, CoalescingFix::FlushAtWindowEnd,
+        CoalescingFix::MasterHearsEvery, CoalescingFix::FeedReplacedRecord}) {
+    const auto without = static_cast<std::uint8_t>(kAllCoalescingFixes & ~static_cast<int>(fix));
+    std::optional<std::uint64_t> differing;
+    for (std::uint64_t seed = 1; seed <= 300 && !differing; ++seed) {
+      RunOptions every_options;
+      every_options.seed = seed;
+      const RunResult every = run_seed(every_options);
+      if (state_change_difference(every, run_seed(coalesced_options(seed, without)))) {
+        differing = seed;
+        EXPECT_FALSE(
+            state_change_difference(every, run_seed(coalesced_options(seed, kAllCoalescingFixes))))
+            << "seed " << seed;
+      }
+    }
+    EXPECT_TRUE(differing.has_value())
+        << coalescing_fix_names(static_cast<std::uint8_t>(fix)) << " changed nothing";
+  }
+}
+
+// The comparison catches an agent that skips the kernel record at a timer expiry: backups then
+// fail over while their master is alive.
+TEST(SimEquivalence, CatchesATimerThatSkipsTheKernelRecord) {
+  int differing = 0;
+  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+    RunOptions every_options;
+    every_options.seed = seed;
+    const RunResult every = run_seed(every_options);
+    const RunResult buggy = run_seed(
+        coalesced_options(seed, kAllCoalescingFixes, PlantedBug::TimerSkipsKernelRecord));
+    if (!state_change_difference(every, buggy)) continue;
+    ++differing;
+    // More state changes: the flapping backups.
+    EXPECT_GT(buggy.state_changes.size(), every.state_changes.size()) << "seed " << seed;
+  }
+  EXPECT_GE(differing, 35);
+}
+
+// Today's daemon: not the same state changes, but the same guarantees.
+TEST(SimEquivalence, TodaysCoalescedPathKeepsTheInvariants) {
+  int differing = 0;
+  for (std::uint64_t seed = 1; seed <= 150; ++seed) {
+    const RunOptions options = coalesced_options(seed, 0);
+    const RunResult coalesced = run_seed(options);
+    for (const Violation& violation : coalesced.violations) {
+      ADD_FAILURE() << format_violation(options, coalesced, violation);
+    }
+    RunOptions every_options;
+    every_options.seed = seed;
+    if (state_change_difference(run_seed(every_options), coalesced)) ++differing;
+  }
+  EXPECT_GT(differing, 20);  // about a third of the seeds: what the fixes are for
+}
+
+TEST(SimEquivalence, DifferenceNamesTheFirstDivergingChange) {
+  RunResult a;
+  RunResult b;
+  a.state_changes = {{1ms, 0, 7, core::State::Initialize, core::State::Backup},
+                     {5ms, 1, 7, core::State::Backup, core::State::Master}};
+  b.state_changes = a.state_changes;
+  EXPECT_FALSE(state_change_difference(a, b).has_value());
+  // The same instant on other nodes may come in any order.
+  b.state_changes.insert(b.state_changes.begin() + 1,
+                         {5ms, 0, 7, core::State::Backup, core::State::Stopped});
+  a.state_changes.push_back({5ms, 0, 7, core::State::Backup, core::State::Stopped});
+  EXPECT_FALSE(state_change_difference(a, b).has_value());
+  b.state_changes.back().at = 6ms;
+  const std::optional<std::string> difference = state_change_difference(a, b);
+  ASSERT_TRUE(difference.has_value());
+  EXPECT_NE(difference->find("#2 of 3/3"), std::string::npos) << *difference;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <queue>
 #include <span>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -34,7 +35,10 @@ constexpr std::array<core::FaultReason, 3> kFaultReasons = {core::FaultReason::I
                                                             core::FaultReason::AddressMissing,
                                                             core::FaultReason::CheckFailed};
 
-enum class EventKind : std::uint8_t { Timer, Deliver, Wake };
+// RingWake: the agent's event loop finding the ring buffer readable, after whatever else is due at
+// that instant and was scheduled before the packet arrived (a timer drains the ring itself).
+// WindowEnd: a preempt_delay window closes (CoalescingFix::FlushAtWindowEnd).
+enum class EventKind : std::uint8_t { Timer, Deliver, Wake, RingWake, WindowEnd };
 enum class Probe : std::uint8_t { None, CrashMaster, StopMaster, RestartBackup, RaiseBackup };
 
 // Tags folded into the trace hash ahead of each record's fields.
@@ -59,11 +63,15 @@ enum class Tag : std::uint64_t {
   Arm,
   Note,
   Timer,
-  Probe
+  Probe,
+  KernelEvent,
+  Feed
 };
 
 struct Packet {
   int from = 0;
+  Time sent{0};
+  std::uint64_t rank = 0;  // among the sender's adverts at that instant
   core::Family family = core::Family::V4;
   std::size_t size = 0;
   std::array<std::uint8_t, kPacketCapacity> bytes{};
@@ -71,7 +79,7 @@ struct Packet {
 
 struct Event {
   Time at;
-  std::uint64_t sequence;  // ties at equal times go in scheduling order
+  std::uint64_t sequence;  // the last tie-break: scheduling order
   EventKind kind;
   int node = 0;
   int slot = 0;
@@ -79,16 +87,61 @@ struct Event {
   Packet packet{};
 };
 
-struct Later {
-  bool operator()(const Event& a, const Event& b) const {
-    return a.at != b.at ? a.at > b.at : a.sequence > b.sequence;
+// At one instant: a preempt_delay window closes before that instant's adverts arrive, adverts
+// arrive before timers expire (an advert arriving at the deadline counts, whichever receive path
+// delivers it), the agent's ring-buffer wake-ups follow, the checker's wake-ups come last. Within a
+// kind: by node, VRID, and for adverts by send time, sender and rank. Simultaneous events thus run
+// in an order given by what they are, not by when they happened to be scheduled, which differs
+// between runs that arm timers at other moments (the two receive paths).
+int rank_at_instant(EventKind kind) {
+  switch (kind) {
+    case EventKind::WindowEnd:
+      return 0;
+    case EventKind::Deliver:
+      return 1;
+    case EventKind::Timer:
+      return 2;
+    case EventKind::RingWake:
+      return 3;
+    case EventKind::Wake:
+      return 4;
   }
+  return 5;
+}
+
+auto order_key(const Event& e) {
+  return std::make_tuple(e.at, rank_at_instant(e.kind), e.node, e.slot, e.packet.sent,
+                         e.packet.from, e.packet.rank, e.sequence);
+}
+
+struct Later {
+  bool operator()(const Event& a, const Event& b) const { return order_key(a) > order_key(b); }
 };
 
 template <typename... Fs>
 struct Overloaded : Fs... {
   using Fs::operator()...;
 };
+
+std::string describe(const core::Note& note) {
+  const std::string peer = note.peer.to_string();
+  const std::string priority = std::to_string(note.priority);
+  switch (note.kind) {
+    case core::NoteKind::ReceivedPriorityZero:
+      return "received priority 0 from " + peer;
+    case core::NoteKind::SentPriorityZero:
+      return "sent priority 0";
+    case core::NoteKind::LowerPriorityDiscarded:
+      return "discarded lower priority " + priority + " from " + peer;
+    case core::NoteKind::HigherPriorityHeard:
+      return "master heard higher priority " + priority + " from " + peer;
+    case core::NoteKind::ForcingNewElection:
+      return "master heard lower priority " + priority + " from " + peer + ": answering";
+    case core::NoteKind::ReceiveTimeout:
+      return "receive timeout";
+  }
+  return "?";
+}
 
 const char* probe_name(Probe probe) {
   switch (probe) {
@@ -144,7 +197,13 @@ class Simulation {
         world_(draw_world(world_rng_, options.nodes)),
         cluster_(world_),
         checker_(cluster_, [this](Time at) { schedule_wake(at); }),
-        trace_(options.record_trace) {}
+        trace_(options.record_trace),
+        network_key_(network_rng_.next()),
+        sends_at_instant_(static_cast<std::size_t>(world_.node_count()), {Time{-1}, 0}) {
+    // vipd_global_cfg.stale_ns: twice the daemon's longest interval, which is the world's longest.
+    receivers_.assign(static_cast<std::size_t>(world_.node_count()),
+                      CoalescedReceiver(world_.vrid_count(), 2 * world_.unit));
+  }
 
   RunResult run();
 
@@ -160,6 +219,7 @@ class Simulation {
   Time settle_time() const;
   Time observe_time() { return scenario_rng_.time_between(2 * world_.unit, 6 * world_.unit); }
   void advance(Time to);
+  void quiet(Time length);
 
   // What the scenario does to nodes and the network; each ends with the checker seeing it.
   void boot(int n);
@@ -181,6 +241,22 @@ class Simulation {
   void apply(int n, int v, const core::ActionList& actions);
   void send_advert(int n, int v, std::uint8_t priority);
   void receive(int n, const Packet& packet);
+  bool coalesced() const { return options_.receive_path == ReceivePath::Coalesced; }
+  void kernel_receive(int n, int v, const core::Advert& advert, const core::IpAddress& source);
+  bool fixed(CoalescingFix fix) const {
+    return coalesced() && (options_.coalescing_fixes & static_cast<std::uint8_t>(fix)) != 0;
+  }
+  void drain_ring(int n);
+  void flush(int n, int v);
+  void flush_before_input(int n, int v) {
+    if (fixed(CoalescingFix::FlushBeforeInputs) && cluster_.node(n).up) flush(n, v);
+  }
+  void on_window_end(int n, int v);
+  void on_state_change(int n, int v, const core::StateChange& change);
+  void feed(int n, const HeardAdvert& heard);
+  void on_timer(int n, int v);
+  std::uint64_t advert_rank(int from);
+  std::uint64_t advert_key(int from, int v, std::uint8_t priority, std::uint64_t rank) const;
   bool advert_matches_plan(const core::Advert& advert, const VridPlan& plan) const;
 
   std::optional<int> sole_master(int v) const;
@@ -207,6 +283,15 @@ class Simulation {
   std::uint64_t events_ = 0;
   bool over_budget_ = false;
   Time now_{0};
+  // Per packet and receiver, the network's draws come from a hash of the packet instead of one
+  // sequential stream: a packet's fate then does not depend on how many other adverts were sent,
+  // so runs that send different adverts (the two receive paths) still see the same network.
+  std::uint64_t network_key_;
+  std::vector<std::pair<Time, std::uint64_t>> sends_at_instant_;  // per node: instant, count
+  std::vector<CoalescedReceiver> receivers_;  // per node, used on the coalesced path
+  bool quiet_ = false;
+  ReceiveStats receive_stats_;
+  std::vector<StateChangeRecord> state_changes_;
 };
 
 RunResult Simulation::run() {
@@ -224,9 +309,9 @@ RunResult Simulation::run() {
   for (int round = 0; round < world_.rounds && !over_budget_; ++round) {
     chaos(scenario_rng_.time_between(10 * world_.unit, 25 * world_.unit));
     recover();
-    advance(now_ + settle_time() + observe_time());
+    quiet(settle_time() + observe_time());
     probe();
-    advance(now_ + settle_time() + observe_time());
+    quiet(settle_time() + observe_time());
   }
   checker_.finish(now_);
 
@@ -238,6 +323,8 @@ RunResult Simulation::run() {
   result.events = events_;
   result.virtual_time = now_;
   result.stats = checker_.stats();
+  result.receive = receive_stats_;
+  result.state_changes = std::move(state_changes_);
   result.trace = trace_.take_text();
   return result;
 }
@@ -447,6 +534,12 @@ void Simulation::stop_master_probe(int master) {
   }
 }
 
+void Simulation::quiet(Time length) {
+  quiet_ = true;
+  advance(now_ + length);
+  quiet_ = false;
+}
+
 void Simulation::advance(Time to) {
   // Scenario actions follow advance(): on a gridded seed they all land on the grid.
   if (world_.time_grid > Time{0}) {
@@ -526,6 +619,7 @@ void Simulation::crash(int n) {
   node.stopped = false;
   log(now_, "n" + std::to_string(n) + " crashes");
   trace_.fold(Tag::Crash, now_, {n});
+  receivers_[static_cast<std::size_t>(n)].reset();
   for (Slot& slot : node.slots) {
     slot.holds_vips = false;  // the VIPs go with the machine
     slot.instance.reset();
@@ -540,6 +634,7 @@ void Simulation::stop(int n) {
   log(now_, "n" + std::to_string(n) + " stops gracefully");
   trace_.fold(Tag::Stop, now_, {n});
   for (int v = 0; v < world_.vrid_count(); ++v) {
+    flush_before_input(n, v);
     apply(n, v, cluster_.slot(n, v).instance->stop(now_));
   }
   checker_.note_node_event(now_, n, -1);
@@ -551,6 +646,7 @@ void Simulation::resume(int n) {
   log(now_, "n" + std::to_string(n) + " starts again");
   trace_.fold(Tag::Resume, now_, {n});
   for (int v = 0; v < world_.vrid_count(); ++v) {
+    flush_before_input(n, v);
     apply(n, v, cluster_.slot(n, v).instance->start(now_));
   }
   checker_.note_node_event(now_, n, -1);
@@ -562,6 +658,7 @@ void Simulation::raise_fault(int n, int v, core::FaultReason reason) {
   slot.fault_bits = static_cast<std::uint8_t>(slot.fault_bits | static_cast<std::uint8_t>(reason));
   log(now_, who(n, v) + " fault raised: " + std::string(core::to_string(reason)));
   trace_.fold(Tag::Fault, now_, {n, v, static_cast<std::int64_t>(reason)});
+  flush_before_input(n, v);
   if (cluster_.node(n).up) apply(n, v, slot.instance->raise_fault(now_, reason));
   checker_.note_node_event(now_, n, v);
   checker_.after_action(now_);
@@ -572,6 +669,7 @@ void Simulation::clear_fault(int n, int v, core::FaultReason reason) {
   slot.fault_bits = static_cast<std::uint8_t>(slot.fault_bits & ~static_cast<std::uint8_t>(reason));
   log(now_, who(n, v) + " fault cleared: " + std::string(core::to_string(reason)));
   trace_.fold(Tag::Clear, now_, {n, v, static_cast<std::int64_t>(reason)});
+  flush_before_input(n, v);
   if (cluster_.node(n).up) apply(n, v, slot.instance->clear_fault(now_, reason));
   checker_.note_node_event(now_, n, v);
   checker_.after_action(now_);
@@ -583,7 +681,10 @@ void Simulation::set_priority(int n, int v, std::uint8_t priority) {
   cluster_.note_priority(v, priority);
   log(now_, who(n, v) + " effective priority " + std::to_string(priority));
   trace_.fold(Tag::Priority, now_, {n, v, priority});
+  flush_before_input(n, v);
   if (cluster_.node(n).up) apply(n, v, slot.instance->set_priority(now_, priority));
+  // A master whose priority fell below the recorded sender must hear that sender's next advert.
+  if (fixed(CoalescingFix::FlushBeforeInputs)) receivers_[static_cast<std::size_t>(n)].forget(v);
   checker_.note_priority_change(now_, n, v);
   checker_.after_action(now_);
 }
@@ -645,15 +746,86 @@ void Simulation::handle(const Event& event) {
       return;  // only makes the checker look at this instant
     case EventKind::Deliver:
       return receive(event.node, event.packet);
+    case EventKind::RingWake:
+      return drain_ring(event.node);
+    case EventKind::WindowEnd:
+      return on_window_end(event.node, event.slot);
     case EventKind::Timer: {
-      Slot& slot = cluster_.slot(event.node, event.slot);
+      const Slot& slot = cluster_.slot(event.node, event.slot);
       if (!cluster_.node(event.node).up || !slot.instance || slot.timer_token != event.token)
         return;
-      trace_.fold(Tag::Timer, now_, {event.node, event.slot});
-      apply(event.node, event.slot, slot.instance->on_timer(now_));
-      return;
+      return on_timer(event.node, event.slot);
     }
   }
+}
+
+// Daemon::on_instance_timer: on the coalesced path, adverts waiting in the ring buffer and the
+// newest one coalesced in the kernel record reach the core before its timer does.
+void Simulation::on_timer(int n, int v) {
+  trace_.fold(Tag::Timer, now_, {n, v});
+  if (coalesced() && options_.bug != PlantedBug::TimerSkipsKernelRecord) flush(n, v);
+  apply(n, v, cluster_.slot(n, v).instance->on_timer(now_));
+}
+
+// The ring buffer, then the record when it is newer than what the instance was given.
+void Simulation::flush(int n, int v) {
+  drain_ring(n);
+  CoalescedReceiver& receiver = receivers_[static_cast<std::size_t>(n)];
+  if (const auto latest = receiver.latest(v); latest && latest->at > receiver.last_fed(v)) {
+    ++receive_stats_.record_feeds;
+    feed(n, *latest);
+  }
+}
+
+// Adverts coalesced inside the window were accepted there whatever their priority; the ones after
+// it may not be. The record must reach the core before the first of those overwrites it.
+void Simulation::on_window_end(int n, int v) {
+  const Slot& slot = cluster_.slot(n, v);
+  if (!cluster_.node(n).up || !slot.instance) return;
+  const core::Instance& core = slot.instance->core();
+  if (core.state() != core::State::Backup) return;
+  if (slot.service_since + core.config().preempt_delay != now_) return;  // a later window
+  flush(n, v);
+}
+
+void Simulation::drain_ring(int n) {
+  if (!cluster_.node(n).up) return;
+  CoalescedReceiver& receiver = receivers_[static_cast<std::size_t>(n)];
+  for (const RingEvent& event : receiver.drain()) {
+    const auto& replaced = event.replaced;
+    if (fixed(CoalescingFix::FeedReplacedRecord) && replaced &&
+        replaced->at > receiver.last_fed(replaced->slot)) {
+      ++receive_stats_.record_feeds;
+      feed(n, *replaced);
+    }
+    feed(n, event.heard);
+  }
+}
+
+// Daemon::on_advert.
+void Simulation::feed(int n, const HeardAdvert& heard) {
+  Slot& slot = cluster_.slot(n, heard.slot);
+  receivers_[static_cast<std::size_t>(n)].note_fed(heard.slot, heard.at);
+  ++receive_stats_.advert_calls;
+  if (quiet_) ++receive_stats_.quiet_advert_calls;
+  trace_.fold(Tag::Feed, now_, {n, heard.slot, heard.at.count(), heard.advert.priority});
+  if (trace_.recording()) {
+    log(now_, who(n, heard.slot) + " hears priority " + std::to_string(heard.advert.priority) +
+                  " from " + heard.advert.source.to_string() +
+                  (heard.at == now_ ? std::string() : " (record of " + format_time(heard.at) + ")"));
+  }
+  apply(n, heard.slot, slot.instance->on_advert(heard.at, heard.advert));
+}
+
+void Simulation::kernel_receive(int n, int v, const core::Advert& advert,
+                                const core::IpAddress& source) {
+  CoalescedReceiver& receiver = receivers_[static_cast<std::size_t>(n)];
+  const bool wake_pending = !receiver.ring_empty();
+  const std::uint16_t cause = receiver.on_valid_advert(now_, v, advert, source);
+  if (cause == 0) return;
+  ++receive_stats_.kernel_events;
+  trace_.fold(Tag::KernelEvent, now_, {n, v, cause});
+  if (!wake_pending) schedule(Event{now_, 0, EventKind::RingWake, n});
 }
 
 void Simulation::apply(int n, int v, const core::ActionList& actions) {
@@ -676,6 +848,7 @@ void Simulation::apply(int n, int v, const core::ActionList& actions) {
               trace_.fold(Tag::Announce, now_, {n, v});
             },
             [&](const core::StateChange& change) {
+              on_state_change(n, v, change);
               trace_.fold(
                   Tag::State, now_,
                   {n, v, static_cast<std::int64_t>(change.from),
@@ -700,9 +873,31 @@ void Simulation::apply(int n, int v, const core::ActionList& actions) {
             [&](const core::Note& note) {
               trace_.fold(Tag::Note, now_,
                           {n, v, static_cast<std::int64_t>(note.kind), note.priority});
+              if (trace_.recording()) log(now_, who(n, v) + " " + describe(note));
             },
         },
         action);
+  }
+}
+
+void Simulation::on_state_change(int n, int v, const core::StateChange& change) {
+  state_changes_.push_back(
+      StateChangeRecord{now_, n, world_.vrids[v].vrid, change.from, change.to, change.reason});
+  if (!coalesced()) return;
+  CoalescedReceiver& receiver = receivers_[static_cast<std::size_t>(n)];
+  // Daemon::on_state_change: the next advert from anyone reaches a new master.
+  if (change.to == core::State::Master) receiver.forget(v);
+  if (fixed(CoalescingFix::MasterHearsEvery)) {
+    if (change.to == core::State::Master) receiver.deliver_all(v, true);
+    if (change.from == core::State::Master) receiver.deliver_all(v, false);
+  }
+  const core::InstanceConfig& config = cluster_.slot(n, v).instance->core().config();
+  const bool window_opens = change.to == core::State::Backup &&
+                            (change.reason == core::StateReason::Startup ||
+                             change.reason == core::StateReason::FaultCleared);
+  if (fixed(CoalescingFix::FlushAtWindowEnd) && window_opens && config.preempt &&
+      config.preempt_delay > Time{0}) {
+    schedule(Event{now_ + config.preempt_delay, 0, EventKind::WindowEnd, n, v});
   }
 }
 
@@ -722,18 +917,43 @@ void Simulation::send_advert(int n, int v, std::uint8_t priority) {
   packet.size = core::encode_advert(spec, world_.primary(n, plan.family),
                                     core::vrrp_group(plan.family), packet.bytes, plan.v3_checksum);
   trace_.fold(Tag::Send, now_, {n, v, priority, static_cast<std::int64_t>(packet.size)});
-  if (trace_.recording() && priority == core::kStopPriority)
-    log(now_, who(n, v) + " sends priority 0");
   if (packet.size == 0) {
     checker_.note_harness_failure(now_, v, "encode_advert refused the advert of " + who(n, v));
     return;
   }
+  ++receive_stats_.adverts_sent;
+  packet.sent = now_;
+  packet.rank = advert_rank(n);
+  const std::uint64_t key = advert_key(n, v, priority, packet.rank);
   for (int to = 0; to < world_.node_count(); ++to) {
     if (to == n) continue;
-    if (const auto at = cluster_.segment().route(n, to, now_, network_rng_)) {
+    Rng fate(key ^ (static_cast<std::uint64_t>(to) + 1) * 0x9E3779B97F4A7C15ull);
+    if (const auto at = cluster_.segment().route(n, to, now_, fate)) {
       schedule(Event{*at, 0, EventKind::Deliver, to, v, 0, packet});
     }
   }
+}
+
+std::uint64_t Simulation::advert_rank(int from) {
+  auto& [instant, count] = sends_at_instant_[static_cast<std::size_t>(from)];
+  if (instant != now_) {
+    instant = now_;
+    count = 0;
+  }
+  return count++;
+}
+
+// Identifies one advert by its sender, VRID, priority, send time and rank among the sender's
+// adverts at that instant: the same advert sent in two runs meets the same network.
+std::uint64_t Simulation::advert_key(int from, int v, std::uint8_t priority,
+                                     std::uint64_t rank) const {
+  std::uint64_t key = network_key_;
+  for (const std::uint64_t field :
+       {static_cast<std::uint64_t>(from), static_cast<std::uint64_t>(v),
+        static_cast<std::uint64_t>(priority), static_cast<std::uint64_t>(now_.count()), rank}) {
+    key = Rng(key ^ field).next();
+  }
+  return key;
 }
 
 bool Simulation::advert_matches_plan(const core::Advert& advert, const VridPlan& plan) const {
@@ -788,9 +1008,10 @@ void Simulation::receive(int n, const Packet& packet) {
     return;
   }
   trace_.fold(Tag::Receive, now_, {n, v, packet.from, advert.priority});
-  Slot& slot = cluster_.slot(n, v);
-  const core::RxAdvert rx{meta.source, advert.priority, advert.interval_cs};
-  apply(n, v, slot.instance->on_advert(now_, rx));
+  ++receive_stats_.arrivals;
+  if (quiet_) ++receive_stats_.quiet_arrivals;
+  if (coalesced()) return kernel_receive(n, v, advert, meta.source);
+  feed(n, HeardAdvert{now_, v, core::RxAdvert{meta.source, advert.priority, advert.interval_cs}});
 }
 
 }  // namespace
@@ -799,9 +1020,62 @@ RunResult run_seed(const RunOptions& options) {
   return Simulation(options).run();
 }
 
+std::string describe(const StateChangeRecord& change) {
+  return format_time(change.at) + " n" + std::to_string(change.node) + " vrid " +
+         std::to_string(change.vrid) + " " + std::string(core::to_string(change.from)) + " -> " +
+         std::string(core::to_string(change.to)) + " (" +
+         std::string(core::to_string(change.reason)) + ")";
+}
+
+void ReceiveStats::merge(const ReceiveStats& other) {
+  adverts_sent += other.adverts_sent;
+  arrivals += other.arrivals;
+  advert_calls += other.advert_calls;
+  kernel_events += other.kernel_events;
+  record_feeds += other.record_feeds;
+  quiet_arrivals += other.quiet_arrivals;
+  quiet_advert_calls += other.quiet_advert_calls;
+}
+
+namespace {
+
+// Changes at one instant on different nodes are independent (every packet takes time). Which of
+// them is handled first is an artefact of the event order (the coalesced path delivers an instant's
+// adverts at the agent's ring wake-up, after that instant's timers of other nodes), so compare
+// them in (time, node, VRID) order, keeping each instance's own order.
+std::vector<StateChangeRecord> canonical(std::vector<StateChangeRecord> changes) {
+  std::stable_sort(changes.begin(), changes.end(),
+                   [](const StateChangeRecord& p, const StateChangeRecord& q) {
+                     if (p.at != q.at) return p.at < q.at;
+                     if (p.node != q.node) return p.node < q.node;
+                     return p.vrid < q.vrid;
+                   });
+  return changes;
+}
+
+}  // namespace
+
+std::optional<std::string> state_change_difference(const RunResult& a, const RunResult& b) {
+  const std::vector<StateChangeRecord> x = canonical(a.state_changes);
+  const std::vector<StateChangeRecord> y = canonical(b.state_changes);
+  const auto [first_x, first_y] = std::mismatch(x.begin(), x.end(), y.begin(), y.end());
+  if (first_x == x.end() && first_y == y.end()) return std::nullopt;
+  auto shown = [](const std::vector<StateChangeRecord>& changes,
+                  std::vector<StateChangeRecord>::const_iterator at) {
+    return at == changes.end() ? std::string("(no further change)") : describe(*at);
+  };
+  return "state change #" + std::to_string(first_x - x.begin()) + " of " +
+         std::to_string(x.size()) + "/" + std::to_string(y.size()) + ": " + shown(x, first_x) +
+         " vs " + shown(y, first_y);
+}
+
 std::string replay_command(const RunOptions& options, int nodes) {
   std::string command = "vipd-sim --seeds 1 --seed " + std::to_string(options.seed) + " --nodes " +
                         std::to_string(nodes) + " --verbose";
+  if (options.receive_path != ReceivePath::Every)
+    command += " --receive-path " + std::string(to_string(options.receive_path));
+  if (options.receive_path == ReceivePath::Coalesced && options.coalescing_fixes != 0)
+    command += " --coalescing-fix " + coalescing_fix_names(options.coalescing_fixes);
   if (options.bug != PlantedBug::None)
     command += " --plant-bug " + std::string(to_string(options.bug));
   return command;

@@ -9,6 +9,7 @@
 
 #include "checker.h"
 #include "planted_bug.h"
+#include "receive_path.h"
 
 namespace vipd::sim {
 
@@ -16,7 +17,35 @@ struct RunOptions {
   std::uint64_t seed = 1;
   std::optional<int> nodes;  // 2..7; unset: the seed picks
   PlantedBug bug = PlantedBug::None;
+  ReceivePath receive_path = ReceivePath::Every;
+  std::uint8_t coalescing_fixes = 0;  // CoalescingFix bits; the coalesced path only
   bool record_trace = false;  // keep the event trace as text (the hash is computed either way)
+};
+
+// One StateChange action of one instance: what the two receive paths must agree on.
+struct StateChangeRecord {
+  Time at;
+  int node = 0;
+  std::uint8_t vrid = 0;
+  core::State from = core::State::Initialize;
+  core::State to = core::State::Initialize;
+  core::StateReason reason = core::StateReason::Startup;
+  friend bool operator==(const StateChangeRecord&, const StateChangeRecord&) = default;
+};
+std::string describe(const StateChangeRecord& change);
+
+// How much advert work each receive path gave the core.
+struct ReceiveStats {
+  std::uint64_t adverts_sent = 0;
+  std::uint64_t arrivals = 0;       // valid adverts reaching a running node: every path's calls
+  std::uint64_t advert_calls = 0;   // Instance::on_advert calls actually made
+  std::uint64_t kernel_events = 0;  // coalesced: ring-buffer events
+  std::uint64_t record_feeds = 0;   // coalesced: records fed (timer expiry, or a proposed fix)
+  // The same counts restricted to the quiet phases (no scenario action but the probe).
+  std::uint64_t quiet_arrivals = 0;
+  std::uint64_t quiet_advert_calls = 0;
+
+  void merge(const ReceiveStats& other);
 };
 
 struct RunResult {
@@ -27,10 +56,15 @@ struct RunResult {
   std::uint64_t events = 0;
   Time virtual_time{0};
   CheckStats stats;
+  ReceiveStats receive;
+  std::vector<StateChangeRecord> state_changes;
   std::string trace;  // configuration and event trace, when record_trace
 };
 
 RunResult run_seed(const RunOptions& options);
+
+// The first place two runs of one seed differ in their state changes; nullopt when identical.
+std::optional<std::string> state_change_difference(const RunResult& a, const RunResult& b);
 
 // The command line that replays one seed, with its trace.
 std::string replay_command(const RunOptions& options, int nodes);

@@ -8,7 +8,7 @@
 
 namespace vipd::core {
 
-// One's-complement sum of 16-bit big-endian words, folded to 32 bits without final inversion.
+// One's-complement sum of 16-bit big-endian words, folded to 16 bits, not inverted.
 std::uint32_t checksum_add(std::uint32_t sum, std::span<const std::uint8_t> bytes);
 // Folds and inverts: the value to store in a checksum field.
 std::uint16_t checksum_finish(std::uint32_t sum);

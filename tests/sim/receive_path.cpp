@@ -1,0 +1,150 @@
+#include "receive_path.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "vipd/core/checksum.h"
+
+namespace vipd::sim {
+namespace {
+
+vipd_addr to_kernel_address(const core::IpAddress& address) {
+  vipd_addr out{};
+  out.family = address.is_v4() ? 4 : 6;
+  std::memcpy(out.addr, address.data(), address.size());
+  return out;
+}
+
+core::IpAddress from_kernel_address(std::uint8_t family, const std::uint8_t* bytes) {
+  return core::IpAddress::from_bytes(family == 6 ? core::Family::V6 : core::Family::V4, bytes);
+}
+
+std::uint64_t to_ns(Time t) {
+  return static_cast<std::uint64_t>(t.count());
+}
+
+}  // namespace
+
+std::string_view to_string(ReceivePath path) {
+  return path == ReceivePath::Every ? "every" : "coalesced";
+}
+
+std::optional<ReceivePath> parse_receive_path(std::string_view name) {
+  if (name == "every") return ReceivePath::Every;
+  if (name == "coalesced") return ReceivePath::Coalesced;
+  return std::nullopt;
+}
+
+namespace {
+
+struct FixName {
+  CoalescingFix fix;
+  std::string_view name;
+};
+constexpr std::array<FixName, 4> kFixNames = {{
+    {CoalescingFix::FlushBeforeInputs, "flush-before-inputs"},
+    {CoalescingFix::FlushAtWindowEnd, "flush-at-window-end"},
+    {CoalescingFix::MasterHearsEvery, "master-hears-every"},
+    {CoalescingFix::FeedReplacedRecord, "feed-replaced-record"},
+}};
+
+}  // namespace
+
+std::optional<std::uint8_t> parse_coalescing_fix(std::string_view name) {
+  if (name == "none") return std::uint8_t{0};
+  if (name == "all") return kAllCoalescingFixes;
+  for (const FixName& entry : kFixNames) {
+    if (entry.name == name) return static_cast<std::uint8_t>(entry.fix);
+  }
+  return std::nullopt;
+}
+
+std::string coalescing_fix_names(std::uint8_t fixes) {
+  std::string names;
+  for (const FixName& entry : kFixNames) {
+    if ((fixes & static_cast<std::uint8_t>(entry.fix)) == 0) continue;
+    if (!names.empty()) names += ",";
+    names += entry.name;
+  }
+  return names.empty() ? "none" : names;
+}
+
+CoalescedReceiver::CoalescedReceiver(int slots, Time stale_after)
+    : stale_after_(stale_after),
+      records_(static_cast<std::size_t>(slots)),
+      last_fed_(static_cast<std::size_t>(slots), Time{0}),
+      deliver_all_(static_cast<std::size_t>(slots), false) {}
+
+// bpf/vipd_xdp.bpf.c coalesce_cause(), field for field.
+std::uint8_t CoalescedReceiver::cause(const vipd_last_adv& record, Time now,
+                                      const core::Advert& advert, const vipd_addr& source,
+                                      std::uint16_t addr_sum) const {
+  std::uint8_t bits = advert.priority == core::kStopPriority ? VIPD_CAUSE_PRIORITY_ZERO : 0;
+  if (!record.valid) return static_cast<std::uint8_t>(bits | VIPD_CAUSE_NEW);
+  if (record.family != source.family || std::memcmp(record.src, source.addr, sizeof(record.src))) {
+    bits |= VIPD_CAUSE_SOURCE;
+  }
+  if (record.priority != advert.priority) bits |= VIPD_CAUSE_PRIORITY;
+  if (record.interval_cs != advert.interval_cs) bits |= VIPD_CAUSE_INTERVAL;
+  if (record.version != static_cast<std::uint8_t>(advert.version)) bits |= VIPD_CAUSE_VERSION;
+  if (record.addr_sum != addr_sum) bits |= VIPD_CAUSE_ADDRESSES;
+  if (stale_after_ > Time{0} && to_ns(now) - record.rx_ns > to_ns(stale_after_)) {
+    bits |= VIPD_CAUSE_STALE;
+  }
+  return bits;
+}
+
+// bpf/vipd_xdp.bpf.c coalesce(). The simulated ring buffer never fills.
+std::uint16_t CoalescedReceiver::on_valid_advert(Time now, int slot, const core::Advert& advert,
+                                                 const core::IpAddress& source) {
+  vipd_last_adv& record = records_[static_cast<std::size_t>(slot)];
+  const vipd_addr kernel_source = to_kernel_address(source);
+  const auto addr_sum = static_cast<std::uint16_t>(core::checksum_add(0, advert.address_bytes));
+  std::uint16_t bits = cause(record, now, advert, kernel_source, addr_sum);
+  if (deliver_all_[static_cast<std::size_t>(slot)]) bits |= kCauseDeliverAll;
+  if (bits == 0) {
+    record.rx_ns = to_ns(now);
+    return 0;
+  }
+  ring_.push_back(RingEvent{
+      HeardAdvert{now, slot, core::RxAdvert{source, advert.priority, advert.interval_cs}},
+      latest(slot)});
+  record.rx_ns = to_ns(now);
+  std::memcpy(record.src, kernel_source.addr, sizeof(record.src));
+  record.family = kernel_source.family;
+  record.version = static_cast<std::uint8_t>(advert.version);
+  record.priority = advert.priority;
+  record.interval_cs = advert.interval_cs;
+  record.addr_sum = addr_sum;
+  record.valid = 1;
+  return bits;
+}
+
+std::vector<RingEvent> CoalescedReceiver::drain() {
+  std::vector<RingEvent> events;
+  events.swap(ring_);
+  return events;
+}
+
+std::optional<HeardAdvert> CoalescedReceiver::latest(int slot) const {
+  const vipd_last_adv& record = records_[static_cast<std::size_t>(slot)];
+  if (record.valid == 0) return std::nullopt;
+  return HeardAdvert{Time(static_cast<std::int64_t>(record.rx_ns)), slot,
+                     core::RxAdvert{from_kernel_address(record.family, record.src),
+                                    record.priority, record.interval_cs}};
+}
+
+void CoalescedReceiver::note_fed(int slot, Time at) {
+  Time& fed = last_fed_[static_cast<std::size_t>(slot)];
+  fed = std::max(fed, at);
+}
+
+void CoalescedReceiver::reset() {
+  std::fill(records_.begin(), records_.end(), vipd_last_adv{});
+  std::fill(last_fed_.begin(), last_fed_.end(), Time{0});
+  std::fill(deliver_all_.begin(), deliver_all_.end(), false);
+  ring_.clear();
+}
+
+}  // namespace vipd::sim

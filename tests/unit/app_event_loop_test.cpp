@@ -1,0 +1,111 @@
+// The daemon's event loop: deadline heap order, re-arming, cancellation, signals via signalfd.
+#include "app/event_loop.h"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <vector>
+
+namespace vipd::app {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(TimerHeap, PopsEarliestFirstAndOnlyWhenDue) {
+  TimerHeap heap;
+  heap.set(1, core::Time(30));
+  heap.set(2, core::Time(10));
+  heap.set(3, core::Time(20));
+  EXPECT_EQ(heap.next(), core::Time(10));
+  EXPECT_FALSE(heap.pop_due(core::Time(9)).has_value());
+  EXPECT_EQ(heap.pop_due(core::Time(25)), 2u);
+  EXPECT_EQ(heap.pop_due(core::Time(25)), 3u);
+  EXPECT_FALSE(heap.pop_due(core::Time(25)).has_value());
+  EXPECT_EQ(heap.size(), 1u);
+}
+
+TEST(TimerHeap, ResettingAnIdMovesItsDeadline) {
+  TimerHeap heap;
+  heap.set(7, core::Time(10));
+  heap.set(7, core::Time(50));
+  EXPECT_EQ(heap.size(), 1u);
+  EXPECT_FALSE(heap.pop_due(core::Time(20)).has_value());
+  EXPECT_EQ(heap.pop_due(core::Time(50)), 7u);
+}
+
+TEST(TimerHeap, NeverAndCancelRemoveTheTimer) {
+  TimerHeap heap;
+  heap.set(1, core::Time(10));
+  heap.set(2, core::Time(10));
+  heap.set(1, core::kNever);
+  heap.cancel(2);
+  EXPECT_EQ(heap.size(), 0u);
+  EXPECT_EQ(heap.next(), core::kNever);
+}
+
+TEST(EventLoop, FiresTimersInDeadlineOrderThenStops) {
+  EventLoop loop;
+  ASSERT_EQ(loop.init({}), "");
+  std::vector<int> fired;
+  const core::Time now = monotonic_now();
+  loop.set_timer(1, now + milliseconds(20), [&](core::Time) { fired.push_back(1); });
+  loop.set_timer(2, now + milliseconds(5), [&](core::Time) { fired.push_back(2); });
+  loop.set_timer(3, now + milliseconds(30), [&](core::Time) {
+    fired.push_back(3);
+    loop.stop();
+  });
+  ASSERT_EQ(loop.run(), 0);
+  EXPECT_EQ(fired, (std::vector<int>{2, 1, 3}));
+  EXPECT_GE(monotonic_now() - now, milliseconds(30));
+}
+
+TEST(EventLoop, AHandlerThatMovesAnotherDueTimerPreventsItsStaleExpiry) {
+  EventLoop loop;
+  ASSERT_EQ(loop.init({}), "");
+  std::vector<int> fired;
+  const core::Time past = monotonic_now() - milliseconds(1);
+  // Both are due in the same wake-up; the first pushes the second into the future.
+  loop.set_timer(1, past - milliseconds(1), [&](core::Time) {
+    fired.push_back(1);
+    loop.set_timer(2, monotonic_now() + milliseconds(10), [&](core::Time) {
+      fired.push_back(20);
+      loop.stop();
+    });
+  });
+  loop.set_timer(2, past, [&](core::Time) { fired.push_back(2); });
+  ASSERT_EQ(loop.run(), 0);
+  EXPECT_EQ(fired, (std::vector<int>{1, 20}));
+}
+
+TEST(EventLoop, DeliversSignalsThroughSignalfd) {
+  EventLoop loop;
+  ASSERT_EQ(loop.init({SIGUSR1}), "");
+  int received = 0;
+  loop.on_signal([&](int signo) {
+    received = signo;
+    loop.stop();
+  });
+  loop.set_timer(1, monotonic_now(), [](core::Time) { raise(SIGUSR1); });
+  ASSERT_EQ(loop.run(), 0);
+  EXPECT_EQ(received, SIGUSR1);
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGUSR1);
+  sigprocmask(SIG_UNBLOCK, &mask, nullptr);
+}
+
+TEST(EventLoop, IdleHandlerRunsAfterEachBatch) {
+  EventLoop loop;
+  ASSERT_EQ(loop.init({}), "");
+  int idle = 0;
+  loop.on_idle([&] {
+    if (++idle == 1) loop.stop();
+  });
+  loop.set_timer(1, monotonic_now(), [](core::Time) {});
+  ASSERT_EQ(loop.run(), 0);
+  EXPECT_EQ(idle, 1);
+  EXPECT_EQ(loop.wakeups(), 1u);
+}
+
+}  // namespace
+}  // namespace vipd::app
