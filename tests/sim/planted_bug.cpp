@@ -22,11 +22,13 @@ constexpr std::array<BugName, 8> kBugNames = {{
     {PlantedBug::TimerSkipsKernelRecord, "timer-skips-kernel-record"},
 }};
 
-constexpr std::array<PlantedBug, 7> kPlantedBugs = {
-    PlantedBug::IgnorePriorityZero,          PlantedBug::BackupIgnoresMasterDown,
-    PlantedBug::MasterIgnoresHigherPriority, PlantedBug::BackupAcceptsLowerPriority,
-    PlantedBug::IgnoreNopreempt,             PlantedBug::NeverRemoveVips,
-    PlantedBug::TimerSkipsKernelRecord};
+constexpr std::array<PlantedBug, 7> kPlantedBugs = {PlantedBug::IgnorePriorityZero,
+                                                    PlantedBug::BackupIgnoresMasterDown,
+                                                    PlantedBug::MasterIgnoresHigherPriority,
+                                                    PlantedBug::BackupAcceptsLowerPriority,
+                                                    PlantedBug::IgnoreNopreempt,
+                                                    PlantedBug::NeverRemoveVips,
+                                                    PlantedBug::TimerSkipsKernelRecord};
 
 core::InstanceConfig mutate_config(core::InstanceConfig config, PlantedBug bug) {
   if (bug == PlantedBug::IgnoreNopreempt) config.preempt = true;

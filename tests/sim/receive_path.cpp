@@ -107,9 +107,9 @@ std::uint16_t CoalescedReceiver::on_valid_advert(Time now, int slot, const core:
     record.rx_ns = to_ns(now);
     return 0;
   }
-  ring_.push_back(RingEvent{
-      HeardAdvert{now, slot, core::RxAdvert{source, advert.priority, advert.interval_cs}},
-      latest(slot)});
+  ring_.push_back(
+      RingEvent{HeardAdvert{now, slot, core::RxAdvert{source, advert.priority, advert.interval_cs}},
+                latest(slot)});
   record.rx_ns = to_ns(now);
   std::memcpy(record.src, kernel_source.addr, sizeof(record.src));
   record.family = kernel_source.family;
@@ -131,8 +131,8 @@ std::optional<HeardAdvert> CoalescedReceiver::latest(int slot) const {
   const vipd_last_adv& record = records_[static_cast<std::size_t>(slot)];
   if (record.valid == 0) return std::nullopt;
   return HeardAdvert{Time(static_cast<std::int64_t>(record.rx_ns)), slot,
-                     core::RxAdvert{from_kernel_address(record.family, record.src),
-                                    record.priority, record.interval_cs}};
+                     core::RxAdvert{from_kernel_address(record.family, record.src), record.priority,
+                                    record.interval_cs}};
 }
 
 void CoalescedReceiver::note_fed(int slot, Time at) {

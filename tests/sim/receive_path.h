@@ -1,7 +1,8 @@
 // The daemon's two receive paths, as the simulator runs them. `every` feeds each valid advert to
 // the core, as the raw-socket path does. `coalesced` models the XDP path: the kernel program's
 // per-VRID record (struct vipd_last_adv), its ring buffer, and what the agent does with both
-// (agent/app/daemon.cpp: on_instance_timer, on_advert, on_state_change; agent/app/xdp_receiver.cpp).
+// (agent/app/daemon.cpp: on_instance_timer, on_advert, on_state_change;
+// agent/app/xdp_receiver.cpp).
 #pragma once
 
 #include <cstdint>
@@ -53,7 +54,8 @@ struct HeardAdvert {
   core::RxAdvert advert;
 };
 
-// One ring-buffer record: the event, and the record it replaced (CoalescingFix::FeedReplacedRecord).
+// One ring-buffer record: the event, and the record it replaced
+// (CoalescingFix::FeedReplacedRecord).
 struct RingEvent {
   HeardAdvert heard;
   std::optional<HeardAdvert> replaced;
@@ -69,7 +71,7 @@ class CoalescedReceiver {
   // The XDP program, for an advert that passed validation: either queues an event (and returns its
   // vipd_advert_cause bits) or only refreshes the record's timestamp (and returns 0).
   std::uint16_t on_valid_advert(Time now, int slot, const core::Advert& advert,
-                               const core::IpAddress& source);
+                                const core::IpAddress& source);
 
   // The agent: events in ring order, then the ring is empty.
   std::vector<RingEvent> drain();

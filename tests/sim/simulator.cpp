@@ -810,9 +810,10 @@ void Simulation::feed(int n, const HeardAdvert& heard) {
   if (quiet_) ++receive_stats_.quiet_advert_calls;
   trace_.fold(Tag::Feed, now_, {n, heard.slot, heard.at.count(), heard.advert.priority});
   if (trace_.recording()) {
-    log(now_, who(n, heard.slot) + " hears priority " + std::to_string(heard.advert.priority) +
-                  " from " + heard.advert.source.to_string() +
-                  (heard.at == now_ ? std::string() : " (record of " + format_time(heard.at) + ")"));
+    log(now_,
+        who(n, heard.slot) + " hears priority " + std::to_string(heard.advert.priority) + " from " +
+            heard.advert.source.to_string() +
+            (heard.at == now_ ? std::string() : " (record of " + format_time(heard.at) + ")"));
   }
   apply(n, heard.slot, slot.instance->on_advert(heard.at, heard.advert));
 }
@@ -892,9 +893,9 @@ void Simulation::on_state_change(int n, int v, const core::StateChange& change) 
     if (change.from == core::State::Master) receiver.deliver_all(v, false);
   }
   const core::InstanceConfig& config = cluster_.slot(n, v).instance->core().config();
-  const bool window_opens = change.to == core::State::Backup &&
-                            (change.reason == core::StateReason::Startup ||
-                             change.reason == core::StateReason::FaultCleared);
+  const bool window_opens =
+      change.to == core::State::Backup && (change.reason == core::StateReason::Startup ||
+                                           change.reason == core::StateReason::FaultCleared);
   if (fixed(CoalescingFix::FlushAtWindowEnd) && window_opens && config.preempt &&
       config.preempt_delay > Time{0}) {
     schedule(Event{now_ + config.preempt_delay, 0, EventKind::WindowEnd, n, v});

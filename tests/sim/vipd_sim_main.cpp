@@ -25,7 +25,8 @@ void print_receive_stats(const char* path, const ReceiveStats& stats) {
       static_cast<unsigned long long>(stats.arrivals),
       static_cast<unsigned long long>(stats.advert_calls),
       static_cast<unsigned long long>(stats.kernel_events),
-      static_cast<unsigned long long>(stats.record_feeds), ratio(stats.arrivals, stats.advert_calls),
+      static_cast<unsigned long long>(stats.record_feeds),
+      ratio(stats.arrivals, stats.advert_calls),
       static_cast<unsigned long long>(stats.quiet_arrivals),
       static_cast<unsigned long long>(stats.quiet_advert_calls),
       ratio(stats.quiet_arrivals, stats.quiet_advert_calls));
@@ -74,8 +75,8 @@ int main(int argc, char** argv) {
   options.bug = parse_planted_bug(bug_name).value_or(PlantedBug::None);
   options.receive_path = parse_receive_path(path_name).value_or(ReceivePath::Coalesced);
   for (const std::string& name : fix_names) {
-    options.coalescing_fixes =
-        static_cast<std::uint8_t>(options.coalescing_fixes | parse_coalescing_fix(name).value_or(0));
+    options.coalescing_fixes = static_cast<std::uint8_t>(options.coalescing_fixes |
+                                                         parse_coalescing_fix(name).value_or(0));
   }
   options.record_trace = verbose;
   if (nodes != 0) options.nodes = nodes;
@@ -120,10 +121,11 @@ int main(int argc, char** argv) {
       ++differences;
       RunOptions replay = options;
       replay.receive_path = ReceivePath::Every;
-      std::printf("DIFFERENCE seed=%llu nodes=%d every vs coalesced: %s | replay: %s and with "
-                  "--receive-path coalesced\n",
-                  static_cast<unsigned long long>(seed), result.nodes, difference->c_str(),
-                  replay_command(replay, result.nodes).c_str());
+      std::printf(
+          "DIFFERENCE seed=%llu nodes=%d every vs coalesced: %s | replay: %s and with "
+          "--receive-path coalesced\n",
+          static_cast<unsigned long long>(seed), result.nodes, difference->c_str(),
+          replay_command(replay, result.nodes).c_str());
     }
   }
   if (show_stats) {

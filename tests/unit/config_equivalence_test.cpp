@@ -80,6 +80,10 @@ TEST_P(Equivalence, PlanMatchesIpfailoversGenerator) {
     for (std::size_t v = 0; v < want.vips.size(); ++v)
       EXPECT_EQ(got.vips[v].address, ip(want.vips[v]));
     EXPECT_EQ(got.master_eligible, want.upstream_priority != kBackup);
+    // keepalived clears preempt_delay for the `state MASTER` instances ipfailover writes.
+    const bool delay_configured = parsed.options.preemption == "preempt_delay 300";
+    const bool keeps_delay = delay_configured && want.upstream_priority == kBackup;
+    EXPECT_EQ(got.core.preempt_delay, std::chrono::seconds(keeps_delay ? 300 : 0));
     if (want.upstream_priority != kBackup) {
       EXPECT_EQ(got.core.priority, vipd_priority(want.upstream_priority));
     } else {
@@ -252,12 +256,14 @@ TEST(EquivalenceDetails, CheckPasswordAndPreemption) {
   EXPECT_EQ(result.plan.health.interval, std::chrono::seconds(5));
   EXPECT_EQ(result.plan.health.weight, 0);
   EXPECT_EQ(result.plan.notify_script, "/usr/local/bin/notify.sh");
-  // authentication { auth_type PASS; auth_pass ipf-ha }; `preempt_delay 300`; VRRPv2, 1 s.
+  // authentication { auth_type PASS; auth_pass ipf-ha }; `state MASTER` with `preempt_delay 300`,
+  // which keepalived clears for an initial MASTER; VRRPv2, 1 s.
   const InstancePlan& instance = result.plan.instances.at(0);
+  EXPECT_TRUE(instance.master_eligible);
   EXPECT_EQ(instance.auth_type, core::AuthType::SimplePassword);
   EXPECT_EQ(instance.auth_key, core::make_auth_key("ipf-ha"));
   EXPECT_TRUE(instance.core.preempt);
-  EXPECT_EQ(instance.core.preempt_delay, std::chrono::seconds(300));
+  EXPECT_EQ(instance.core.preempt_delay, std::chrono::seconds(0));
   EXPECT_EQ(instance.core.version, core::VrrpVersion::V2);
   EXPECT_EQ(instance.core.advert_interval, std::chrono::seconds(1));
 }

@@ -79,7 +79,8 @@ TEST(PlanDefaults, MatchIpfailoversImage) {
   EXPECT_EQ(plan.ifindex, 2);
   EXPECT_EQ(plan.source, ip("198.18.7.37"));
   EXPECT_TRUE(plan.unicast_peers.empty());
-  EXPECT_TRUE(plan.notes.empty()) << joined(plan.notes);
+  ASSERT_EQ(plan.notes.size(), 1u) << joined(plan.notes);
+  EXPECT_TRUE(contains(plan.notes, "preempt_delay does not apply to master-eligible instances"));
   ASSERT_EQ(plan.instances.size(), 1u);
   const InstancePlan& instance = plan.instances[0];
   EXPECT_EQ(instance.name, "OpenShift_IPFailover_VIP_1");
@@ -90,7 +91,8 @@ TEST(PlanDefaults, MatchIpfailoversImage) {
   EXPECT_EQ(instance.core.priority, 218);  // 255 - 37: one replica, so master-eligible
   EXPECT_TRUE(instance.master_eligible);
   EXPECT_TRUE(instance.core.preempt);
-  EXPECT_EQ(instance.core.preempt_delay, seconds(300));
+  // `preempt_delay 300`, but ipfailover writes `state MASTER` here and keepalived then clears it.
+  EXPECT_EQ(instance.core.preempt_delay, seconds(0));
   EXPECT_EQ(instance.core.primary_address, ip("198.18.7.37"));
   EXPECT_EQ(instance.auth_type, core::AuthType::SimplePassword);
   EXPECT_EQ(instance.auth_key, core::make_auth_key("OpenShif"));
@@ -439,6 +441,7 @@ class Preemption : public testing::TestWithParam<PreemptionCase> {};
 
 TEST_P(Preemption, IsReadLikeKeepalived) {
   RunOptions o = options();
+  o.priority = 100;  // no scheme: no `state MASTER` instance that would clear the delay
   o.preemption = GetParam().text;
   const PlanResult result = build_plan(o, host());
   ASSERT_TRUE(result.ok()) << joined(result.errors);
@@ -462,6 +465,23 @@ INSTANTIATE_TEST_SUITE_P(
                     PreemptionCase{"preempt", true, 0, ""}, PreemptionCase{"", true, 0, ""},
                     PreemptionCase{"preempt_delay 0", true, 0, ""},
                     PreemptionCase{"  preempt_delay   1000 ", true, 1000, ""}));
+
+TEST(Preemption, DelayIsClearedOnlyForMasterEligibleInstances) {
+  RunOptions o = options("198.18.7.100-101");
+  o.replica_count = 2;  // node .37: instance 1 backup, instance 2 master-eligible
+  PlanResult result = build_plan(o, host());
+  ASSERT_TRUE(result.ok()) << joined(result.errors);
+  EXPECT_EQ(result.plan.instances[0].core.preempt_delay, seconds(300));
+  EXPECT_EQ(result.plan.instances[1].core.preempt_delay, seconds(0));
+  EXPECT_TRUE(result.plan.instances[1].core.preempt);
+  EXPECT_TRUE(contains(result.plan.notes, "keepalived clears it")) << joined(result.plan.notes);
+
+  o.priority = 150;  // an explicit priority: no `state MASTER`, the delay stays everywhere
+  result = build_plan(o, host());
+  ASSERT_TRUE(result.ok()) << joined(result.errors);
+  EXPECT_EQ(result.plan.instances[1].core.preempt_delay, seconds(300));
+  EXPECT_TRUE(result.plan.notes.empty()) << joined(result.plan.notes);
+}
 
 TEST(Preemption, BadValuesAreErrors) {
   for (const char* text : {"sometimes", "preempt_delay", "preempt_delay 1001", "preempt_delay -5",
@@ -784,6 +804,7 @@ TEST(PassThrough, NotifyScriptAndFirewall) {
 
 TEST(Ignored, SettingsAreAcceptedWithANoteEach) {
   RunOptions o = options();
+  o.priority = 100;
   o.admin_emails = "root@localhost";
   o.smtp_server = "127.0.0.1";
   o.selector = "ipfailover=hello";
