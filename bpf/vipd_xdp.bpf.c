@@ -1,8 +1,10 @@
 // XDP advert path: validates VRRP v2/v3 adverts in the driver, keeps per-VRID counters, coalesces
 // unchanged adverts into vipd_last_adv and wakes the agent (ring buffer) only when something it
-// acts on changed. Also watches ARP (and IPv6 neighbour adverts) for our VIPs coming from a MAC
-// that is not ours. It never redirects: XDP_PASS, or XDP_DROP for invalid adverts of our own VRIDs
-// when vipd_cfg.drop_invalid is set.
+// acts on changed (or, for a VRID with vipd_vrid_cfg.deliver_all set, on every valid advert: a
+// MASTER's core must see each advert, as on the per-advert path). An event carries the record it
+// replaces, so the agent can feed the advert coalescing hid before the new one. Also watches ARP
+// (and IPv6 neighbour adverts) for our VIPs coming from a MAC that is not ours. It never redirects:
+// XDP_PASS, or XDP_DROP for invalid adverts of our own VRIDs when vipd_cfg.drop_invalid is set.
 //
 // Validation mirrors vipd::core::decode_advert + check_advert step by step (see the order in
 // include/vipd/core/advert.h); tests/bpf/xdp_differential_test.cpp holds the two to the same
@@ -267,10 +269,11 @@ static __always_inline void count_invalid(struct vipd_vrid_stat* stat, enum vipd
   }
 }
 
-static __always_inline __u8 coalesce_cause(const struct vipd_last_adv* rec,
-                                           const struct vrrp_meta* meta, const struct advert* adv,
-                                           __u64 now) {
-  __u8 cause = adv->priority == 0 ? VIPD_CAUSE_PRIORITY_ZERO : 0;
+// What changed against the record (0: nothing, the advert coalesces).
+static __always_inline __u16 coalesce_cause(const struct vipd_last_adv* rec,
+                                            const struct vrrp_meta* meta, const struct advert* adv,
+                                            __u64 now) {
+  __u16 cause = adv->priority == 0 ? VIPD_CAUSE_PRIORITY_ZERO : 0;
   if (!rec->valid) return cause | VIPD_CAUSE_NEW;
   // 32-bit words: vipd_addr.addr is only 4-byte aligned on the stack.
   const __u32* old_src = (const __u32*)rec->src;
@@ -291,8 +294,34 @@ static __always_inline __u8 coalesce_cause(const struct vipd_last_adv* rec,
   return cause;
 }
 
+// The record as it is before this advert replaces it (all zero when there is none).
+static __always_inline void copy_replaced_record(struct vipd_advert_event* ev,
+                                                 const struct vipd_last_adv* rec) {
+  if (!rec->valid) {
+    ev->prev_rx_ns = 0;
+    __builtin_memset(ev->prev_src, 0, sizeof(ev->prev_src));
+    ev->prev_family = 0;
+    ev->prev_priority = 0;
+    ev->prev_interval_cs = 0;
+    ev->prev_valid = 0;
+    ev->prev_version = 0;
+    ev->prev_addr_sum = 0;
+    return;
+  }
+  ev->prev_rx_ns = rec->rx_ns;
+  __builtin_memcpy(ev->prev_src, rec->src, sizeof(ev->prev_src));
+  ev->prev_family = rec->family;
+  ev->prev_priority = rec->priority;
+  ev->prev_interval_cs = rec->interval_cs;
+  ev->prev_valid = 1;
+  ev->prev_version = rec->version;
+  ev->prev_addr_sum = rec->addr_sum;
+}
+
 static __always_inline int emit_advert_event(struct xdp_md* ctx, const struct vrrp_meta* meta,
-                                             const struct advert* adv, __u8 cause, __u64 now) {
+                                             const struct advert* adv,
+                                             const struct vipd_last_adv* rec, __u16 cause,
+                                             __u64 now) {
   struct vipd_advert_event* ev = bpf_ringbuf_reserve(&vipd_events, sizeof(*ev), 0);
   if (!ev) return -1;
   ev->hdr.type = VIPD_EVENT_ADVERT;
@@ -307,35 +336,43 @@ static __always_inline int emit_advert_event(struct xdp_md* ctx, const struct vr
   ev->count = adv->count;
   ev->checksum_form = adv->checksum_form;
   ev->ttl = meta->ttl;
-  ev->cause = cause;
+  ev->pad0 = 0;
   ev->addr_sum = adv->addr_sum;
-  ev->pad = 0;
+  ev->cause = cause;
+  ev->pad1 = 0;
   __builtin_memcpy(ev->src, meta->src.addr, sizeof(ev->src));
   __builtin_memcpy(ev->dst, meta->dst, sizeof(ev->dst));
+  copy_replaced_record(ev, rec);
   bpf_ringbuf_submit(ev, 0);
   return 0;
 }
 
-// Emits an event when the advert tells the agent something new; otherwise only refreshes the
-// record's timestamp. When the ring buffer is full the record is left untouched, so the next
-// advert retries the event (at worst the agent's Master_Down timer sees an older rx_ns).
+// Emits an event when the advert tells the agent something new, or for every advert of a
+// deliver_all VRID; otherwise only refreshes the record's timestamp. When the ring buffer is full
+// a changed record is left untouched, so the next advert retries the event (at worst the agent's
+// Master_Down timer sees an older rx_ns); an unchanged one still gets its timestamp.
 static __always_inline void coalesce(struct xdp_md* ctx, const struct vrrp_meta* meta,
-                                     const struct advert* adv, struct vipd_vrid_stat* stat) {
+                                     const struct advert* adv, const struct vipd_vrid_cfg* cfg,
+                                     struct vipd_vrid_stat* stat) {
   __u32 key = adv->vrid;
   struct vipd_last_adv* rec = bpf_map_lookup_elem(&vipd_last_adv, &key);
   if (!rec) return;
   __u64 now = bpf_ktime_get_ns();
-  __u8 cause = coalesce_cause(rec, meta, adv, now);
+  __u16 change = coalesce_cause(rec, meta, adv, now);
+  __u16 cause = change;
+  if (!cause && cfg && cfg->deliver_all) cause = VIPD_CAUSE_DELIVER_ALL;
   if (!cause) {
     rec->rx_ns = now;
     return;
   }
-  if (emit_advert_event(ctx, meta, adv, cause, now) < 0) {
+  if (emit_advert_event(ctx, meta, adv, rec, cause, now) < 0) {
     stat->rx_events_dropped++;
+    if (!change) rec->rx_ns = now;
     return;
   }
   stat->rx_events++;
   rec->rx_ns = now;
+  if (!change) return;
   __builtin_memcpy(rec->src, meta->src.addr, sizeof(rec->src));
   rec->family = meta->src.family;
   rec->version = adv->version;
@@ -383,7 +420,7 @@ static __always_inline int handle_vrrp(struct xdp_md* ctx, void* msg, void* data
   }
   stat->rx_valid++;
   stat->rx_bytes += meta->len;
-  coalesce(ctx, meta, &adv, stat);
+  coalesce(ctx, meta, &adv, cfg, stat);
   return XDP_PASS;
 }
 

@@ -16,6 +16,7 @@ struct HeardAdvert {
   core::Time at;  // CLOCK_MONOTONIC receive time
   std::uint8_t vrid = 0;
   core::RxAdvert advert;
+  bool only_if_newer = false;  // a record the kernel replaced: feed it only if not yet seen
 };
 
 // Invalid adverts by reason: index = DecodeError number; the last slot counts unknown VRIDs.
@@ -31,8 +32,10 @@ class AdvertReceiver {
   virtual void drain(const std::function<void(const HeardAdvert&)>& deliver) = 0;
   // The newest advert for `vrid` the kernel coalesced away; nullopt when every advert is delivered.
   virtual std::optional<HeardAdvert> latest(std::uint8_t vrid) = 0;
-  // Drops the coalescing record so the next advert for `vrid` is delivered (we became master).
+  // Drops the coalescing record so the next advert for `vrid` is delivered.
   virtual void forget(std::uint8_t vrid) = 0;
+  // While master, every advert for `vrid` is delivered (each one may call for an answer).
+  virtual void set_master(std::uint8_t vrid, bool master) = 0;
   virtual RejectCounters rejects() const = 0;
   virtual std::uint64_t accepted() const = 0;
 };

@@ -13,21 +13,27 @@
 #include <nlohmann/json.hpp>
 
 #include "app/raw_receiver.h"
-#include "app/xdp_receiver.h"
 #include "app/wording.h"
+#include "app/xdp_receiver.h"
 
 namespace vipd::app {
 namespace {
 
-enum TimerKind { kProtocolTimer = 0, kGarpRepeatTimer = 1, kGarpRefreshTimer = 2 };
+enum TimerKind {
+  kProtocolTimer = 0,
+  kGarpRepeatTimer = 1,
+  kGarpRefreshTimer = 2,
+  kPreemptWindowTimer = 3
+};
 constexpr std::uint64_t kShutdownTimer = (1ULL << 40) - 1;  // above every instance's timer ids
 // A master that hears a lower priority re-announces its VIPs (the other side may have sent
-// gratuitous ARPs of its own), at most this often per instance.
+// gratuitous ARPs of its own): at once for each new peer, else at most this often.
 constexpr core::Time kLowerPriorityAnnounceInterval = std::chrono::seconds(1);
 constexpr core::Time kRejectLogInterval = std::chrono::seconds(5);
 
 double to_ms(core::Time t) {
-  return static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(t).count()) / 1000.0;
+  return static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(t).count()) /
+         1000.0;
 }
 
 core::Expectation expectation_for(const config::InstancePlan& instance, core::Family family) {
@@ -59,7 +65,7 @@ int libbpf_to_debug_log(enum libbpf_print_level, const char* format, va_list arg
 Daemon::Daemon(config::Plan plan) : plan_(std::move(plan)) {
   runtimes_.reserve(plan_.instances.size());
   for (const config::InstancePlan& instance : plan_.instances) {
-    Runtime runtime{instance, core::Instance(instance.core), {}, false, {}, {}, 0, 0, 0};
+    Runtime runtime{instance, core::Instance(instance.core)};
     for (const config::Vip& vip : instance.vips) runtime.vip_addresses.push_back(vip.address);
     runtimes_.push_back(std::move(runtime));
     by_vrid_[instance.core.vrid] = static_cast<int>(runtimes_.size());
@@ -80,14 +86,17 @@ int Daemon::run() {
     return 1;
   }
   remove_stale_vips();
-  if (!plan_.notify_script.empty()) notifier_ = std::make_unique<health::Notifier>(loop_, std::vector<std::string>{plan_.notify_script});
+  if (!plan_.notify_script.empty())
+    notifier_ =
+        std::make_unique<health::Notifier>(loop_, std::vector<std::string>{plan_.notify_script});
   if (plan_.health.kind == config::HealthPlan::Kind::None) {
     start_instances();
   } else {
     // Like keepalived, instances enter service once the check has answered (a failing check with
     // no weight starts them in FAULT).
     checker_ = std::make_unique<health::HealthChecker>(
-        loop_, plan_.health, [this](health::Health status, const std::string& detail) { on_health(status, detail); });
+        loop_, plan_.health,
+        [this](health::Health status, const std::string& detail) { on_health(status, detail); });
     checker_->start();
   }
   const int result = loop_.run();
@@ -104,16 +113,15 @@ std::string Daemon::open_io() {
   // First: the status socket's name is unique per network namespace and interface, so a second
   // vipd on the same interface stops here, before it could replace the first one's XDP program.
   if (std::string error = status_.listen(plan_.status_socket); !error.empty()) return error;
-  if (std::string error = loop_.add_fd(status_.fd(), EPOLLIN, [this](std::uint32_t) {
-        status_.serve([this] { return status_json(); });
-      });
+  if (std::string error =
+          loop_.add_fd(status_.fd(), EPOLLIN,
+                       [this](std::uint32_t) { status_.serve([this] { return status_json(); }); });
       !error.empty()) {
     return error;
   }
   if (std::string error = netlink_.open(); !error.empty()) return error;
-  if (std::string error = netlink_.subscribe_events([this](const net::NetlinkEvent& event) {
-        on_netlink_event(event);
-      });
+  if (std::string error = netlink_.subscribe_events(
+          [this](const net::NetlinkEvent& event) { on_netlink_event(event); });
       !error.empty()) {
     return error;
   }
@@ -124,10 +132,15 @@ std::string Daemon::open_io() {
   }
   bool xdp = false;
   if (!plan_.use_bpf) {
-    spdlog::info("eBPF disabled (--no-bpf): receiving adverts on a raw socket; port-probe counters unavailable");
+    spdlog::info(
+        "eBPF disabled (--no-bpf): receiving adverts on a raw socket; port-probe counters "
+        "unavailable");
   } else if (std::string why = open_dataplane(); !why.empty()) {
     dataplane_.reset();
-    spdlog::warn("eBPF data plane unavailable: {}; falling back to a raw VRRP socket (port-probe counters unavailable)", why);
+    spdlog::warn(
+        "eBPF data plane unavailable: {}; falling back to a raw VRRP socket (port-probe counters "
+        "unavailable)",
+        why);
   } else {
     xdp = true;
   }
@@ -151,12 +164,13 @@ std::string Daemon::open_io() {
     receiver_ = std::make_unique<RawSocketReceiver>(socket_, expectations, plan_.unicast_peers);
   }
   open_firewall();
-  if (std::string error = loop_.add_fd(receiver_->fd(), EPOLLIN,
-                                       [this](std::uint32_t) { on_receiver_readable(); });
+  if (std::string error =
+          loop_.add_fd(receiver_->fd(), EPOLLIN, [this](std::uint32_t) { on_receiver_readable(); });
       !error.empty()) {
     return error;
   }
-  if (std::string error = announcer_.open(plan_.interface, plan_.ifindex, plan_.mac); !error.empty()) {
+  if (std::string error = announcer_.open(plan_.interface, plan_.ifindex, plan_.mac);
+      !error.empty()) {
     return "cannot open the announcement socket: " + error;
   }
   loop_.on_idle([this] {
@@ -198,17 +212,20 @@ std::string Daemon::open_dataplane() {
   }
   // A master that went quiet for two intervals and came back with an identical advert must still
   // reach us: the record is then stale and the kernel re-emits it.
-  if (bpf::Status status = dataplane_->set_global_config({2 * longest_interval, plan_.xdp_drop_invalid});
+  if (bpf::Status status =
+          dataplane_->set_global_config({2 * longest_interval, plan_.xdp_drop_invalid});
       !status) {
     return status.message();
   }
-  if (bpf::Status status = dataplane_->set_unicast_peers(plan_.unicast_peers); !status) return status.message();
+  if (bpf::Status status = dataplane_->set_unicast_peers(plan_.unicast_peers); !status)
+    return status.message();
   if (std::string error = update_watched_vips(); !error.empty()) return error;
   const std::array<bpf::MacAddress, 1> macs = {plan_.mac};
   if (bpf::Status status = dataplane_->set_own_macs(macs); !status) return status.message();
   if (plan_.health.kind == config::HealthPlan::Kind::TcpPort) {
     const std::array<std::uint16_t, 1> ports = {plan_.health.port};
-    if (bpf::Status status = dataplane_->set_monitored_ports(ports); !status) return status.message();
+    if (bpf::Status status = dataplane_->set_monitored_ports(ports); !status)
+      return status.message();
   }
 
   const bpf::AttachState& state = dataplane_->state();
@@ -226,7 +243,8 @@ std::string Daemon::update_watched_vips() {
   std::vector<bpf::Vip> vips;
   for (const Runtime& runtime : runtimes_) {
     if (!runtime.holds_vips) continue;
-    for (const core::IpAddress& address : runtime.vip_addresses) vips.push_back({address, runtime.plan.core.vrid});
+    for (const core::IpAddress& address : runtime.vip_addresses)
+      vips.push_back({address, runtime.plan.core.vrid});
   }
   const bpf::Status status = dataplane_->set_vips(vips);
   return status ? std::string() : status.message();
@@ -235,9 +253,11 @@ std::string Daemon::update_watched_vips() {
 void Daemon::on_vip_conflict(const vipd_conflict_event& event) {
   const auto family = event.family == 6 ? core::Family::V6 : core::Family::V4;
   const core::IpAddress vip = core::IpAddress::from_bytes(family, event.ip);
-  spdlog::warn("VIP {} (VRID {}) is also announced on {} by {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, not us",
-               vip.to_string(), event.vrid, plan_.interface, event.mac[0], event.mac[1], event.mac[2],
-               event.mac[3], event.mac[4], event.mac[5]);
+  spdlog::warn(
+      "VIP {} (VRID {}) is also announced on {} by {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, not "
+      "us",
+      vip.to_string(), event.vrid, plan_.interface, event.mac[0], event.mac[1], event.mac[2],
+      event.mac[3], event.mac[4], event.mac[5]);
 }
 
 void Daemon::remove_stale_vips() {
@@ -245,8 +265,8 @@ void Daemon::remove_stale_vips() {
     for (const Runtime& runtime : runtimes_) {
       const auto& vips = runtime.vip_addresses;
       if (std::find(vips.begin(), vips.end(), entry.address) == vips.end()) continue;
-      spdlog::warn("({}) removing stale VIP {}/{} from {} (left by an earlier run)", runtime.plan.name,
-                   entry.address.to_string(), entry.prefix, plan_.interface);
+      spdlog::warn("({}) removing stale VIP {}/{} from {} (left by an earlier run)",
+                   runtime.plan.name, entry.address.to_string(), entry.prefix, plan_.interface);
       if (std::string error = netlink_.remove_address(plan_.ifindex, entry.address, entry.prefix);
           !error.empty()) {
         spdlog::error("({}) {}", runtime.plan.name, error);
@@ -265,14 +285,19 @@ void Daemon::start_instances() {
       if (faults_ & bit) runtime.instance.raise_fault(now, static_cast<core::FaultReason>(bit));
     }
     runtime.state_since = now;
+    catch_up(i);
     execute(i, runtime.instance.start(now), now);
   }
 }
 
 void Daemon::stop_instances() {
   const core::Time now = monotonic_now();
-  for (std::size_t i = 0; i < runtimes_.size(); ++i) execute(i, runtimes_[i].instance.stop(now), now);
-  if (socket_.flush() > 0) spdlog::warn("sending priority 0 adverts failed: {}", socket_.last_error());
+  for (std::size_t i = 0; i < runtimes_.size(); ++i) {
+    catch_up(i);
+    execute(i, runtimes_[i].instance.stop(now), now);
+  }
+  if (socket_.flush() > 0)
+    spdlog::warn("sending priority 0 adverts failed: {}", socket_.last_error());
 }
 
 void Daemon::shutdown() {
@@ -302,7 +327,8 @@ void Daemon::execute(std::size_t index, const core::ActionList& actions, core::T
       add_vips(runtime);
     } else if (std::holds_alternative<core::RemoveVips>(action)) {
       // A priority-0 advert goes out before the address removal, which can take the kernel
-      // ~10 ms: backups wait only Skew_Time after it, and holding the VIP a few ms longer is harmless.
+      // ~10 ms: backups wait only Skew_Time after it, and holding the VIP a few ms longer is
+      // harmless.
       if (socket_.flush() > 0) spdlog::warn("sending adverts failed: {}", socket_.last_error());
       remove_vips(runtime);
     } else if (std::holds_alternative<core::Announce>(action)) {
@@ -314,8 +340,7 @@ void Daemon::execute(std::size_t index, const core::ActionList& actions, core::T
                       [this, index](core::Time at) { on_instance_timer(index, at); });
     } else if (const auto* note = std::get_if<core::Note>(&action)) {
       spdlog::info("{}", note_text(runtime.plan.name, *note, runtime.instance.priority()));
-      if (note->kind == core::NoteKind::ForcingNewElection && now - runtime.last_lower_announce >= kLowerPriorityAnnounceInterval) {
-        runtime.last_lower_announce = now;
+      if (note->kind == core::NoteKind::ForcingNewElection && lower_priority_episode(runtime, note->peer, now)) {
         announce(index, Burst::LowerPriorityHeard);
       }
     }
@@ -350,17 +375,20 @@ void Daemon::send_advert(Runtime& runtime, std::uint8_t priority) {
 
 void Daemon::add_vips(Runtime& runtime) {
   for (const config::Vip& vip : runtime.plan.vips) {
-    if (std::string error = netlink_.add_address(plan_.ifindex, vip.address, vip.prefix); !error.empty()) {
+    if (std::string error = netlink_.add_address(plan_.ifindex, vip.address, vip.prefix);
+        !error.empty()) {
       spdlog::error("({}) cannot add VIP: {}", runtime.plan.name, error);
     }
   }
   runtime.holds_vips = true;
-  if (std::string error = update_watched_vips(); !error.empty()) spdlog::warn("ARP watch: {}", error);
+  if (std::string error = update_watched_vips(); !error.empty())
+    spdlog::warn("ARP watch: {}", error);
 }
 
 void Daemon::remove_vips(Runtime& runtime) {
   runtime.holds_vips = false;
-  if (std::string error = update_watched_vips(); !error.empty()) spdlog::warn("ARP watch: {}", error);
+  if (std::string error = update_watched_vips(); !error.empty())
+    spdlog::warn("ARP watch: {}", error);
   for (const config::Vip& vip : runtime.plan.vips) {
     if (std::string error = netlink_.remove_address(plan_.ifindex, vip.address, vip.prefix);
         !error.empty()) {
@@ -373,18 +401,22 @@ void Daemon::announce(std::size_t index, Burst burst) {
   Runtime& runtime = runtimes_[index];
   if (runtime.instance.state() != core::State::Master || plan_.garp.repeat == 0) return;
   for (const core::IpAddress& vip : runtime.vip_addresses) {
-    spdlog::info("Sending {} on {} for {}", vip.is_v4() ? "gratuitous ARP" : "unsolicited neighbour advert",
-                 plan_.interface, vip.to_string());
+    spdlog::info("Sending {} on {} for {}",
+                 vip.is_v4() ? "gratuitous ARP" : "unsolicited neighbour advert", plan_.interface,
+                 vip.to_string());
   }
   std::size_t failed = 0;
   for (int i = 0; i < plan_.garp.repeat; ++i) failed += announcer_.announce(runtime.vip_addresses);
-  if (failed > 0) spdlog::warn("({}) {} of the announcements failed: {}", runtime.plan.name, failed, announcer_.last_error());
+  if (failed > 0)
+    spdlog::warn("({}) {} of the announcements failed: {}", runtime.plan.name, failed,
+                 announcer_.last_error());
   const core::Time now = monotonic_now();
   if (burst == Burst::BecameMaster && plan_.garp.delay > core::Time{0}) {
     loop_.set_timer(timer_id(index, kGarpRepeatTimer), now + plan_.garp.delay,
                     [this, index](core::Time) { announce(index, Burst::Repeat); });
   }
-  if ((burst == Burst::BecameMaster || burst == Burst::Refresh) && plan_.garp.refresh > core::Time{0}) {
+  if ((burst == Burst::BecameMaster || burst == Burst::Refresh) &&
+      plan_.garp.refresh > core::Time{0}) {
     loop_.set_timer(timer_id(index, kGarpRefreshTimer), now + plan_.garp.refresh,
                     [this, index](core::Time) { announce(index, Burst::Refresh); });
   }
@@ -395,9 +427,27 @@ void Daemon::on_state_change(Runtime& runtime, const core::StateChange& change, 
   runtime.state_since = now;
   spdlog::info("{}", entering_state(runtime.plan.name, change));
   spdlog::info("{}", transition_reason(runtime.plan.name, change, runtime.instance));
-  if (change.to == core::State::Master && receiver_) receiver_->forget(runtime.plan.core.vrid);
+  if (change.from == core::State::Master && change.reason == core::StateReason::HigherPriority) {
+    // A split brain just ended and clients may still have our MAC for the VIPs. One parting
+    // advert at our (lower) priority makes the winner answer and re-announce them, even when its
+    // advert reached us before ours reached it.
+    send_advert(runtime, runtime.instance.priority());
+  }
+  if (receiver_ && (change.to == core::State::Master || change.from == core::State::Master)) {
+    receiver_->set_master(runtime.plan.core.vrid, change.to == core::State::Master);
+  }
+  // Adverts accepted during preempt_delay must count until the window closes: look again then.
+  const bool window_opened = change.reason == core::StateReason::Startup ||
+                             change.reason == core::StateReason::FaultCleared;
+  if (window_opened && runtime.plan.core.preempt &&
+      runtime.plan.core.preempt_delay > core::Time{0}) {
+    const std::size_t index = static_cast<std::size_t>(by_vrid_[runtime.plan.core.vrid] - 1);
+    loop_.set_timer(timer_id(index, kPreemptWindowTimer), now + runtime.plan.core.preempt_delay,
+                    [this, index](core::Time) { catch_up(index); });
+  }
   if (notifier_ && change.to != core::State::Initialize) {
-    notifier_->notify(runtime.plan.name, std::string(core::to_string(change.to)), runtime.instance.priority());
+    notifier_->notify(runtime.plan.name, std::string(core::to_string(change.to)),
+                      runtime.instance.priority());
   }
   if (change.from == core::State::Master) {
     const std::size_t index = static_cast<std::size_t>(by_vrid_[runtime.plan.core.vrid] - 1);
@@ -408,16 +458,38 @@ void Daemon::on_state_change(Runtime& runtime, const core::StateChange& change, 
 
 void Daemon::on_instance_timer(std::size_t index, core::Time now) {
   // Adverts waiting in the ring buffer or coalesced in the kernel count before the timer does.
-  on_receiver_readable();
   Runtime& runtime = runtimes_[index];
-  // Only a backup's down timer depends on adverts the kernel coalesced: anything that matters to a
-  // master (another source or priority) always arrives as an event.
+  // A master hears every advert as an event (the kernel's deliver-all switch); only a backup's
+  // down timer depends on adverts the kernel coalesced.
   if (runtime.instance.state() == core::State::Backup) {
-    if (auto latest = receiver_->latest(runtime.plan.core.vrid); latest && latest->at > runtime.last_fed) {
-      on_advert(*latest);
-    }
+    catch_up(index);
+  } else {
+    on_receiver_readable();
   }
   execute(index, runtime.instance.on_timer(now), now);
+}
+
+bool Daemon::lower_priority_episode(Runtime& runtime, const core::IpAddress& peer, core::Time now) {
+  // A new peer, or one heard again after a silence (a partition healed), starts a new episode and
+  // gets an announcement at once; a peer that keeps sending gets one per interval at most.
+  const bool new_peer = peer != runtime.last_lower_peer;
+  const bool after_silence = now - runtime.last_lower_heard > 2 * runtime.plan.core.advert_interval;
+  const bool due = now - runtime.last_lower_announce >= kLowerPriorityAnnounceInterval;
+  runtime.last_lower_heard = now;
+  runtime.last_lower_peer = peer;
+  if (!new_peer && !after_silence && !due) return false;
+  runtime.last_lower_announce = now;
+  return true;
+}
+
+void Daemon::catch_up(std::size_t index) {
+  if (!receiver_) return;
+  on_receiver_readable();
+  Runtime& runtime = runtimes_[index];
+  if (auto latest = receiver_->latest(runtime.plan.core.vrid);
+      latest && latest->at > runtime.last_fed) {
+    on_advert(*latest);
+  }
 }
 
 void Daemon::on_advert(const HeardAdvert& heard) {
@@ -425,6 +497,7 @@ void Daemon::on_advert(const HeardAdvert& heard) {
   if (slot == 0) return;
   const auto index = static_cast<std::size_t>(slot - 1);
   Runtime& runtime = runtimes_[index];
+  if (heard.only_if_newer && heard.at <= runtime.last_fed) return;
   if (heard.at > runtime.last_fed) runtime.last_fed = heard.at;
   ++runtime.adverts_heard;
   execute(index, runtime.instance.on_advert(heard.at, heard.advert), monotonic_now());
@@ -455,7 +528,8 @@ void Daemon::on_netlink_event(const net::NetlinkEvent& event) {
     case Kind::LinkChanged:
     case Kind::LinkRemoved:
       if (event.link.ifindex != plan_.ifindex) return;
-      set_fault(core::FaultReason::InterfaceDown, event.kind == Kind::LinkRemoved || !event.link.usable());
+      set_fault(core::FaultReason::InterfaceDown,
+                event.kind == Kind::LinkRemoved || !event.link.usable());
       return;
     case Kind::AddressAdded:
       if (event.address.ifindex == plan_.ifindex && event.address.address == plan_.source) {
@@ -472,7 +546,8 @@ void Daemon::on_netlink_event(const net::NetlinkEvent& event) {
   }
   for (Runtime& runtime : runtimes_) {
     const auto& vips = runtime.vip_addresses;
-    if (!runtime.holds_vips || std::find(vips.begin(), vips.end(), event.address.address) == vips.end()) {
+    if (!runtime.holds_vips ||
+        std::find(vips.begin(), vips.end(), event.address.address) == vips.end()) {
       continue;
     }
     spdlog::warn("({}) VIP {} was removed from {} while MASTER: re-adding it", runtime.plan.name,
@@ -504,6 +579,7 @@ void Daemon::set_fault(core::FaultReason reason, bool raised) {
   for (std::size_t i = 0; i < runtimes_.size(); ++i) {
     core::Instance& instance = runtimes_[i].instance;
     if (instance.state() == core::State::Initialize) continue;  // start() applies faults itself
+    catch_up(i);
     execute(i, raised ? instance.raise_fault(now, reason) : instance.clear_fault(now, reason), now);
   }
 }
@@ -512,15 +588,18 @@ void Daemon::on_health(health::Health status, const std::string& detail) {
   const bool failed = status == health::Health::Failed;
   if (failed && dataplane_ && plan_.health.kind == config::HealthPlan::Kind::TcpPort) {
     if (const auto stats = dataplane_->port_stats(plan_.health.port)) {
-      spdlog::info("{}: the kernel saw {} SYNs and {} refused connections (RST) on port {} ({})", plan_.health.name,
-                   stats.value().syn_rx, stats.value().rst_tx, plan_.health.port, detail);
+      spdlog::info("{}: the kernel saw {} SYNs and {} refused connections (RST) on port {} ({})",
+                   plan_.health.name, stats.value().syn_rx, stats.value().rst_tx, plan_.health.port,
+                   detail);
     }
   }
   if (plan_.health.weight == 0) {
     if (instances_started_) {
       set_fault(core::FaultReason::CheckFailed, failed);
     } else {
-      if (failed) faults_ = static_cast<std::uint8_t>(faults_ | static_cast<std::uint8_t>(core::FaultReason::CheckFailed));
+      if (failed)
+        faults_ = static_cast<std::uint8_t>(
+            faults_ | static_cast<std::uint8_t>(core::FaultReason::CheckFailed));
       start_instances();
     }
     return;
@@ -539,8 +618,12 @@ void Daemon::apply_check_weight(health::Health status) {
     Runtime& runtime = runtimes_[i];
     const std::uint8_t next = core::effective_priority(runtime.plan.core.priority, adjustment);
     if (next == runtime.instance.priority()) continue;
-    spdlog::info("({}) Changing effective priority from {} to {}", runtime.plan.name, runtime.instance.priority(), next);
+    spdlog::info("({}) Changing effective priority from {} to {}", runtime.plan.name,
+                 runtime.instance.priority(), next);
+    catch_up(i);
     execute(i, runtime.instance.set_priority(now, next), now);
+    // Adverts the kernel coalesced were judged against the old priority: hear the next one anew.
+    if (receiver_) receiver_->forget(runtime.plan.core.vrid);
   }
 }
 
@@ -548,10 +631,14 @@ void Daemon::open_firewall() {
   const config::FirewallPlan& firewall = plan_.firewall;
   if (firewall.iptables_chain.empty() && !firewall.nftables) return;
   if (dataplane_) {
-    spdlog::info("OPENSHIFT_HA_IPTABLES_CHAIN/OPENSHIFT_HA_NFTABLES_RULE: no firewall rule needed, XDP sees adverts before netfilter");
+    spdlog::info(
+        "OPENSHIFT_HA_IPTABLES_CHAIN/OPENSHIFT_HA_NFTABLES_RULE: no firewall rule needed, XDP sees "
+        "adverts before netfilter");
     return;
   }
-  const auto run = [](const std::vector<std::string>& argv) { return health::run_and_wait(argv, std::chrono::seconds(5)); };
+  const auto run = [](const std::vector<std::string>& argv) {
+    return health::run_and_wait(argv, std::chrono::seconds(5));
+  };
   const std::string group = plan_.source.is_v4() ? "224.0.0.18/32" : "ff02::12/128";
   if (!firewall.iptables_chain.empty()) {
     const std::string tool = plan_.source.is_v4() ? "/usr/sbin/iptables" : "/usr/sbin/ip6tables";
@@ -559,18 +646,22 @@ void Daemon::open_firewall() {
     std::vector<std::string> add = {tool, "-I", firewall.iptables_chain, "1"};
     add.insert(add.end(), rule.begin(), rule.end());
     if (std::string error = run(add); !error.empty()) {
-      spdlog::error("cannot add the VRRP accept rule to iptables chain {}: {}", firewall.iptables_chain, error);
+      spdlog::error("cannot add the VRRP accept rule to iptables chain {}: {}",
+                    firewall.iptables_chain, error);
     } else {
       std::vector<std::string> undo = {tool, "-D", firewall.iptables_chain};
       undo.insert(undo.end(), rule.begin(), rule.end());
       firewall_undo_.push_back(undo);
-      spdlog::info("Accepting VRRP to {} in iptables chain {} (raw-socket mode)", group, firewall.iptables_chain);
+      spdlog::info("Accepting VRRP to {} in iptables chain {} (raw-socket mode)", group,
+                   firewall.iptables_chain);
     }
   }
   if (firewall.nftables) {
     const std::string family = plan_.source.is_v4() ? "ip" : "ip6";
-    const std::vector<std::string> add = {"/usr/sbin/nft", "add table inet vipd { chain input { type filter hook input priority -10; policy accept; " +
-                                                                family + " daddr " + group + " meta l4proto 112 accept; } }"};
+    const std::vector<std::string> add = {
+        "/usr/sbin/nft",
+        "add table inet vipd { chain input { type filter hook input priority -10; policy accept; " +
+            family + " daddr " + group + " meta l4proto 112 accept; } }"};
     if (std::string error = run(add); !error.empty()) {
       spdlog::error("cannot add the nftables rule accepting VRRP: {}", error);
     } else {
@@ -602,8 +693,10 @@ void Daemon::on_signal(int signo) {
   // (or in a lab) adding the VIP after our priority-0 advert would wait for it. Give backups their
   // Skew_Time (at most one advert interval) first, bounded so that we still exit within a second.
   core::Time grace{0};
-  for (const Runtime& runtime : runtimes_) grace = std::max(grace, runtime.plan.core.advert_interval);
-  grace = std::min<core::Time>(grace + std::chrono::milliseconds(5), std::chrono::milliseconds(500));
+  for (const Runtime& runtime : runtimes_)
+    grace = std::max(grace, runtime.plan.core.advert_interval);
+  grace =
+      std::min<core::Time>(grace + std::chrono::milliseconds(5), std::chrono::milliseconds(500));
   if (!dataplane_) grace = core::Time{0};
   loop_.set_timer(kShutdownTimer, monotonic_now() + grace, [this](core::Time) { loop_.stop(); });
 }

@@ -1,6 +1,6 @@
 // `vipd run`: wires the pure protocol core to the host — the receive path (XDP or raw socket), the
-// sender, netlink (VIPs, interface tracking), announcements, timers, signals and the status socket —
-// all on one epoll loop.
+// sender, netlink (VIPs, interface tracking), announcements, timers, signals and the status socket
+// — all on one epoll loop.
 #pragma once
 
 #include <cstdint>
@@ -34,16 +34,20 @@ class Daemon {
 
  private:
   struct Runtime {
+    Runtime(config::InstancePlan instance_plan, core::Instance core_instance)
+        : plan(std::move(instance_plan)), instance(std::move(core_instance)) {}
     config::InstancePlan plan;
     core::Instance instance;
     std::vector<core::IpAddress> vip_addresses;
     bool holds_vips = false;
-    core::Time last_fed{0};       // receive time of the newest advert fed to the core
+    core::Time last_fed{0};  // receive time of the newest advert fed to the core
     core::Time state_since{0};
     std::uint64_t transitions = 0;
     std::uint64_t adverts_sent = 0;
     std::uint64_t adverts_heard = 0;
     core::Time last_lower_announce{std::numeric_limits<std::int64_t>::min() / 2};
+    core::IpAddress last_lower_peer;
+    core::Time last_lower_heard{std::numeric_limits<std::int64_t>::min() / 2};
   };
 
   std::string open_io();
@@ -72,6 +76,11 @@ class Daemon {
 
   void on_instance_timer(std::size_t index, core::Time now);
   void on_advert(const HeardAdvert& heard);
+  // Drains pending events and feeds the kernel's newer record, so an input that changes how adverts
+  // are judged (priority, faults, start, stop, the end of preempt_delay) sees them first.
+  void catch_up(std::size_t index);
+  // Whether a lower-priority advert heard as master calls for re-announcing the VIPs.
+  bool lower_priority_episode(Runtime& runtime, const core::IpAddress& peer, core::Time now);
   void on_receiver_readable();
   void on_netlink_event(const net::NetlinkEvent& event);
   void resync_interface();
@@ -80,7 +89,9 @@ class Daemon {
   void log_rejects();
   std::string status_json() const;
 
-  static std::uint64_t timer_id(std::size_t index, int kind) { return index * 4 + static_cast<std::uint64_t>(kind); }
+  static std::uint64_t timer_id(std::size_t index, int kind) {
+    return index * 4 + static_cast<std::uint64_t>(kind);
+  }
 
   config::Plan plan_;
   EventLoop loop_;

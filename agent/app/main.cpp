@@ -35,7 +35,8 @@ vipd::config::PlanResult resolve(const vipd::config::RunOptions& options) {
   planned.errors.insert(planned.errors.begin(), errors.begin(), errors.end());
   static const std::array<std::string, 5> kLevels = {"trace", "debug", "info", "warn", "error"};
   if (std::find(kLevels.begin(), kLevels.end(), options.log_level) == kLevels.end()) {
-    planned.errors.push_back("invalid log level '" + options.log_level + "' (trace, debug, info, warn, error)");
+    planned.errors.push_back("invalid log level '" + options.log_level +
+                             "' (trace, debug, info, warn, error)");
   }
   if (planned.ok()) vipd::config::check_host_paths(planned.plan, planned.errors);
   return planned;
@@ -49,7 +50,8 @@ int run_daemon(const vipd::config::RunOptions& options) {
   }
   setup_logging(options.log_level);
   spdlog::info("Starting vipd {} on {} ({} instance(s), source {}, {})", vipd::app::version_short(),
-               planned.plan.interface, planned.plan.instances.size(), planned.plan.source.to_string(),
+               planned.plan.interface, planned.plan.instances.size(),
+               planned.plan.source.to_string(),
                planned.plan.unicast_peers.empty() ? "multicast" : "unicast");
   for (const std::string& note : planned.plan.notes) spdlog::info("{}", note);
   vipd::app::Daemon daemon(std::move(planned.plan));
@@ -82,7 +84,8 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Run the VRRP daemon in the foreground");
   vipd::config::add_run_options(*run, run_options);
   bool json = false;
-  auto* check = app.add_subcommand("check-config", "Print the resolved plan (or every error) and exit");
+  auto* check =
+      app.add_subcommand("check-config", "Print the resolved plan (or every error) and exit");
   vipd::config::add_run_options(*check, check_options);
   check->add_flag("--json", json, "Stable JSON output (docs/CONFIG.md)");
 

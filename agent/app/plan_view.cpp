@@ -5,13 +5,18 @@
 namespace vipd::app {
 namespace {
 
-std::int64_t to_ms(core::Time t) { return std::chrono::duration_cast<std::chrono::milliseconds>(t).count(); }
+std::int64_t to_ms(core::Time t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t).count();
+}
 
 std::string health_kind(const config::HealthPlan& health) {
   switch (health.kind) {
-    case config::HealthPlan::Kind::TcpPort: return "tcp-port";
-    case config::HealthPlan::Kind::Script: return "script";
-    case config::HealthPlan::Kind::None: break;
+    case config::HealthPlan::Kind::TcpPort:
+      return "tcp-port";
+    case config::HealthPlan::Kind::Script:
+      return "script";
+    case config::HealthPlan::Kind::None:
+      break;
   }
   return "none";
 }
@@ -36,7 +41,8 @@ std::string plan_json(const config::Plan& plan, const std::vector<std::string>& 
         {"priority", instance.core.priority},
         {"master_eligible", instance.master_eligible},
         {"preempt", instance.core.preempt},
-        {"preempt_delay_s", std::chrono::duration_cast<std::chrono::seconds>(instance.core.preempt_delay).count()},
+        {"preempt_delay_s",
+         std::chrono::duration_cast<std::chrono::seconds>(instance.core.preempt_delay).count()},
         {"auth", instance.auth_type == core::AuthType::SimplePassword ? "pass" : "none"},
     });
   }
@@ -85,7 +91,9 @@ std::string plan_text(const config::Plan& plan) {
   for (const auto& peer : plan.unicast_peers) out += " " + peer.to_string();
   out += "\nVRRP        v" + std::to_string(static_cast<int>(first.version)) + ", adverts every " +
          std::to_string(to_ms(first.advert_interval)) + " ms\n";
-  out += "receive     " + std::string(plan.use_bpf ? "XDP (raw socket if eBPF is unavailable)" : "raw socket") + "\n";
+  out += "receive     " +
+         std::string(plan.use_bpf ? "XDP (raw socket if eBPF is unavailable)" : "raw socket") +
+         "\n";
   const config::HealthPlan& health = plan.health;
   out += "check       ";
   if (health.kind == config::HealthPlan::Kind::TcpPort) {
@@ -97,13 +105,14 @@ std::string plan_text(const config::Plan& plan) {
     out += "none";
   }
   if (health.kind != config::HealthPlan::Kind::None) {
-    out += " every " + std::to_string(to_ms(health.interval)) + " ms, weight " + std::to_string(health.weight) +
-           (health.weight == 0 ? " (failure: FAULT)" : "");
+    out += " every " + std::to_string(to_ms(health.interval)) + " ms, weight " +
+           std::to_string(health.weight) + (health.weight == 0 ? " (failure: FAULT)" : "");
   }
-  out += "\nnotify      " + (plan.notify_script.empty() ? std::string("none") : plan.notify_script) + "\n\n";
+  out += "\nnotify      " +
+         (plan.notify_script.empty() ? std::string("none") : plan.notify_script) + "\n\n";
   char line[512];
-  std::snprintf(line, sizeof line, "%-28s %4s %4s %-8s %-18s %s\n", "INSTANCE", "VRID", "PRIO", "ROLE",
-                "PREEMPTION", "VIPS");
+  std::snprintf(line, sizeof line, "%-28s %4s %4s %-8s %-18s %s\n", "INSTANCE", "VRID", "PRIO",
+                "ROLE", "PREEMPTION", "VIPS");
   out += line;
   for (const config::InstancePlan& instance : plan.instances) {
     std::string vips;
@@ -115,9 +124,9 @@ std::string plan_text(const config::Plan& plan) {
             : "preempt_delay " + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
                                                     instance.core.preempt_delay)
                                                     .count());
-    std::snprintf(line, sizeof line, "%-28s %4d %4d %-8s %-18s %s\n", instance.name.c_str(), instance.core.vrid,
-                  instance.core.priority, instance.master_eligible ? "master" : "backup", preemption.c_str(),
-                  vips.c_str());
+    std::snprintf(line, sizeof line, "%-28s %4d %4d %-8s %-18s %s\n", instance.name.c_str(),
+                  instance.core.vrid, instance.core.priority,
+                  instance.master_eligible ? "master" : "backup", preemption.c_str(), vips.c_str());
     out += line;
   }
   for (const std::string& note : plan.notes) out += "note: " + note + "\n";

@@ -12,7 +12,8 @@ namespace vipd::app {
 class RawSocketReceiver final : public AdvertReceiver {
  public:
   // Per-VRID expectations; `peers` are TTL-exempt (unicast mode).
-  RawSocketReceiver(net::VrrpSocket& socket, std::array<std::optional<core::Expectation>, 256> expectations,
+  RawSocketReceiver(net::VrrpSocket& socket,
+                    std::array<std::optional<core::Expectation>, 256> expectations,
                     std::vector<core::IpAddress> peers)
       : socket_(socket), expectations_(std::move(expectations)), peers_(std::move(peers)) {}
 
@@ -21,6 +22,7 @@ class RawSocketReceiver final : public AdvertReceiver {
   void drain(const std::function<void(const HeardAdvert&)>& deliver) override;
   std::optional<HeardAdvert> latest(std::uint8_t) override { return std::nullopt; }
   void forget(std::uint8_t) override {}
+  void set_master(std::uint8_t, bool) override {}
   RejectCounters rejects() const override { return rejects_; }
   std::uint64_t accepted() const override { return accepted_; }
   // Reason of the last rejected packet and its source, for rate-limited logging.

@@ -52,7 +52,8 @@ void StatusServer::serve(const std::function<std::string()>& snapshot) {
     // Snapshots are small; a client that does not read within the socket buffer is cut off.
     std::size_t written = 0;
     while (written < text.size()) {
-      const ssize_t n = send(client, text.data() + written, text.size() - written, MSG_NOSIGNAL | MSG_DONTWAIT);
+      const ssize_t n =
+          send(client, text.data() + written, text.size() - written, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n <= 0) break;
       written += static_cast<std::size_t>(n);
     }

@@ -14,7 +14,8 @@ class StatusServer {
   StatusServer(const StatusServer&) = delete;
   StatusServer& operator=(const StatusServer&) = delete;
 
-  // Empty string on success. A path not starting with '@' is a filesystem socket (replaced if stale).
+  // Empty string on success. A path not starting with '@' is a filesystem socket (replaced if
+  // stale).
   std::string listen(const std::string& path);
   int fd() const { return fd_; }
   // Accepts pending connections and writes `snapshot()` to each.

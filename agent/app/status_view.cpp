@@ -30,7 +30,8 @@ void print_table(const nlohmann::json& status) {
   std::printf("interface %s  source %s  transport %s  receive path %s\n",
               status.value("interface", "").c_str(), status.value("source", "").c_str(),
               status.value("transport", "").c_str(), status.value("receive_path", "").c_str());
-  std::printf("%-28s %4s %-7s %4s %-16s %s\n", "INSTANCE", "VRID", "STATE", "PRIO", "MASTER", "VIPS");
+  std::printf("%-28s %4s %-7s %4s %-16s %s\n", "INSTANCE", "VRID", "STATE", "PRIO", "MASTER",
+              "VIPS");
   for (const auto& instance : status.value("instances", nlohmann::json::array())) {
     std::string vips;
     for (const auto& vip : instance.value("vips", nlohmann::json::array())) {

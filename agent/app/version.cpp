@@ -9,6 +9,8 @@ std::string version_text() {
          libbpf_version_string() + "\n";
 }
 
-std::string version_short() { return std::string(VIPD_VERSION) + " (commit " + VIPD_GIT_COMMIT + ")"; }
+std::string version_short() {
+  return std::string(VIPD_VERSION) + " (commit " + VIPD_GIT_COMMIT + ")";
+}
 
 }  // namespace vipd::app

@@ -12,8 +12,10 @@ std::string ms(core::Time t) {
 }  // namespace
 
 std::string entering_state(const std::string& name, const core::StateChange& change) {
-  std::string line = "(" + name + ") Entering " + std::string(core::to_string(change.to)) + " STATE";
-  if (change.to == core::State::Backup && change.reason == core::StateReason::Startup) line += " (init)";
+  std::string line =
+      "(" + name + ") Entering " + std::string(core::to_string(change.to)) + " STATE";
+  if (change.to == core::State::Backup && change.reason == core::StateReason::Startup)
+    line += " (init)";
   return line;
 }
 
@@ -34,11 +36,13 @@ std::string note_text(const std::string& name, const core::Note& note, std::uint
   const std::string prefix = "(" + name + ") ";
   const std::string peer = note.peer.to_string();
   switch (note.kind) {
-    case core::NoteKind::ReceivedPriorityZero: return prefix + "Backup received priority 0 advertisement";
-    case core::NoteKind::SentPriorityZero: return prefix + "sent 0 priority";
+    case core::NoteKind::ReceivedPriorityZero:
+      return prefix + "Backup received priority 0 advertisement";
+    case core::NoteKind::SentPriorityZero:
+      return prefix + "sent 0 priority";
     case core::NoteKind::LowerPriorityDiscarded:
-      return prefix + "received lower priority (" + std::to_string(note.priority) + ") advert from " +
-             peer + " - discarding";
+      return prefix + "received lower priority (" + std::to_string(note.priority) +
+             ") advert from " + peer + " - discarding";
     case core::NoteKind::HigherPriorityHeard:
       return prefix + "Master received advert from " + peer + " with higher priority " +
              std::to_string(note.priority) + ", ours " + std::to_string(our_priority);
@@ -46,7 +50,8 @@ std::string note_text(const std::string& name, const core::Note& note, std::uint
       return prefix + "Received advert from " + peer + " with lower priority " +
              std::to_string(note.priority) + ", ours " + std::to_string(our_priority) +
              ", forcing new election";
-    case core::NoteKind::ReceiveTimeout: return prefix + "Receive advertisement timeout";
+    case core::NoteKind::ReceiveTimeout:
+      return prefix + "Receive advertisement timeout";
   }
   return prefix + "?";
 }
@@ -55,11 +60,16 @@ std::string reject_text(const std::string& interface, std::size_t reason,
                         const core::IpAddress& source) {
   const std::string from = " from " + source.to_string() + " on " + interface;
   switch (static_cast<core::DecodeError>(reason)) {
-    case core::DecodeError::AuthMismatch: return "received an invalid passwd!" + from;
-    case core::DecodeError::BadChecksum: return "Invalid VRRP checksum" + from;
-    case core::DecodeError::BadTtl: return "invalid TTL/HL. Received packet with TTL != 255" + from;
-    case core::DecodeError::BadVersion: return "wrong VRRP version" + from;
-    default: break;
+    case core::DecodeError::AuthMismatch:
+      return "received an invalid passwd!" + from;
+    case core::DecodeError::BadChecksum:
+      return "Invalid VRRP checksum" + from;
+    case core::DecodeError::BadTtl:
+      return "invalid TTL/HL. Received packet with TTL != 255" + from;
+    case core::DecodeError::BadVersion:
+      return "wrong VRRP version" + from;
+    default:
+      break;
   }
   if (reason == kUnknownVridSlot) return "advert for an unknown VRID" + from;
   return "bogus VRRP packet received (" +

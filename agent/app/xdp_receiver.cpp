@@ -1,6 +1,7 @@
 #include "app/xdp_receiver.h"
 
 #include <bpf/bpf.h>
+#include <spdlog/spdlog.h>
 
 namespace vipd::app {
 namespace {
@@ -15,6 +16,14 @@ void XdpReceiver::drain(const std::function<void(const HeardAdvert&)>& deliver) 
   dataplane_.consume([&](const bpf::Event& event) {
     if (const auto* advert = std::get_if<vipd_advert_event>(&event)) {
       ++events_;
+      // The record this advert replaced may hold adverts newer than any we were given (they were
+      // coalesced into it): they count first, or a backup would time out one interval early.
+      if (advert->prev_valid != 0) {
+        deliver(HeardAdvert{core::Time(static_cast<std::int64_t>(advert->prev_rx_ns)), advert->vrid,
+                            core::RxAdvert{to_address(advert->prev_family, advert->prev_src),
+                                           advert->prev_priority, advert->prev_interval_cs},
+                            true});
+      }
       deliver(HeardAdvert{core::Time(static_cast<std::int64_t>(advert->hdr.ts_ns)), advert->vrid,
                           core::RxAdvert{to_address(advert->family, advert->src), advert->priority,
                                          advert->interval_cs}});
@@ -40,6 +49,14 @@ void XdpReceiver::forget(std::uint8_t vrid) {
   const std::uint32_t key = vrid;
   const vipd_last_adv empty{};
   bpf_map_update_elem(fd, &key, &empty, BPF_ANY);
+}
+
+void XdpReceiver::set_master(std::uint8_t vrid, bool master) {
+  forget(vrid);
+  if (bpf::Status status = dataplane_.set_deliver_all(vrid, master); !status) {
+    spdlog::warn("VRID {}: cannot switch the kernel's deliver-all mode: {}", vrid,
+                 status.message());
+  }
 }
 
 RejectCounters XdpReceiver::rejects() const {

@@ -14,8 +14,8 @@ class XdpReceiver final : public AdvertReceiver {
   using ConflictHandler = std::function<void(const vipd_conflict_event&)>;
   using PortHandler = std::function<void(const vipd_port_event&)>;
 
-  XdpReceiver(bpf::Dataplane& dataplane, std::vector<std::uint8_t> vrids, ConflictHandler on_conflict,
-              PortHandler on_port)
+  XdpReceiver(bpf::Dataplane& dataplane, std::vector<std::uint8_t> vrids,
+              ConflictHandler on_conflict, PortHandler on_port)
       : dataplane_(dataplane),
         vrids_(std::move(vrids)),
         on_conflict_(std::move(on_conflict)),
@@ -26,6 +26,7 @@ class XdpReceiver final : public AdvertReceiver {
   void drain(const std::function<void(const HeardAdvert&)>& deliver) override;
   std::optional<HeardAdvert> latest(std::uint8_t vrid) override;
   void forget(std::uint8_t vrid) override;
+  void set_master(std::uint8_t vrid, bool master) override;
   RejectCounters rejects() const override;
   std::uint64_t accepted() const override;
   std::uint64_t events() const { return events_; }

@@ -371,6 +371,7 @@ Status Dataplane::set_vrid_config(const VridConfig& config) {
   value.family = static_cast<__u8>(config.family);
   value.auth_type = static_cast<__u8>(config.auth_type);
   value.v2_interval_s = config.v2_interval_s;
+  value.deliver_all = config.deliver_all ? 1 : 0;
   std::memcpy(value.auth_key, config.auth_key.data(), sizeof(value.auth_key));
   __u32 key = config.vrid;
   if (bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0) {
@@ -385,6 +386,19 @@ Status Dataplane::clear_vrid_config(std::uint8_t vrid) {
   vipd_vrid_cfg value{};
   __u32 key = vrid;
   if (bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0) {
+    return update_failure("vipd_vrid_cfg", errno);
+  }
+  return {};
+}
+
+Status Dataplane::set_deliver_all(std::uint8_t vrid, bool on) {
+  int fd = xdp_map_fd("vipd_vrid_cfg");
+  if (fd < 0) return missing_map("vipd_xdp", "vipd_vrid_cfg");
+  __u32 key = vrid;
+  vipd_vrid_cfg value{};
+  if (bpf_map_lookup_elem(fd, &key, &value) != 0) return update_failure("vipd_vrid_cfg", errno);
+  value.deliver_all = on ? 1 : 0;
+  if (bpf_map_update_elem(fd, &key, &value, BPF_EXIST) != 0) {
     return update_failure("vipd_vrid_cfg", errno);
   }
   return {};

@@ -60,6 +60,7 @@ struct VridConfig {
   core::AuthType auth_type = core::AuthType::None;  // v2 only
   std::uint8_t v2_interval_s = 0;                   // v2 only; 0: unchecked
   core::AuthKey auth_key{};
+  bool deliver_all = false;  // every valid advert is an event (set while the instance is MASTER)
 };
 
 using MacAddress = std::array<std::uint8_t, 6>;
@@ -114,6 +115,8 @@ class Dataplane {
   Status set_global_config(const GlobalConfig& config);
   Status set_vrid_config(const VridConfig& config);
   Status clear_vrid_config(std::uint8_t vrid);
+  // Flips only vipd_vrid_cfg.deliver_all of a configured VRID (read-modify-write of its entry).
+  Status set_deliver_all(std::uint8_t vrid, bool on);
   Status set_unicast_peers(std::span<const core::IpAddress> peers);
   Status set_vips(std::span<const Vip> vips);
   Status set_own_macs(std::span<const MacAddress> macs);

@@ -7,7 +7,8 @@
 
 namespace vipd::config {
 
-std::optional<HostFacts> read_host_facts(const RunOptions& options, std::vector<std::string>& errors) {
+std::optional<HostFacts> read_host_facts(const RunOptions& options,
+                                         std::vector<std::string>& errors) {
   net::Netlink netlink;
   if (std::string error = netlink.open(); !error.empty()) {
     errors.push_back(error);
@@ -19,7 +20,9 @@ std::optional<HostFacts> read_host_facts(const RunOptions& options, std::vector<
     const auto ifindex = netlink.default_route_ifindex();
     if (ifindex) link = netlink.link(*ifindex);
     if (!link) {
-      errors.push_back("no interface configured (--interface / OPENSHIFT_HA_NETWORK_INTERFACE) and no default route to pick one from");
+      errors.push_back(
+          "no interface configured (--interface / OPENSHIFT_HA_NETWORK_INTERFACE) and no default "
+          "route to pick one from");
       return std::nullopt;
     }
     facts.interface_from_default_route = true;
@@ -36,7 +39,8 @@ std::optional<HostFacts> read_host_facts(const RunOptions& options, std::vector<
   // A VIP left behind by a crashed run must not be mistaken for the primary address.
   std::vector<core::IpAddress> vips;
   for (const Vip& vip : parse_vip_list(options.vips).vips) vips.push_back(vip.address);
-  if (auto v4 = netlink.primary_address(link->ifindex, core::Family::V4, vips)) facts.primary_v4 = v4->address;
+  if (auto v4 = netlink.primary_address(link->ifindex, core::Family::V4, vips))
+    facts.primary_v4 = v4->address;
   if (auto v6 = netlink.primary_address(link->ifindex, core::Family::V6, vips)) {
     facts.link_local_v6 = v6->address;
   }
@@ -51,10 +55,12 @@ std::optional<HostFacts> read_host_facts(const RunOptions& options, std::vector<
 void check_host_paths(const Plan& plan, std::vector<std::string>& errors) {
   auto check = [&](const std::string& what, const std::string& path) {
     if (path.empty()) return;
-    if (access(path.c_str(), X_OK) != 0) errors.push_back(what + " '" + path + "' is not an executable file");
+    if (access(path.c_str(), X_OK) != 0)
+      errors.push_back(what + " '" + path + "' is not an executable file");
   };
   check("notify script", plan.notify_script);
-  if (plan.health.kind == HealthPlan::Kind::Script) check("check script", plan.health.script_argv.front());
+  if (plan.health.kind == HealthPlan::Kind::Script)
+    check("check script", plan.health.script_argv.front());
 }
 
 }  // namespace vipd::config

@@ -1,4 +1,5 @@
-// Reads what planning needs from the host (interface, its addresses, MAC) without changing anything.
+// Reads what planning needs from the host (interface, its addresses, MAC) without changing
+// anything.
 #pragma once
 
 #include <optional>
@@ -11,7 +12,8 @@
 namespace vipd::config {
 
 // nullopt with `errors` filled when the interface is missing or netlink is unavailable.
-std::optional<HostFacts> read_host_facts(const RunOptions& options, std::vector<std::string>& errors);
+std::optional<HostFacts> read_host_facts(const RunOptions& options,
+                                         std::vector<std::string>& errors);
 // Scripts the plan runs must exist and be executable.
 void check_host_paths(const Plan& plan, std::vector<std::string>& errors);
 

@@ -20,23 +20,29 @@ CLI::Option* env(CLI::Option* option, const char* name, bool with_env) {
 void add_run_options(CLI::App& c, RunOptions& o, bool e) {
   c.add_option("--config", "Config file (TOML/INI: option = value), overridden by env and flags")
       ->envname("VIPD_CONFIG");
-  env(c.add_option("--interface,-i", o.interface, "Interface for VRRP and the VIPs (default: the default route's)"),
+  env(c.add_option("--interface,-i", o.interface,
+                   "Interface for VRRP and the VIPs (default: the default route's)"),
       "OPENSHIFT_HA_NETWORK_INTERFACE", e);
-  env(c.add_option("--vips", o.vips, "VIPs: comma or space separated, ranges a.b.c.X-Y, optional /prefix"),
+  env(c.add_option("--vips", o.vips,
+                   "VIPs: comma or space separated, ranges a.b.c.X-Y, optional /prefix"),
       "OPENSHIFT_HA_VIRTUAL_IPS", e);
-  env(c.add_option("--vip-groups", o.vip_groups, "Spread the VIPs over this many instances (0: one per VIP)")
+  env(c.add_option("--vip-groups", o.vip_groups,
+                   "Spread the VIPs over this many instances (0: one per VIP)")
           ->capture_default_str(),
       "OPENSHIFT_HA_VIP_GROUPS", e);
-  env(c.add_option("--vrrp-id-offset", o.vrrp_id_offset, "VRID = offset + instance number")->capture_default_str(),
+  env(c.add_option("--vrrp-id-offset", o.vrrp_id_offset, "VRID = offset + instance number")
+          ->capture_default_str(),
       "OPENSHIFT_HA_VRRP_ID_OFFSET", e);
   env(c.add_option("--excluded-vrids", o.excluded_vrids, "VRIDs to skip (space or comma list)"),
       "HA_EXCLUDED_VRRP_IDS", e);
-  env(c.add_option("--vrid", o.vrid, "VRID of the first instance, overriding the offset (0: offset + 1)"),
+  env(c.add_option("--vrid", o.vrid,
+                   "VRID of the first instance, overriding the offset (0: offset + 1)"),
       "VIPD_VRID", e);
   env(c.add_option("--replica-count", o.replica_count, "Replicas, for ipfailover's priority scheme")
           ->capture_default_str(),
       "OPENSHIFT_HA_REPLICA_COUNT", e);
-  env(c.add_option("--priority", o.priority, "Priority 1-255 for every instance (0: ipfailover's scheme)")
+  env(c.add_option("--priority", o.priority,
+                   "Priority 1-255 for every instance (0: ipfailover's scheme)")
           ->capture_default_str(),
       "VIPD_PRIORITY", e);
   env(c.add_option("--advert-interval", o.advert_interval,
@@ -45,17 +51,20 @@ void add_run_options(CLI::App& c, RunOptions& o, bool e) {
       "VIPD_ADVERT_INTERVAL", e);
   env(c.add_option("--vrrp-version", o.vrrp_version, "VRRP version 2 or 3")->capture_default_str(),
       "VIPD_VRRP_VERSION", e);
-  env(c.add_option("--preemption", o.preemption, "'nopreempt', 'preempt_delay N' or 'preempt' (no delay)")
+  env(c.add_option("--preemption", o.preemption,
+                   "'nopreempt', 'preempt_delay N' or 'preempt' (no delay)")
           ->capture_default_str(),
       "OPENSHIFT_HA_PREEMPTION", e);
   env(c.add_option("--unicast-peers", o.unicast_peers,
                    "Comma list of peers: unicast mode (our own addresses are ignored)"),
       "OPENSHIFT_HA_UNICAST_PEERS", e);
-  env(c.add_option("--use-unicast", o.use_unicast, "true: require unicast peers"), "OPENSHIFT_HA_USE_UNICAST", e);
+  env(c.add_option("--use-unicast", o.use_unicast, "true: require unicast peers"),
+      "OPENSHIFT_HA_USE_UNICAST", e);
   env(c.add_option("--source-address", o.source_address,
                    "Source of adverts (default: the interface's primary address)"),
       "VIPD_SOURCE_ADDRESS", e);
-  env(c.add_option("--unicast-source-address", o.unicast_source_address, "Source of adverts in unicast mode"),
+  env(c.add_option("--unicast-source-address", o.unicast_source_address,
+                   "Source of adverts in unicast mode"),
       "UNICAST_SOURCE_IPADDRESS", e);
   env(c.add_option("--multicast-source-address", o.multicast_source_address,
                    "Source of adverts in multicast mode"),
@@ -63,24 +72,32 @@ void add_run_options(CLI::App& c, RunOptions& o, bool e) {
   env(c.add_option("--config-name", o.config_name, "Instance names are <config-name>_VIP_<n>")
           ->capture_default_str(),
       "OPENSHIFT_HA_CONFIG_NAME", e);
-  env(c.add_option("--auth-pass", o.auth_pass, "VRRPv2 PASS password, first 8 characters (default: the config name)"),
+  env(c.add_option("--auth-pass", o.auth_pass,
+                   "VRRPv2 PASS password, first 8 characters (default: the config name)"),
       "VIPD_AUTH_PASS", e);
   env(c.add_flag("--no-auth", o.no_auth, "VRRPv2 without authentication"), "VIPD_NO_AUTH", e);
-  env(c.add_option("--monitor-port", o.monitor_port, "TCP port checked on the interface's address (0: no check)")
+  env(c.add_option("--monitor-port", o.monitor_port,
+                   "TCP port checked on the interface's address (0: no check)")
           ->capture_default_str(),
       "OPENSHIFT_HA_MONITOR_PORT", e);
-  env(c.add_option("--check-script", o.check_script, "Health-check program, replacing the port check"),
+  env(c.add_option("--check-script", o.check_script,
+                   "Health-check program, replacing the port check"),
       "OPENSHIFT_HA_CHECK_SCRIPT", e);
-  env(c.add_option("--check-interval", o.check_interval, "Seconds between health checks")->capture_default_str(),
+  env(c.add_option("--check-interval", o.check_interval, "Seconds between health checks")
+          ->capture_default_str(),
       "OPENSHIFT_HA_CHECK_INTERVAL", e);
-  env(c.add_option("--check-timeout", o.check_timeout, "Seconds before a check counts as failed (default: interval)"),
+  env(c.add_option("--check-timeout", o.check_timeout,
+                   "Seconds before a check counts as failed (default: interval)"),
       "VIPD_CHECK_TIMEOUT", e);
-  env(c.add_option("--check-rise", o.check_rise, "Successes needed to count as healthy")->capture_default_str(),
+  env(c.add_option("--check-rise", o.check_rise, "Successes needed to count as healthy")
+          ->capture_default_str(),
       "VIPD_CHECK_RISE", e);
-  env(c.add_option("--check-fall", o.check_fall, "Failures needed to count as failed")->capture_default_str(),
+  env(c.add_option("--check-fall", o.check_fall, "Failures needed to count as failed")
+          ->capture_default_str(),
       "VIPD_CHECK_FALL", e);
-  env(c.add_option("--check-weight", o.check_weight,
-                   "Priority change when the check fails (<0) or succeeds (>0); 0: FAULT on failure")
+  env(c.add_option(
+           "--check-weight", o.check_weight,
+           "Priority change when the check fails (<0) or succeeds (>0); 0: FAULT on failure")
           ->capture_default_str(),
       "VIPD_CHECK_WEIGHT", e);
   env(c.add_option("--fast-fail", o.fast_fail,
@@ -90,20 +107,25 @@ void add_run_options(CLI::App& c, RunOptions& o, bool e) {
   env(c.add_option("--notify-script", o.notify_script,
                    "Run on every transition: INSTANCE <name> MASTER|BACKUP|FAULT|STOP <priority>"),
       "OPENSHIFT_HA_NOTIFY_SCRIPT", e);
-  env(c.add_option("--iptables-chain", o.iptables_chain, "Raw-socket mode: accept VRRP in this iptables chain"),
+  env(c.add_option("--iptables-chain", o.iptables_chain,
+                   "Raw-socket mode: accept VRRP in this iptables chain"),
       "OPENSHIFT_HA_IPTABLES_CHAIN", e);
-  env(c.add_option("--nftables-rule", o.nftables_rule, "Raw-socket mode: add an nftables rule accepting VRRP"),
+  env(c.add_option("--nftables-rule", o.nftables_rule,
+                   "Raw-socket mode: add an nftables rule accepting VRRP"),
       "OPENSHIFT_HA_NFTABLES_RULE", e);
-  env(c.add_option("--bpf-pin-path", o.bpf_pin_path, "Pin directory (default /sys/fs/bpf/vipd/<interface>)"),
+  env(c.add_option("--bpf-pin-path", o.bpf_pin_path,
+                   "Pin directory (default /sys/fs/bpf/vipd/<interface>)"),
       "VIPD_BPF_PIN_PATH", e);
-  env(c.add_flag("--no-bpf", o.no_bpf, "Do not use eBPF: receive adverts on a raw socket"), "VIPD_NO_BPF", e);
+  env(c.add_flag("--no-bpf", o.no_bpf, "Do not use eBPF: receive adverts on a raw socket"),
+      "VIPD_NO_BPF", e);
   env(c.add_option("--xdp-mode", o.xdp_mode, "auto, native or generic")
           ->check(CLI::IsMember({"auto", "native", "generic"}))
           ->capture_default_str(),
       "VIPD_XDP_MODE", e);
   env(c.add_flag("--xdp-drop-invalid", o.xdp_drop_invalid, "XDP_DROP invalid VRRP packets"),
       "VIPD_XDP_DROP_INVALID", e);
-  env(c.add_option("--garp-master-repeat", o.garp_master_repeat, "Gratuitous ARPs / NAs per VIP in each burst")
+  env(c.add_option("--garp-master-repeat", o.garp_master_repeat,
+                   "Gratuitous ARPs / NAs per VIP in each burst")
           ->capture_default_str(),
       "VIPD_GARP_MASTER_REPEAT", e);
   env(c.add_option("--garp-master-delay", o.garp_master_delay,
@@ -117,15 +139,18 @@ void add_run_options(CLI::App& c, RunOptions& o, bool e) {
   env(c.add_option("--status-socket", o.status_socket,
                    "Unix socket for `vipd status` (default: abstract @vipd/<interface>)"),
       "VIPD_STATUS_SOCKET", e);
-  env(c.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")->capture_default_str(),
+  env(c.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
+          ->capture_default_str(),
       "VIPD_LOG_LEVEL", e);
-  env(c.add_option("--admin-emails", o.admin_emails, "Accepted for ipfailover compatibility; unused"),
+  env(c.add_option("--admin-emails", o.admin_emails,
+                   "Accepted for ipfailover compatibility; unused"),
       "OPENSHIFT_HA_ADMIN_EMAILS", e);
   env(c.add_option("--smtp-server", o.smtp_server, "Accepted for ipfailover compatibility; unused"),
       "OPENSHIFT_HA_SMTP_SERVER", e);
   env(c.add_option("--selector", o.selector, "Accepted for ipfailover compatibility; unused"),
       "OPENSHIFT_HA_SELECTOR", e);
-  env(c.add_option("--keepalived-options", o.keepalived_options, "Accepted for ipfailover compatibility; unused"),
+  env(c.add_option("--keepalived-options", o.keepalived_options,
+                   "Accepted for ipfailover compatibility; unused"),
       "KEEPALIVED_OPTIONS", e);
 }
 

@@ -13,24 +13,24 @@ class App;
 namespace vipd::config {
 
 struct RunOptions {
-  std::string interface;      // empty: the interface of the default route
+  std::string interface;  // empty: the interface of the default route
   std::string vips;
-  int vrid = 0;               // first VRID; 0: vrrp_id_offset + 1
-  int vrrp_id_offset = 10;    // ipfailover: VRID = offset + instance number
+  int vrid = 0;             // first VRID; 0: vrrp_id_offset + 1
+  int vrrp_id_offset = 10;  // ipfailover: VRID = offset + instance number
   std::string excluded_vrids;
   int vip_groups = 0;
   int replica_count = 1;
-  int priority = 0;           // 0: ipfailover's priority scheme
+  int priority = 0;  // 0: ipfailover's priority scheme
   std::string advert_interval = "1";
   int vrrp_version = 2;
   std::string preemption = "preempt_delay 300";
   std::string unicast_peers;
-  std::string use_unicast;    // accepted ("true"/"false"); true requires peers
+  std::string use_unicast;  // accepted ("true"/"false"); true requires peers
   std::string source_address;
   std::string unicast_source_address;
   std::string multicast_source_address;
   std::string config_name = "OpenShift-IPFailover";
-  std::string auth_pass;      // default: the config name (ipfailover's PASS); v2 only
+  std::string auth_pass;  // default: the config name (ipfailover's PASS); v2 only
   bool no_auth = false;
   std::string monitor_port = "80";
   std::string check_script;
@@ -38,12 +38,12 @@ struct RunOptions {
   std::string check_timeout;  // default: the interval
   int check_rise = 1;
   int check_fall = 1;
-  int check_weight = 0;       // 0: a failing check puts every instance into FAULT
+  int check_weight = 0;  // 0: a failing check puts every instance into FAULT
   bool fast_fail = true;
   std::string notify_script;
   std::string iptables_chain;
   std::string nftables_rule;
-  std::string bpf_pin_path;   // default /sys/fs/bpf/vipd/<interface>
+  std::string bpf_pin_path;  // default /sys/fs/bpf/vipd/<interface>
   bool no_bpf = false;
   std::string xdp_mode = "auto";
   bool xdp_drop_invalid = false;

@@ -48,14 +48,17 @@ std::optional<int> parse_int(const std::string& text) {
   return value;
 }
 
-std::optional<Preemption> parse_preemption(const std::string& text, std::vector<std::string>& notes) {
+std::optional<Preemption> parse_preemption(const std::string& text,
+                                           std::vector<std::string>& notes) {
   const std::vector<std::string> words = split_list(text);
   if (words.empty() || (words.size() == 1 && words[0] == "preempt")) return Preemption{true, {}};
   if (words.size() == 1 && words[0] == "nopreempt") return Preemption{false, {}};
   if (words.size() == 1 && words[0] == "no_preempt") {
     // The ipfailover example Deployment ships this spelling; keepalived ignores the unknown word
     // and keeps preempting, which is not what anyone writing it meant.
-    notes.push_back("preemption 'no_preempt' read as 'nopreempt' (keepalived would have ignored it and kept preempting)");
+    notes.push_back(
+        "preemption 'no_preempt' read as 'nopreempt' (keepalived would have ignored it and kept "
+        "preempting)");
     return Preemption{false, {}};
   }
   if (words.size() != 2 || (words[0] != "preempt_delay" && words[0] != "preempt_nodelay")) {
@@ -91,7 +94,8 @@ std::optional<bool> parse_bool(const std::string& text) {
   std::string lower;
   for (const char c : text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (lower == "true" || lower == "yes" || lower == "1" || lower == "on") return true;
-  if (lower == "false" || lower == "no" || lower == "0" || lower == "off" || lower.empty()) return false;
+  if (lower == "false" || lower == "no" || lower == "0" || lower == "off" || lower.empty())
+    return false;
   return std::nullopt;
 }
 
@@ -131,8 +135,8 @@ void plan_source(const RunOptions& o, const HostFacts& host, core::Family family
   }
 }
 
-void plan_health(const RunOptions& o, const HostFacts& host, const std::string& base_name, Plan& plan,
-                 std::vector<std::string>& errors) {
+void plan_health(const RunOptions& o, const HostFacts& host, const std::string& base_name,
+                 Plan& plan, std::vector<std::string>& errors) {
   HealthPlan& health = plan.health;
   health.name = "chk_" + base_name;
   health.rise = o.check_rise;
@@ -154,8 +158,10 @@ void plan_health(const RunOptions& o, const HostFacts& host, const std::string& 
   } else {
     health.timeout = *timeout;
   }
-  if (o.check_rise < 1 || o.check_rise > 100) errors.push_back("invalid check rise " + std::to_string(o.check_rise) + " (1-100)");
-  if (o.check_fall < 1 || o.check_fall > 100) errors.push_back("invalid check fall " + std::to_string(o.check_fall) + " (1-100)");
+  if (o.check_rise < 1 || o.check_rise > 100)
+    errors.push_back("invalid check rise " + std::to_string(o.check_rise) + " (1-100)");
+  if (o.check_fall < 1 || o.check_fall > 100)
+    errors.push_back("invalid check fall " + std::to_string(o.check_fall) + " (1-100)");
   if (o.check_weight < -253 || o.check_weight > 253) {
     errors.push_back("invalid check weight " + std::to_string(o.check_weight) + " (-253..253)");
   }
@@ -171,8 +177,8 @@ void plan_health(const RunOptions& o, const HostFacts& host, const std::string& 
   }
   if (*port == 0) return;
   if (!host.primary_v4) {
-    errors.push_back("monitor port " + o.monitor_port + " needs an IPv4 address on " + host.interface +
-                     " (set --monitor-port 0 or a --check-script)");
+    errors.push_back("monitor port " + o.monitor_port + " needs an IPv4 address on " +
+                     host.interface + " (set --monitor-port 0 or a --check-script)");
     return;
   }
   health.kind = HealthPlan::Kind::TcpPort;
@@ -220,10 +226,12 @@ std::string scrub_name(const std::string& name) {
   return scrubbed;
 }
 
-std::string default_status_socket(const std::string& interface) { return "@vipd/" + interface; }
+std::string default_status_socket(const std::string& interface) {
+  return "@vipd/" + interface;
+}
 
-std::vector<SchemePriority> scheme_priorities(const core::IpAddress& node, int replicas, int instances,
-                                              bool nopreempt) {
+std::vector<SchemePriority> scheme_priorities(const core::IpAddress& node, int replicas,
+                                              int instances, bool nopreempt) {
   const int ipslot = node.data()[node.size() - 1] % 128;
   const int idx = ipslot % std::max(replicas, 1) + 1;
   std::vector<SchemePriority> result;
@@ -246,7 +254,8 @@ std::vector<SchemePriority> scheme_priorities(const core::IpAddress& node, int r
 std::vector<int> plan_vrids(int offset, int count, const std::vector<int>& excluded) {
   std::vector<int> vrids;
   for (int n = 1; n <= count; ++n) {
-    for (int guard = 0; guard < 512 && std::find(excluded.begin(), excluded.end(), offset + n) != excluded.end();
+    for (int guard = 0;
+         guard < 512 && std::find(excluded.begin(), excluded.end(), offset + n) != excluded.end();
          ++guard) {
       ++offset;
     }
@@ -266,43 +275,55 @@ PlanResult build_plan(const RunOptions& o, const HostFacts& host) {
   plan.xdp_mode = o.xdp_mode;
   plan.xdp_drop_invalid = o.xdp_drop_invalid;
   plan.pin_path = o.bpf_pin_path.empty() ? "/sys/fs/bpf/vipd/" + host.interface : o.bpf_pin_path;
-  plan.status_socket = o.status_socket.empty() ? default_status_socket(host.interface) : o.status_socket;
+  plan.status_socket =
+      o.status_socket.empty() ? default_status_socket(host.interface) : o.status_socket;
   plan.log_level = o.log_level;
   plan.notify_script = o.notify_script;
   plan.firewall.iptables_chain = o.iptables_chain;
   plan.firewall.nftables = !o.nftables_rule.empty();
   if (host.interface_from_default_route) {
-    plan.notes.push_back("no interface configured: using " + host.interface + ", the default route's");
+    plan.notes.push_back("no interface configured: using " + host.interface +
+                         ", the default route's");
   }
-  for (const std::string& name : ignored_settings(o)) plan.notes.push_back(name + " is accepted and ignored");
+  for (const std::string& name : ignored_settings(o))
+    plan.notes.push_back(name + " is accepted and ignored");
 
   if (o.vrrp_version != 2 && o.vrrp_version != 3) {
-    errors.push_back("invalid VRRP version " + std::to_string(o.vrrp_version) + " (must be 2 or 3)");
+    errors.push_back("invalid VRRP version " + std::to_string(o.vrrp_version) +
+                     " (must be 2 or 3)");
   }
   const auto version = o.vrrp_version == 3 ? core::VrrpVersion::V3 : core::VrrpVersion::V2;
   const auto interval = parse_seconds(o.advert_interval);
-  if (!interval) errors.push_back("invalid advert interval '" + o.advert_interval + "' (seconds, e.g. 1 or 0.1)");
+  if (!interval)
+    errors.push_back("invalid advert interval '" + o.advert_interval +
+                     "' (seconds, e.g. 1 or 0.1)");
   const auto preemption = parse_preemption(o.preemption, plan.notes);
   if (!preemption) {
     errors.push_back("invalid preemption '" + o.preemption +
                      "' (nopreempt, preempt, or preempt_delay N with N 0-1000)");
   }
   if (o.priority < 0 || o.priority > 255) {
-    errors.push_back("invalid priority " + std::to_string(o.priority) + " (1-255, or 0 for ipfailover's scheme)");
+    errors.push_back("invalid priority " + std::to_string(o.priority) +
+                     " (1-255, or 0 for ipfailover's scheme)");
   }
   if (o.garp_master_repeat < 0 || o.garp_master_repeat > 100) {
-    errors.push_back("invalid garp-master-repeat " + std::to_string(o.garp_master_repeat) + " (0-100)");
+    errors.push_back("invalid garp-master-repeat " + std::to_string(o.garp_master_repeat) +
+                     " (0-100)");
   }
   const auto garp_delay = parse_seconds(o.garp_master_delay);
   if (!garp_delay) errors.push_back("invalid garp-master-delay '" + o.garp_master_delay + "'");
   const auto garp_refresh = parse_seconds(o.garp_master_refresh);
-  if (!garp_refresh) errors.push_back("invalid garp-master-refresh '" + o.garp_master_refresh + "'");
-  plan.garp = {o.garp_master_repeat, garp_delay.value_or(core::Time{0}), garp_refresh.value_or(core::Time{0})};
-  if (o.vip_groups < 0) errors.push_back("invalid VIP groups " + std::to_string(o.vip_groups) + " (0 or more)");
+  if (!garp_refresh)
+    errors.push_back("invalid garp-master-refresh '" + o.garp_master_refresh + "'");
+  plan.garp = {o.garp_master_repeat, garp_delay.value_or(core::Time{0}),
+               garp_refresh.value_or(core::Time{0})};
+  if (o.vip_groups < 0)
+    errors.push_back("invalid VIP groups " + std::to_string(o.vip_groups) + " (0 or more)");
 
   VipListResult vips = parse_vip_list(o.vips);
   errors.insert(errors.end(), vips.errors.begin(), vips.errors.end());
-  if (vips.vips.empty() && vips.errors.empty()) errors.push_back("no VIPs configured (--vips / OPENSHIFT_HA_VIRTUAL_IPS)");
+  if (vips.vips.empty() && vips.errors.empty())
+    errors.push_back("no VIPs configured (--vips / OPENSHIFT_HA_VIRTUAL_IPS)");
   const auto groups = group_vips(vips.vips, static_cast<unsigned>(std::max(o.vip_groups, 0)));
   if (groups.size() > 255) {
     errors.push_back("too many instances: " + std::to_string(groups.size()) + " (at most 255)");
@@ -310,7 +331,8 @@ PlanResult build_plan(const RunOptions& o, const HostFacts& host) {
   }
 
   // The family of the first VIP decides the transport; every instance must match it.
-  const core::Family family = vips.vips.empty() ? core::Family::V4 : vips.vips.front().address.family();
+  const core::Family family =
+      vips.vips.empty() ? core::Family::V4 : vips.vips.front().address.family();
   if (family == core::Family::V6 && version == core::VrrpVersion::V2) {
     errors.push_back("IPv6 VIPs need --vrrp-version 3");
   }
@@ -320,13 +342,15 @@ PlanResult build_plan(const RunOptions& o, const HostFacts& host) {
                          "' list only this node: using multicast");
   }
   for (const auto& peer : plan.unicast_peers) {
-    if (peer.family() != family) errors.push_back("unicast peer " + peer.to_string() + " is not of the VIPs' family");
+    if (peer.family() != family)
+      errors.push_back("unicast peer " + peer.to_string() + " is not of the VIPs' family");
   }
   const auto use_unicast = parse_bool(o.use_unicast);
   if (!use_unicast) {
     errors.push_back("invalid use-unicast '" + o.use_unicast + "' (true or false)");
   } else if (*use_unicast && plan.unicast_peers.empty()) {
-    errors.push_back("use-unicast is true but no unicast peers other than this node are configured");
+    errors.push_back(
+        "use-unicast is true but no unicast peers other than this node are configured");
   }
   plan_source(o, host, family, plan, errors);
 
@@ -367,7 +391,8 @@ PlanResult build_plan(const RunOptions& o, const HostFacts& host) {
     instance.vips = groups[static_cast<std::size_t>(n - 1)];
     const int vrid = vrids[static_cast<std::size_t>(n - 1)];
     if (vrid < 1 || vrid > 255) {
-      errors.push_back("instance " + instance.name + ": VRID " + std::to_string(vrid) + " is outside 1-255");
+      errors.push_back("instance " + instance.name + ": VRID " + std::to_string(vrid) +
+                       " is outside 1-255");
       continue;
     }
     if (instance.vips.size() > 255) {
@@ -376,7 +401,8 @@ PlanResult build_plan(const RunOptions& o, const HostFacts& host) {
     }
     for (const Vip& vip : instance.vips) {
       if (vip.address.family() != family) {
-        errors.push_back("instance " + instance.name + ": VIP " + vip.address.to_string() + " mixes address families");
+        errors.push_back("instance " + instance.name + ": VIP " + vip.address.to_string() +
+                         " mixes address families");
       }
     }
     instance.core.vrid = static_cast<std::uint8_t>(vrid);
@@ -390,7 +416,8 @@ PlanResult build_plan(const RunOptions& o, const HostFacts& host) {
     instance.core.advert_interval = interval.value_or(std::chrono::seconds(1));
     instance.core.preempt = preemption ? preemption->preempt : true;
     instance.core.preempt_delay = preemption ? preemption->delay : core::Time{0};
-    if (!scheme.empty() && instance.master_eligible && instance.core.preempt_delay > core::Time{0}) {
+    if (!scheme.empty() && instance.master_eligible &&
+        instance.core.preempt_delay > core::Time{0}) {
       // ipfailover writes `state MASTER` for master-eligible instances, and keepalived clears
       // preempt_delay for those: a returning master-eligible node takes over after one
       // Master_Down_Interval. Doing the same keeps mixed keepalived/vipd clusters in agreement.
@@ -410,8 +437,9 @@ PlanResult build_plan(const RunOptions& o, const HostFacts& host) {
     plan.instances.push_back(std::move(instance));
   }
   if (cleared_delay) {
-    plan.notes.push_back("preempt_delay does not apply to master-eligible instances (keepalived clears it for "
-                         "ipfailover's `state MASTER` instances)");
+    plan.notes.push_back(
+        "preempt_delay does not apply to master-eligible instances (keepalived clears it for "
+        "ipfailover's `state MASTER` instances)");
   }
   const bool vrids_unique = std::adjacent_find(vrids.begin(), vrids.end()) == vrids.end();
   if (!vrids_unique) errors.push_back("VRIDs are not unique");

@@ -1,5 +1,6 @@
-// The resolved configuration: every instance with its name, VRID, VIPs, priority and timers, checked
-// against the host's interface facts. Building it is pure; errors are collected, not thrown.
+// The resolved configuration: every instance with its name, VRID, VIPs, priority and timers,
+// checked against the host's interface facts. Building it is pure; errors are collected, not
+// thrown.
 #pragma once
 
 #include <array>
@@ -27,8 +28,8 @@ struct HostFacts {
 };
 
 struct InstancePlan {
-  std::string name;          // <config-name>_VIP_<n>
-  int number = 1;            // n
+  std::string name;             // <config-name>_VIP_<n>
+  int number = 1;               // n
   bool master_eligible = true;  // ipfailover's scheme: this node is meant to be master
   core::InstanceConfig core;
   std::vector<Vip> vips;
@@ -45,15 +46,15 @@ struct GarpPlan {
 struct HealthPlan {
   enum class Kind { None, TcpPort, Script };
   Kind kind = Kind::None;
-  std::string name;                      // chk_<config name>, as ipfailover names its vrrp_script
-  core::IpAddress address;               // TcpPort: the interface's primary IPv4 address
+  std::string name;         // chk_<config name>, as ipfailover names its vrrp_script
+  core::IpAddress address;  // TcpPort: the interface's primary IPv4 address
   std::uint16_t port = 0;
   std::vector<std::string> script_argv;  // Script: program and arguments, no shell
   core::Time interval = std::chrono::seconds(2);
   core::Time timeout = std::chrono::seconds(2);
   int rise = 1;
   int fall = 1;
-  int weight = 0;                        // 0: failure puts every instance into FAULT
+  int weight = 0;  // 0: failure puts every instance into FAULT
   bool fast_fail = true;
 };
 
@@ -96,8 +97,8 @@ struct SchemePriority {
   std::uint8_t priority;
   bool master_eligible;
 };
-std::vector<SchemePriority> scheme_priorities(const core::IpAddress& node, int replicas, int instances,
-                                              bool nopreempt);
+std::vector<SchemePriority> scheme_priorities(const core::IpAddress& node, int replicas,
+                                              int instances, bool nopreempt);
 // VRIDs for `count` instances: offset + n, skipping excluded ones the way ipfailover does (the
 // offset grows for every later instance too).
 std::vector<int> plan_vrids(int offset, int count, const std::vector<int>& excluded);

@@ -37,22 +37,26 @@ struct RangeEnd {
 };
 
 // "Y" or a full address whose leading part equals the start's: the range's last octet/hextet.
-RangeEnd parse_range_end(std::string_view end, const core::IpAddress& start, std::string_view token) {
+RangeEnd parse_range_end(std::string_view end, const core::IpAddress& start,
+                         std::string_view token) {
   const bool v4 = start.is_v4();
   if (end.find(v4 ? '.' : ':') == std::string_view::npos) {
     const auto value = parse_number(end, v4 ? 10 : 16);
-    if (!value) return {std::nullopt, "invalid VIP range end '" + std::string(end) + "' in '" + std::string(token) + "'"};
+    if (!value)
+      return {std::nullopt,
+              "invalid VIP range end '" + std::string(end) + "' in '" + std::string(token) + "'"};
     const unsigned limit = v4 ? 255 : 0xFFFF;
     if (*value > limit) {
-      return {std::nullopt, "invalid VIP range '" + std::string(token) + "': " +
-                                (v4 ? "octet " : "hextet ") + std::string(end) + " is over " +
-                                (v4 ? "255" : "ffff")};
+      return {std::nullopt, "invalid VIP range '" + std::string(token) +
+                                "': " + (v4 ? "octet " : "hextet ") + std::string(end) +
+                                " is over " + (v4 ? "255" : "ffff")};
     }
     return {*value, {}};
   }
   const auto full = core::IpAddress::parse(end);
   if (!full || full->family() != start.family()) {
-    return {std::nullopt, "invalid VIP range end '" + std::string(end) + "' in '" + std::string(token) + "'"};
+    return {std::nullopt,
+            "invalid VIP range end '" + std::string(end) + "' in '" + std::string(token) + "'"};
   }
   const std::size_t fixed = v4 ? 3 : 14;
   if (!std::equal(start.data(), start.data() + fixed, full->data())) {
@@ -114,14 +118,15 @@ void expand_token(std::string_view token, VipListResult& result) {
     result.errors.push_back(end.error);
     return;
   }
-  const unsigned first = start->is_v4() ? start->data()[3]
-                                        : (unsigned{start->data()[14]} << 8 | start->data()[15]);
+  const unsigned first =
+      start->is_v4() ? start->data()[3] : (unsigned{start->data()[14]} << 8 | start->data()[15]);
   if (first > *end.last) {
     result.errors.push_back("invalid VIP range " + quoted + ": start is above end");
     return;
   }
   if (*end.last - first >= kMaxVips) {
-    result.errors.push_back("invalid VIP range " + quoted + ": more than " + std::to_string(kMaxVips) + " addresses");
+    result.errors.push_back("invalid VIP range " + quoted + ": more than " +
+                            std::to_string(kMaxVips) + " addresses");
     return;
   }
   for (unsigned last = first; last <= *end.last; ++last) {

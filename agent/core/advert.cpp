@@ -22,7 +22,8 @@ std::size_t expected_size(VrrpVersion version, Family family, std::size_t count)
 // Checks 5, 6 and 6b once the header is known to be a v2/v3 advertisement.
 DecodeError check_body(std::span<const std::uint8_t> message, const PacketMeta& meta,
                        Advert& advert) {
-  if (advert.count == 0 || message.size() != expected_size(advert.version, advert.family, advert.count)) {
+  if (advert.count == 0 ||
+      message.size() != expected_size(advert.version, advert.family, advert.count)) {
     return DecodeError::CountMismatch;
   }
   if (advert.version == VrrpVersion::V2) {
@@ -50,17 +51,28 @@ AuthKey make_auth_key(std::string_view password) {
 
 std::string_view to_string(DecodeError error) {
   switch (error) {
-    case DecodeError::Truncated: return "truncated";
-    case DecodeError::BadVersion: return "bad version";
-    case DecodeError::BadType: return "bad type";
-    case DecodeError::BadChecksum: return "bad checksum";
-    case DecodeError::BadTtl: return "bad TTL/hop limit";
-    case DecodeError::ZeroInterval: return "zero interval";
-    case DecodeError::CountMismatch: return "address count mismatch";
-    case DecodeError::AuthTypeMismatch: return "auth type mismatch";
-    case DecodeError::AuthMismatch: return "auth mismatch";
-    case DecodeError::IntervalMismatch: return "interval mismatch";
-    case DecodeError::FamilyMismatch: return "address family mismatch";
+    case DecodeError::Truncated:
+      return "truncated";
+    case DecodeError::BadVersion:
+      return "bad version";
+    case DecodeError::BadType:
+      return "bad type";
+    case DecodeError::BadChecksum:
+      return "bad checksum";
+    case DecodeError::BadTtl:
+      return "bad TTL/hop limit";
+    case DecodeError::ZeroInterval:
+      return "zero interval";
+    case DecodeError::CountMismatch:
+      return "address count mismatch";
+    case DecodeError::AuthTypeMismatch:
+      return "auth type mismatch";
+    case DecodeError::AuthMismatch:
+      return "auth mismatch";
+    case DecodeError::IntervalMismatch:
+      return "interval mismatch";
+    case DecodeError::FamilyMismatch:
+      return "address family mismatch";
   }
   return "ok";
 }
@@ -120,7 +132,8 @@ DecodeResult decode_advert(std::span<const std::uint8_t> message, const PacketMe
                            const Expectation& expectation) {
   DecodeResult result = decode_advert(message, meta);
   if (!result) return result;
-  if (const DecodeError error = check_advert(result.advert(), expectation); error != DecodeError{}) {
+  if (const DecodeError error = check_advert(result.advert(), expectation);
+      error != DecodeError{}) {
     return DecodeResult::failure(error);
   }
   return result;
@@ -178,7 +191,8 @@ std::size_t encode_advert(const AdvertSpec& spec, const IpAddress& source,
     std::memcpy(out.data() + offset, auth.data(), kAuthDataSize);
   }
   const std::span<const std::uint8_t> message = out.first(size);
-  const bool pseudo = !v2 && (source.family() == Family::V6 || v3_checksum == V3Checksum::PseudoHeader);
+  const bool pseudo =
+      !v2 && (source.family() == Family::V6 || v3_checksum == V3Checksum::PseudoHeader);
   const std::uint32_t initial =
       pseudo ? pseudo_header_sum(source, destination, static_cast<std::uint32_t>(size)) : 0;
   const std::uint16_t checksum = checksum_finish(checksum_add(initial, message));

@@ -43,33 +43,48 @@ std::string interval_error(const InstanceConfig& config) {
 
 std::string_view to_string(State state) {
   switch (state) {
-    case State::Initialize: return "INIT";
-    case State::Backup: return "BACKUP";
-    case State::Master: return "MASTER";
-    case State::Fault: return "FAULT";
-    case State::Stopped: return "STOP";
+    case State::Initialize:
+      return "INIT";
+    case State::Backup:
+      return "BACKUP";
+    case State::Master:
+      return "MASTER";
+    case State::Fault:
+      return "FAULT";
+    case State::Stopped:
+      return "STOP";
   }
   return "?";
 }
 
 std::string_view to_string(FaultReason reason) {
   switch (reason) {
-    case FaultReason::InterfaceDown: return "interface down";
-    case FaultReason::AddressMissing: return "primary address missing";
-    case FaultReason::CheckFailed: return "health check failed";
+    case FaultReason::InterfaceDown:
+      return "interface down";
+    case FaultReason::AddressMissing:
+      return "primary address missing";
+    case FaultReason::CheckFailed:
+      return "health check failed";
   }
   return "?";
 }
 
 std::string_view to_string(StateReason reason) {
   switch (reason) {
-    case StateReason::Startup: return "startup";
-    case StateReason::AddressOwner: return "address owner (priority 255)";
-    case StateReason::MasterDown: return "master down timer expired";
-    case StateReason::HigherPriority: return "higher priority advert received";
-    case StateReason::FaultRaised: return "fault raised";
-    case StateReason::FaultCleared: return "fault cleared";
-    case StateReason::Stopped: return "stopped";
+    case StateReason::Startup:
+      return "startup";
+    case StateReason::AddressOwner:
+      return "address owner (priority 255)";
+    case StateReason::MasterDown:
+      return "master down timer expired";
+    case StateReason::HigherPriority:
+      return "higher priority advert received";
+    case StateReason::FaultRaised:
+      return "fault raised";
+    case StateReason::FaultCleared:
+      return "fault cleared";
+    case StateReason::Stopped:
+      return "stopped";
   }
   return "?";
 }
@@ -145,7 +160,8 @@ ActionList Instance::on_advert_as_backup(Time now, const RxAdvert& advert) {
     out.push(Note{NoteKind::LowerPriorityDiscarded, advert.source, advert.priority});
     return out;
   }
-  if (config_.version == VrrpVersion::V3) master_adver_interval_ = from_centiseconds(advert.interval_cs);
+  if (config_.version == VrrpVersion::V3)
+    master_adver_interval_ = from_centiseconds(advert.interval_cs);
   master_address_ = advert.source;
   arm(now + master_down_interval(), out);
   return out;
@@ -168,7 +184,8 @@ ActionList Instance::on_advert_as_master(Time now, const RxAdvert& advert) {
     return out;
   }
   out.push(Note{NoteKind::HigherPriorityHeard, advert.source, advert.priority});
-  if (config_.version == VrrpVersion::V3) master_adver_interval_ = from_centiseconds(advert.interval_cs);
+  if (config_.version == VrrpVersion::V3)
+    master_adver_interval_ = from_centiseconds(advert.interval_cs);
   out.push(RemoveVips{});
   change_state(State::Backup, StateReason::HigherPriority, out);
   master_address_ = advert.source;

@@ -17,7 +17,8 @@ namespace {
 constexpr std::uint64_t kIntervalTimer = 1ULL << 40;
 constexpr std::uint64_t kTimeoutTimer = kIntervalTimer + 1;
 constexpr std::uint64_t kKillTimer = kIntervalTimer + 2;
-constexpr core::Time kKillGrace = std::chrono::seconds(2);  // keepalived: SIGTERM, SIGKILL 2 s later
+constexpr core::Time kKillGrace =
+    std::chrono::seconds(2);  // keepalived: SIGTERM, SIGKILL 2 s later
 
 }  // namespace
 
@@ -32,10 +33,13 @@ HealthChecker::~HealthChecker() {
   loop_.cancel_timer(kKillTimer);
 }
 
-void HealthChecker::start() { run_check(false); }
+void HealthChecker::start() {
+  run_check(false);
+}
 
 void HealthChecker::on_refused(std::uint16_t port, std::uint64_t refusals) {
-  if (!plan_.fast_fail || plan_.kind != config::HealthPlan::Kind::TcpPort || port != plan_.port) return;
+  if (!plan_.fast_fail || plan_.kind != config::HealthPlan::Kind::TcpPort || port != plan_.port)
+    return;
   if (running_) return;  // the check under way answers the same question
   ++fast_checks_;
   spdlog::info("{}: port {} refused a connection ({} refusals seen by the kernel): checking now",
@@ -51,7 +55,8 @@ void HealthChecker::run_check(bool out_of_cycle) {
   if (running_) return;  // never overlap: a slow check simply skips a round
   running_ = true;
   ++checks_run_;
-  loop_.set_timer(kTimeoutTimer, app::monotonic_now() + plan_.timeout, [this](core::Time) { on_timeout(); });
+  loop_.set_timer(kTimeoutTimer, app::monotonic_now() + plan_.timeout,
+                  [this](core::Time) { on_timeout(); });
   if (plan_.kind == config::HealthPlan::Kind::TcpPort) {
     start_tcp();
   } else {
@@ -121,7 +126,8 @@ void HealthChecker::on_timeout() {
   if (!script_.running()) return;
   killing_ = true;
   script_.signal(SIGTERM);
-  loop_.set_timer(kKillTimer, app::monotonic_now() + kKillGrace, [this](core::Time) { script_.signal(SIGKILL); });
+  loop_.set_timer(kKillTimer, app::monotonic_now() + kKillGrace,
+                  [this](core::Time) { script_.signal(SIGKILL); });
 }
 
 void HealthChecker::close_probe() {
@@ -144,9 +150,11 @@ void HealthChecker::finish(bool ok, const std::string& detail) {
     successes_ = 0;
   }
   Health next = status_;
-  if (ok && (status_ == Health::Unknown || (status_ == Health::Failed && successes_ >= plan_.rise))) {
+  if (ok &&
+      (status_ == Health::Unknown || (status_ == Health::Failed && successes_ >= plan_.rise))) {
     next = Health::Healthy;
-  } else if (!ok && (status_ == Health::Unknown || (status_ == Health::Healthy && failures_ >= plan_.fall))) {
+  } else if (!ok && (status_ == Health::Unknown ||
+                     (status_ == Health::Healthy && failures_ >= plan_.fall))) {
     next = Health::Failed;
   }
   if (next == status_) return;

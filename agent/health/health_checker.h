@@ -1,6 +1,7 @@
-// The node's health check (ipfailover's chk_<name>): a native TCP connect to the monitored port or a
-// check script, every interval, with keepalived's rise/fall counting, never overlapping itself, and
-// run at once, out of cycle, when the kernel saw the monitored port refuse a connection (fast fail).
+// The node's health check (ipfailover's chk_<name>): a native TCP connect to the monitored port or
+// a check script, every interval, with keepalived's rise/fall counting, never overlapping itself,
+// and run at once, out of cycle, when the kernel saw the monitored port refuse a connection (fast
+// fail).
 #pragma once
 
 #include <cstdint>

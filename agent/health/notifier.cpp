@@ -29,7 +29,8 @@ void Notifier::start_next(const std::string& instance) {
       spdlog::warn("({}) notify script: {}", instance, error);
       continue;
     }
-    loop_.add_fd(queue.child.pidfd(), EPOLLIN, [this, instance](std::uint32_t) { on_exit(instance); });
+    loop_.add_fd(queue.child.pidfd(), EPOLLIN,
+                 [this, instance](std::uint32_t) { on_exit(instance); });
   }
 }
 

@@ -1,6 +1,6 @@
-// keepalived-compatible notify script: `<script> INSTANCE <name> MASTER|BACKUP|FAULT|STOP <priority>`
-// on every transition. Per instance, notifications run one at a time in order; nothing here ever
-// blocks the protocol loop.
+// keepalived-compatible notify script: `<script> INSTANCE <name> MASTER|BACKUP|FAULT|STOP
+// <priority>` on every transition. Per instance, notifications run one at a time in order; nothing
+// here ever blocks the protocol loop.
 #pragma once
 
 #include <deque>

@@ -20,7 +20,9 @@ constexpr MacAddress kBroadcast = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 constexpr std::uint32_t kNaOverride = 0x20000000;  // O flag; S is 0 for unsolicited adverts
 constexpr std::uint8_t kOptionTargetLinkLayer = 2;
 
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+std::string errno_text(const std::string& what) {
+  return what + ": " + std::strerror(errno);
+}
 
 }  // namespace
 

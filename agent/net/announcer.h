@@ -1,5 +1,5 @@
-// Gratuitous ARP (AF_PACKET) and unsolicited neighbour advertisements (ICMPv6) for VIPs, so switches
-// and neighbours move their caches to the new master at once.
+// Gratuitous ARP (AF_PACKET) and unsolicited neighbour advertisements (ICMPv6) for VIPs, so
+// switches and neighbours move their caches to the new master at once.
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 #include "net/netlink.h"
 
-#include <linux/if_addr.h>
 #include <linux/if.h>
+#include <linux/if_addr.h>
 #include <netlink/cache.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
@@ -28,7 +28,8 @@ std::optional<core::IpAddress> to_ip(const nl_addr* address) {
   const auto length = nl_addr_get_len(address);
   const auto* bytes = static_cast<const std::uint8_t*>(nl_addr_get_binary_addr(address));
   if (family == AF_INET && length == 4) return core::IpAddress::from_bytes(core::Family::V4, bytes);
-  if (family == AF_INET6 && length == 16) return core::IpAddress::from_bytes(core::Family::V6, bytes);
+  if (family == AF_INET6 && length == 16)
+    return core::IpAddress::from_bytes(core::Family::V6, bytes);
   return std::nullopt;
 }
 
@@ -77,7 +78,9 @@ AddrPtr build_address(int ifindex, const core::IpAddress& ip, std::uint8_t prefi
 
 }  // namespace
 
-bool AddressEntry::secondary() const { return (flags & IFA_F_SECONDARY) != 0; }
+bool AddressEntry::secondary() const {
+  return (flags & IFA_F_SECONDARY) != 0;
+}
 
 Netlink::~Netlink() {
   if (events_ != nullptr) nl_socket_free(events_);
@@ -112,7 +115,9 @@ std::string Netlink::subscribe_events(EventHandler handler) {
   return {};
 }
 
-int Netlink::event_fd() const { return events_ == nullptr ? -1 : nl_socket_get_fd(events_); }
+int Netlink::event_fd() const {
+  return events_ == nullptr ? -1 : nl_socket_get_fd(events_);
+}
 
 void Netlink::read_events() {
   if (events_ == nullptr) return;
@@ -139,13 +144,13 @@ int Netlink::on_message(::nl_msg* message, void* self) {
         NetlinkEvent event;
         if (type_name == "route/link") {
           event.kind = parsed->second == RTM_DELLINK ? NetlinkEvent::Kind::LinkRemoved
-                                                      : NetlinkEvent::Kind::LinkChanged;
+                                                     : NetlinkEvent::Kind::LinkChanged;
           event.link = to_link_state(reinterpret_cast<rtnl_link*>(object));
         } else if (type_name == "route/addr") {
           auto entry = to_address_entry(reinterpret_cast<rtnl_addr*>(object));
           if (!entry) return;
           event.kind = parsed->second == RTM_DELADDR ? NetlinkEvent::Kind::AddressRemoved
-                                                      : NetlinkEvent::Kind::AddressAdded;
+                                                     : NetlinkEvent::Kind::AddressAdded;
           event.address = *entry;
         } else {
           return;

@@ -16,7 +16,9 @@ namespace {
 
 constexpr int kTosInternetControl = 0xC0;
 
-std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+std::string errno_text(const char* what) {
+  return std::string(what) + ": " + std::strerror(errno);
+}
 
 template <typename T>
 bool set_option(int fd, int level, int name, const T& value) {
@@ -44,9 +46,11 @@ std::string configure_v4(int fd, int ifindex, const core::IpAddress& source) {
   if (!set_option(fd, IPPROTO_IP, IP_TTL, ttl)) return errno_text("IP_TTL");
   if (!set_option(fd, IPPROTO_IP, IP_MULTICAST_TTL, mttl)) return errno_text("IP_MULTICAST_TTL");
   if (!set_option(fd, IPPROTO_IP, IP_TOS, kTosInternetControl)) return errno_text("IP_TOS");
-  if (!set_option(fd, IPPROTO_IP, IP_MULTICAST_LOOP, no_loop)) return errno_text("IP_MULTICAST_LOOP");
+  if (!set_option(fd, IPPROTO_IP, IP_MULTICAST_LOOP, no_loop))
+    return errno_text("IP_MULTICAST_LOOP");
   if (!set_option(fd, IPPROTO_IP, IP_MULTICAST_IF, group)) return errno_text("IP_MULTICAST_IF");
-  if (!set_option(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, group)) return errno_text("IP_ADD_MEMBERSHIP 224.0.0.18");
+  if (!set_option(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, group))
+    return errno_text("IP_ADD_MEMBERSHIP 224.0.0.18");
   return {};
 }
 
@@ -57,13 +61,18 @@ std::string configure_v6(int fd, int ifindex) {
   ipv6_mreq group{};
   std::memcpy(&group.ipv6mr_multiaddr, core::vrrp_group(core::Family::V6).data(), 16);
   group.ipv6mr_interface = static_cast<unsigned>(ifindex);
-  if (!set_option(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, hops)) return errno_text("IPV6_UNICAST_HOPS");
-  if (!set_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, hops)) return errno_text("IPV6_MULTICAST_HOPS");
-  if (!set_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, no_loop)) return errno_text("IPV6_MULTICAST_LOOP");
-  if (!set_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, ifindex)) return errno_text("IPV6_MULTICAST_IF");
+  if (!set_option(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, hops))
+    return errno_text("IPV6_UNICAST_HOPS");
+  if (!set_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, hops))
+    return errno_text("IPV6_MULTICAST_HOPS");
+  if (!set_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, no_loop))
+    return errno_text("IPV6_MULTICAST_LOOP");
+  if (!set_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, ifindex))
+    return errno_text("IPV6_MULTICAST_IF");
   if (!set_option(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, on)) return errno_text("IPV6_RECVHOPLIMIT");
   if (!set_option(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, on)) return errno_text("IPV6_RECVPKTINFO");
-  if (!set_option(fd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, group)) return errno_text("IPV6_ADD_MEMBERSHIP ff02::12");
+  if (!set_option(fd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, group))
+    return errno_text("IPV6_ADD_MEMBERSHIP ff02::12");
   return {};
 }
 
@@ -88,9 +97,13 @@ sockaddr_storage to_sockaddr(const core::IpAddress& address, int ifindex, sockle
 
 }  // namespace
 
-VrrpSocket::~VrrpSocket() { close(); }
+VrrpSocket::~VrrpSocket() {
+  close();
+}
 
-VrrpSocket::VrrpSocket(VrrpSocket&& other) noexcept { *this = std::move(other); }
+VrrpSocket::VrrpSocket(VrrpSocket&& other) noexcept {
+  *this = std::move(other);
+}
 
 VrrpSocket& VrrpSocket::operator=(VrrpSocket&& other) noexcept {
   if (this == &other) return *this;
@@ -125,7 +138,8 @@ std::string VrrpSocket::open(const std::string& ifname, int ifindex, const core:
                  static_cast<socklen_t>(ifname.size())) != 0) {
     return errno_text(("SO_BINDTODEVICE " + ifname).c_str());
   }
-  std::string error = source.is_v4() ? configure_v4(fd_, ifindex, source) : configure_v6(fd_, ifindex);
+  std::string error =
+      source.is_v4() ? configure_v4(fd_, ifindex, source) : configure_v6(fd_, ifindex);
   if (!error.empty()) return error;
   if (!receive && !drop_all_inbound(fd_)) return errno_text("SO_ATTACH_FILTER");
   if (!source.is_v4()) {
@@ -228,7 +242,8 @@ bool VrrpSocket::receive(ReceivedPacket& packet) {
     packet.meta.source = core::IpAddress::from_bytes(core::Family::V6, sin6->sin6_addr.s6_addr);
     packet.meta.ttl = 0;
     packet.meta.ttl_exempt = false;
-    for (cmsghdr* cmsg = CMSG_FIRSTHDR(&header); cmsg != nullptr; cmsg = CMSG_NXTHDR(&header, cmsg)) {
+    for (cmsghdr* cmsg = CMSG_FIRSTHDR(&header); cmsg != nullptr;
+         cmsg = CMSG_NXTHDR(&header, cmsg)) {
       if (cmsg->cmsg_level != IPPROTO_IPV6) continue;
       if (cmsg->cmsg_type == IPV6_HOPLIMIT) {
         int hops = 0;
@@ -237,7 +252,8 @@ bool VrrpSocket::receive(ReceivedPacket& packet) {
       } else if (cmsg->cmsg_type == IPV6_PKTINFO) {
         in6_pktinfo info{};
         std::memcpy(&info, CMSG_DATA(cmsg), sizeof info);
-        packet.meta.destination = core::IpAddress::from_bytes(core::Family::V6, info.ipi6_addr.s6_addr);
+        packet.meta.destination =
+            core::IpAddress::from_bytes(core::Family::V6, info.ipi6_addr.s6_addr);
       }
     }
     packet.message = {bytes, size};

@@ -15,8 +15,8 @@
 namespace vipd::net {
 
 struct ReceivedPacket {
-  core::PacketMeta meta;                 // ttl_exempt is left for the caller to decide
-  std::span<const std::uint8_t> message; // the VRRP message, valid until the next receive
+  core::PacketMeta meta;                  // ttl_exempt is left for the caller to decide
+  std::span<const std::uint8_t> message;  // the VRRP message, valid until the next receive
 };
 
 class VrrpSocket {

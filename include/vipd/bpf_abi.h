@@ -48,7 +48,8 @@ enum vipd_reason {
 };
 
 enum vipd_event_type {
-  VIPD_EVENT_ADVERT = 1,       /* a valid advert that differs from the coalescing record */
+  VIPD_EVENT_ADVERT = 1,       /* a valid advert that differs from the coalescing record, or any
+                                * valid advert of a deliver_all VRID */
   VIPD_EVENT_VIP_CONFLICT = 2, /* ARP/NA for one of our VIPs from a MAC that is not ours */
   VIPD_EVENT_PORT_REFUSED = 3, /* RST sent from a monitored port in answer to a SYN */
 };
@@ -63,6 +64,7 @@ enum vipd_advert_cause {
   VIPD_CAUSE_PRIORITY_ZERO = 1 << 5,
   VIPD_CAUSE_STALE = 1 << 6,
   VIPD_CAUSE_VERSION = 1 << 7,
+  VIPD_CAUSE_DELIVER_ALL = 1 << 8, /* vipd_vrid_cfg.deliver_all: emitted although unchanged */
 };
 
 enum vipd_checksum_form {
@@ -95,7 +97,10 @@ struct vipd_vrid_cfg {
   __u8 family;        /* 4 or 6 */
   __u8 auth_type;     /* v2: 0 none, 1 simple password */
   __u8 v2_interval_s; /* v2: local interval; 0: unchecked */
-  __u8 pad[3];
+  __u8 deliver_all;   /* emit every valid advert (the agent sets it while the instance is MASTER,
+                       * so the core sees each one, as on the per-advert path); still coalesces
+                       * the record */
+  __u8 pad[2];
   __u8 auth_key[8];
 };
 
@@ -164,11 +169,23 @@ struct vipd_advert_event {
   __u8 count;
   __u8 checksum_form; /* enum vipd_checksum_form */
   __u8 ttl;
-  __u8 cause;         /* enum vipd_advert_cause bits */
+  __u8 pad0;
   __u16 addr_sum;
-  __u32 pad;
+  __u16 cause;        /* enum vipd_advert_cause bits */
+  __u16 pad1;
   __u8 src[16];
   __u8 dst[16];
+  /* The vipd_last_adv record this event replaces, as it was just before (prev_valid 0: there was
+   * none, cause NEW; the other prev_ fields are then zero). The agent feeds it first when it is
+   * newer than what it fed last: coalescing may have hidden adverts the core must see. */
+  __u64 prev_rx_ns;
+  __u8 prev_src[16];
+  __u8 prev_family;
+  __u8 prev_priority;
+  __u16 prev_interval_cs;
+  __u8 prev_valid;
+  __u8 prev_version;
+  __u16 prev_addr_sum;
 };
 
 struct vipd_conflict_event {

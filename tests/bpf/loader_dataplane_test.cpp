@@ -492,6 +492,22 @@ TEST_F(LoaderTest, ConfigurationMapsFollowTheStructs) {
   EXPECT_EQ(stored.auth_type, 1);
   EXPECT_EQ(stored.v2_interval_s, 1);
   EXPECT_EQ(std::memcmp(stored.auth_key, "secret\0\0", 8), 0);
+  EXPECT_EQ(stored.deliver_all, 0);
+  // set_deliver_all flips that byte only; the rest of the entry stays.
+  ASSERT_TRUE(dataplane.set_deliver_all(51, true).ok());
+  ASSERT_EQ(bpf_map_lookup_elem(dataplane.map_fd("vipd_vrid_cfg"), &key, &stored), 0);
+  EXPECT_EQ(stored.deliver_all, 1);
+  EXPECT_EQ(stored.enabled, 1);
+  EXPECT_EQ(stored.v2_interval_s, 1);
+  EXPECT_EQ(std::memcmp(stored.auth_key, "secret\0\0", 8), 0);
+  ASSERT_TRUE(dataplane.set_deliver_all(51, false).ok());
+  ASSERT_EQ(bpf_map_lookup_elem(dataplane.map_fd("vipd_vrid_cfg"), &key, &stored), 0);
+  EXPECT_EQ(stored.deliver_all, 0);
+  EXPECT_EQ(stored.auth_type, 1);
+  vrid.deliver_all = true;
+  ASSERT_TRUE(dataplane.set_vrid_config(vrid).ok());
+  ASSERT_EQ(bpf_map_lookup_elem(dataplane.map_fd("vipd_vrid_cfg"), &key, &stored), 0);
+  EXPECT_EQ(stored.deliver_all, 1);
   ASSERT_TRUE(dataplane.clear_vrid_config(51).ok());
   ASSERT_EQ(bpf_map_lookup_elem(dataplane.map_fd("vipd_vrid_cfg"), &key, &stored), 0);
   EXPECT_EQ(stored.enabled, 0);

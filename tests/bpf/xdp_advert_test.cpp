@@ -2,6 +2,7 @@
 // events, coalescing and the ARP / neighbour-advert watch. Needs root.
 #include <linux/bpf.h>
 
+#include <array>
 #include <chrono>
 #include <thread>
 
@@ -137,6 +138,31 @@ class XdpAdvertTest : public ::testing::Test {
     EXPECT_TRUE(xdp_.drain_events().empty());
   }
 
+  static void expect_no_replaced_record(const vipd_advert_event& ev) {
+    EXPECT_EQ(ev.prev_valid, 0);
+    EXPECT_EQ(ev.prev_rx_ns, 0u);
+    EXPECT_EQ(ev.prev_family, 0);
+    EXPECT_EQ(ev.prev_priority, 0);
+    EXPECT_EQ(ev.prev_interval_cs, 0);
+    EXPECT_EQ(ev.prev_version, 0);
+    EXPECT_EQ(ev.prev_addr_sum, 0);
+    const std::array<std::uint8_t, 16> zero{};
+    EXPECT_EQ(0, std::memcmp(ev.prev_src, zero.data(), zero.size()));
+  }
+
+  // The event carries `record` (vipd_last_adv as it was just before the advert) field by field.
+  static void expect_replaced_record(const vipd_advert_event& ev, const vipd_last_adv& record) {
+    ASSERT_EQ(record.valid, 1);
+    EXPECT_EQ(ev.prev_valid, 1);
+    EXPECT_EQ(ev.prev_rx_ns, record.rx_ns);
+    EXPECT_EQ(ev.prev_family, record.family);
+    EXPECT_EQ(ev.prev_priority, record.priority);
+    EXPECT_EQ(ev.prev_interval_cs, record.interval_cs);
+    EXPECT_EQ(ev.prev_version, record.version);
+    EXPECT_EQ(ev.prev_addr_sum, record.addr_sum);
+    EXPECT_EQ(0, std::memcmp(ev.prev_src, record.src, sizeof(ev.prev_src)));
+  }
+
   vipd_advert_event single_advert_event() {
     const auto events = xdp_.drain_events();
     EXPECT_EQ(events.size(), 1u);
@@ -170,6 +196,7 @@ class XdpAdvertTest : public ::testing::Test {
     EXPECT_EQ(ev.checksum_form, checksum_form);
     EXPECT_EQ(ev.ttl, p.ttl);
     EXPECT_EQ(ev.cause, cause);
+    if ((cause & VIPD_CAUSE_NEW) != 0) expect_no_replaced_record(ev);
     EXPECT_EQ(ev.addr_sum, address_sum(p.addresses));
     EXPECT_EQ(0, std::memcmp(ev.src, make_vipd_addr(p.source).addr, sizeof(ev.src)));
     const IpAddress group = p.source.is_v4() ? kGroup4 : kGroup6;
@@ -558,6 +585,7 @@ TEST_F(XdpAdvertTest, EachChangeGivesOneEventWithItsCause) {
   std::uint64_t events = 1;
   for (std::size_t i = 0; i < steps.size(); ++i) {
     SCOPED_TRACE("step " + std::to_string(i));
+    const vipd_last_adv before = xdp_.last_adv(kVridV2);
     expect_run(advert_frame(steps[i].params), XDP_PASS, VIPD_REASON_OK, kVridV2);
     const auto drained = xdp_.drain_events();
     if (steps[i].cause == 0) {
@@ -568,6 +596,7 @@ TEST_F(XdpAdvertTest, EachChangeGivesOneEventWithItsCause) {
     ASSERT_EQ(drained.size(), 1u);
     const auto ev = drained[0].as<vipd_advert_event>();
     EXPECT_EQ(ev.cause, steps[i].cause);
+    expect_replaced_record(ev, before);
     EXPECT_EQ(ev.priority, steps[i].params.priority);
     EXPECT_EQ(ev.interval_cs, steps[i].params.interval_cs);
     EXPECT_EQ(ev.count, steps[i].params.addresses.size());
@@ -580,6 +609,63 @@ TEST_F(XdpAdvertTest, EachChangeGivesOneEventWithItsCause) {
   }
   EXPECT_EQ(xdp_.stat(kVridV2).rx_events, events);
   EXPECT_EQ(xdp_.stat(kVridV2).rx_valid, steps.size() + 1);
+}
+
+TEST_F(XdpAdvertTest, ReplacedRecordKeepsTheHiddenAdvertsTime) {
+  expect_valid_with_event({.priority = 120}, VIPD_CSUM_V2, VIPD_CAUSE_NEW);
+  expect_run(advert_frame({.priority = 120}), XDP_PASS, VIPD_REASON_OK, kVridV2);
+  EXPECT_TRUE(xdp_.drain_events().empty());
+  // The coalesced advert moved rx_ns past the event's time; the replacing event reports the
+  // record's rx_ns (the hidden advert), not the first event's.
+  const vipd_last_adv hidden = xdp_.last_adv(kVridV2);
+  expect_run(advert_frame({.priority = 130, .source = kOtherSource}), XDP_PASS, VIPD_REASON_OK,
+             kVridV2);
+  const vipd_advert_event ev = single_advert_event();
+  EXPECT_EQ(ev.cause, VIPD_CAUSE_SOURCE | VIPD_CAUSE_PRIORITY);
+  expect_replaced_record(ev, hidden);
+  EXPECT_EQ(ev.prev_priority, 120);
+  EXPECT_EQ(0, std::memcmp(ev.prev_src, kSource.data(), 4));
+  EXPECT_EQ(ev.prev_version, 2);
+  EXPECT_EQ(ev.prev_family, 4);
+  EXPECT_EQ(ev.prev_interval_cs, 100);
+  EXPECT_LT(ev.prev_rx_ns, ev.hdr.ts_ns);
+  EXPECT_EQ(0, std::memcmp(ev.src, kOtherSource.data(), 4));
+}
+
+TEST_F(XdpAdvertTest, DeliverAllEmitsEveryAdvertAndStillCoalescesTheRecord) {
+  expect_valid_with_event({}, VIPD_CSUM_V2, VIPD_CAUSE_NEW);
+  xdp_.set_deliver_all(kVridV2, true);
+  constexpr int kRepeats = 3;
+  for (int i = 0; i < kRepeats; ++i) {
+    SCOPED_TRACE("repeat " + std::to_string(i));
+    const vipd_last_adv before = xdp_.last_adv(kVridV2);
+    expect_run(advert_frame({}), XDP_PASS, VIPD_REASON_OK, kVridV2);
+    const vipd_advert_event ev = single_advert_event();
+    EXPECT_EQ(ev.cause, VIPD_CAUSE_DELIVER_ALL);
+    EXPECT_EQ(ev.priority, 100);
+    expect_replaced_record(ev, before);
+    const vipd_last_adv after = xdp_.last_adv(kVridV2);
+    EXPECT_EQ(after.rx_ns, ev.hdr.ts_ns);
+    EXPECT_GT(after.rx_ns, before.rx_ns);
+  }
+  // A change still says what changed, without the deliver-all bit.
+  expect_run(advert_frame({.priority = 90}), XDP_PASS, VIPD_REASON_OK, kVridV2);
+  EXPECT_EQ(single_advert_event().cause, VIPD_CAUSE_PRIORITY);
+  EXPECT_EQ(xdp_.last_adv(kVridV2).priority, 90);
+  // Other VRIDs keep coalescing.
+  expect_valid_with_event({.version = VrrpVersion::V3, .vrid = kVridV3}, VIPD_CSUM_V3_PSEUDO,
+                          VIPD_CAUSE_NEW);
+  expect_run(advert_frame({.version = VrrpVersion::V3, .vrid = kVridV3}), XDP_PASS, VIPD_REASON_OK,
+             kVridV3);
+  EXPECT_TRUE(xdp_.drain_events().empty());
+
+  xdp_.set_deliver_all(kVridV2, false);
+  const vipd_last_adv before = xdp_.last_adv(kVridV2);
+  expect_run(advert_frame({.priority = 90}), XDP_PASS, VIPD_REASON_OK, kVridV2);
+  EXPECT_TRUE(xdp_.drain_events().empty());
+  EXPECT_GT(xdp_.last_adv(kVridV2).rx_ns, before.rx_ns);
+  EXPECT_EQ(xdp_.stat(kVridV2).rx_events, 1u + kRepeats + 1u);
+  EXPECT_EQ(xdp_.stat(kVridV2).rx_valid, 1u + kRepeats + 2u);
 }
 
 TEST_F(XdpAdvertTest, InvalidAdvertDoesNotTouchTheRecord) {
@@ -625,6 +711,23 @@ TEST_F(XdpAdvertTest, FullRingBufferCountsDroppedEventsAndKeepsRecord) {
   // Room again: a changed advert is delivered.
   expect_run(advert_frame({.priority = 7}), XDP_PASS, VIPD_REASON_OK, kVridV2);
   EXPECT_EQ(single_advert_event().cause, VIPD_CAUSE_PRIORITY);
+}
+
+TEST_F(XdpAdvertTest, DeliverAllWithFullRingBufferStillRefreshesTheRecord) {
+  expect_valid_with_event({}, VIPD_CSUM_V2, VIPD_CAUSE_NEW);
+  xdp_.set_deliver_all(kVridV2, true);
+  const Bytes frame = advert_frame({});
+  constexpr std::uint64_t kSent = 5000;
+  for (std::uint64_t i = 0; i < kSent; ++i) ASSERT_EQ(xdp_.run(frame), XDP_PASS);
+  const vipd_vrid_stat stat = xdp_.stat(kVridV2);
+  EXPECT_GT(stat.rx_events_dropped, 0u);
+  EXPECT_EQ(stat.rx_events + stat.rx_events_dropped, kSent + 1);
+  // Unchanged adverts whose event was dropped still count for Master_Down (rx_ns moves on).
+  const vipd_last_adv before = xdp_.last_adv(kVridV2);
+  ASSERT_EQ(xdp_.run(frame), XDP_PASS);
+  EXPECT_EQ(xdp_.stat(kVridV2).rx_events_dropped, stat.rx_events_dropped + 1);
+  EXPECT_GT(xdp_.last_adv(kVridV2).rx_ns, before.rx_ns);
+  EXPECT_EQ(xdp_.drain_events().size(), stat.rx_events - 1);  // the NEW event was drained above
 }
 
 // ---- ARP / neighbour advert watch -----------------------------------------------------------

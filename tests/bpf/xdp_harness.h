@@ -95,6 +95,14 @@ class XdpHarness {
     std::uint32_t key = vrid;
     ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(skel_->maps.vipd_vrid_cfg), &key, &cfg, BPF_ANY), 0);
   }
+  void set_deliver_all(std::uint8_t vrid, bool on) {
+    const int fd = bpf_map__fd(skel_->maps.vipd_vrid_cfg);
+    std::uint32_t key = vrid;
+    vipd_vrid_cfg cfg{};
+    ASSERT_EQ(bpf_map_lookup_elem(fd, &key, &cfg), 0);
+    cfg.deliver_all = on ? 1 : 0;
+    ASSERT_EQ(bpf_map_update_elem(fd, &key, &cfg, BPF_EXIST), 0);
+  }
   void add_peer(const core::IpAddress& peer) {
     const vipd_addr key = make_vipd_addr(peer);
     const std::uint8_t one = 1;

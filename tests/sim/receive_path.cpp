@@ -42,11 +42,12 @@ struct FixName {
   CoalescingFix fix;
   std::string_view name;
 };
-constexpr std::array<FixName, 4> kFixNames = {{
+constexpr std::array<FixName, 5> kFixNames = {{
     {CoalescingFix::FlushBeforeInputs, "flush-before-inputs"},
     {CoalescingFix::FlushAtWindowEnd, "flush-at-window-end"},
     {CoalescingFix::MasterHearsEvery, "master-hears-every"},
     {CoalescingFix::FeedReplacedRecord, "feed-replaced-record"},
+    {CoalescingFix::FeedRecordToMasters, "feed-record-to-masters"},
 }};
 
 }  // namespace
@@ -102,7 +103,7 @@ std::uint16_t CoalescedReceiver::on_valid_advert(Time now, int slot, const core:
   const vipd_addr kernel_source = to_kernel_address(source);
   const auto addr_sum = static_cast<std::uint16_t>(core::checksum_add(0, advert.address_bytes));
   std::uint16_t bits = cause(record, now, advert, kernel_source, addr_sum);
-  if (deliver_all_[static_cast<std::size_t>(slot)]) bits |= kCauseDeliverAll;
+  if (bits == 0 && deliver_all_[static_cast<std::size_t>(slot)]) bits = kCauseDeliverAll;
   if (bits == 0) {
     record.rx_ns = to_ns(now);
     return 0;

@@ -24,8 +24,10 @@ enum class ReceivePath : std::uint8_t { Every, Coalesced };
 std::string_view to_string(ReceivePath path);
 std::optional<ReceivePath> parse_receive_path(std::string_view name);
 
-// Changes to the daemon's coalesced path that docs/SIMULATOR.md ("Receive paths") proposes; the
-// coalesced path models today's daemon unless they are asked for. Bits.
+// Changes to the daemon's coalesced path that docs/SIMULATOR.md ("Receive paths") describes. The
+// kernel side (deliver_all, the replaced record in each event) is in bpf/vipd_xdp.bpf.c; the
+// coalesced path models the daemon with all four by default (kAllCoalescingFixes), and the daemon
+// before them with "none". Bits.
 enum class CoalescingFix : std::uint8_t {
   // Drain and feed the record before every other input to the core (set_priority, raise_fault,
   // clear_fault, start, stop), and forget the record after a priority change.
@@ -39,13 +41,17 @@ enum class CoalescingFix : std::uint8_t {
   // replaced advert at that time first when it is newer than last_fed (the agent knows its content:
   // it is the previous event for that VRID).
   FeedReplacedRecord = 1 << 3,
+  // The minimal repair of the split brain in docs/SIMULATOR.md: feed the record at every timer
+  // expiry, not only a Backup's (the daemon's behaviour before it restricted this to backups).
+  // Not part of "all": master-hears-every covers it.
+  FeedRecordToMasters = 1 << 4,
 };
 inline constexpr std::uint8_t kAllCoalescingFixes = 0xF;
 std::optional<std::uint8_t> parse_coalescing_fix(std::string_view name);  // a bit, "all", "none"
 std::string coalescing_fix_names(std::uint8_t fixes);                     // "a,b" or "none"
 
-// A sim-only cause bit next to vipd_advert_cause: emitted because the VRID delivers every advert.
-inline constexpr std::uint16_t kCauseDeliverAll = 1 << 8;
+// The kernel's cause bit for an unchanged advert emitted because the VRID delivers every advert.
+inline constexpr std::uint16_t kCauseDeliverAll = VIPD_CAUSE_DELIVER_ALL;
 
 // What the agent hands to Instance::on_advert: a ring-buffer event or the kernel record.
 struct HeardAdvert {

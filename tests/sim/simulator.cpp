@@ -248,6 +248,7 @@ class Simulation {
   }
   void drain_ring(int n);
   void flush(int n, int v);
+  void feed_record(int n, int v);
   void flush_before_input(int n, int v) {
     if (fixed(CoalescingFix::FlushBeforeInputs) && cluster_.node(n).up) flush(n, v);
   }
@@ -759,17 +760,27 @@ void Simulation::handle(const Event& event) {
   }
 }
 
-// Daemon::on_instance_timer: on the coalesced path, adverts waiting in the ring buffer and the
-// newest one coalesced in the kernel record reach the core before its timer does.
+// Daemon::on_instance_timer: on the coalesced path, adverts waiting in the ring buffer reach the
+// core before its timer does, and so does the newest one coalesced in the kernel record when the
+// instance is a Backup (the daemon feeds the record to backups only).
 void Simulation::on_timer(int n, int v) {
   trace_.fold(Tag::Timer, now_, {n, v});
-  if (coalesced() && options_.bug != PlantedBug::TimerSkipsKernelRecord) flush(n, v);
+  if (coalesced() && options_.bug != PlantedBug::TimerSkipsKernelRecord) {
+    drain_ring(n);
+    const bool backup = cluster_.slot(n, v).instance->core().state() == core::State::Backup;
+    if (backup || fixed(CoalescingFix::FeedRecordToMasters)) feed_record(n, v);
+  }
   apply(n, v, cluster_.slot(n, v).instance->on_timer(now_));
 }
 
-// The ring buffer, then the record when it is newer than what the instance was given.
+// The ring buffer, then the record, whatever the instance's state (the proposed fixes).
 void Simulation::flush(int n, int v) {
   drain_ring(n);
+  feed_record(n, v);
+}
+
+// The record, when it is newer than what the instance was given.
+void Simulation::feed_record(int n, int v) {
   CoalescedReceiver& receiver = receivers_[static_cast<std::size_t>(n)];
   if (const auto latest = receiver.latest(v); latest && latest->at > receiver.last_fed(v)) {
     ++receive_stats_.record_feeds;
@@ -1075,7 +1086,8 @@ std::string replay_command(const RunOptions& options, int nodes) {
                         std::to_string(nodes) + " --verbose";
   if (options.receive_path != ReceivePath::Every)
     command += " --receive-path " + std::string(to_string(options.receive_path));
-  if (options.receive_path == ReceivePath::Coalesced && options.coalescing_fixes != 0)
+  if (options.receive_path == ReceivePath::Coalesced &&
+      options.coalescing_fixes != kAllCoalescingFixes)
     command += " --coalescing-fix " + coalescing_fix_names(options.coalescing_fixes);
   if (options.bug != PlantedBug::None)
     command += " --plant-bug " + std::string(to_string(options.bug));

@@ -18,7 +18,8 @@ struct RunOptions {
   std::optional<int> nodes;  // 2..7; unset: the seed picks
   PlantedBug bug = PlantedBug::None;
   ReceivePath receive_path = ReceivePath::Every;
-  std::uint8_t coalescing_fixes = 0;  // CoalescingFix bits; the coalesced path only
+  // CoalescingFix bits; the coalesced path only. Default: the daemon with all four fixes.
+  std::uint8_t coalescing_fixes = kAllCoalescingFixes;
   bool record_trace = false;  // keep the event trace as text (the hash is computed either way)
 };
 

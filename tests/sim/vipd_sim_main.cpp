@@ -62,8 +62,10 @@ int main(int argc, char** argv) {
                  "the state changes")
       ->check(CLI::IsMember({"every", "coalesced", "both"}));
   app.add_option("--coalescing-fix", fix_names,
-                 "Coalesced path: model proposed daemon changes (flush-before-inputs, "
-                 "flush-at-window-end, master-hears-every, all, none; comma-separated)")
+                 "Coalesced path: which daemon changes to model (flush-before-inputs, "
+                 "flush-at-window-end, master-hears-every, feed-replaced-record, all = those four "
+                 "(the default), feed-record-to-masters, none = the daemon before them; "
+                 "comma-separated)")
       ->delimiter(',')
       ->check([](const std::string& name) {
         return parse_coalescing_fix(name) ? std::string() : "unknown fix " + name;
@@ -74,6 +76,7 @@ int main(int argc, char** argv) {
   RunOptions options;
   options.bug = parse_planted_bug(bug_name).value_or(PlantedBug::None);
   options.receive_path = parse_receive_path(path_name).value_or(ReceivePath::Coalesced);
+  if (!fix_names.empty()) options.coalescing_fixes = 0;
   for (const std::string& name : fix_names) {
     options.coalescing_fixes = static_cast<std::uint8_t>(options.coalescing_fixes |
                                                          parse_coalescing_fix(name).value_or(0));

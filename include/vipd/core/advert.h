@@ -42,9 +42,9 @@ using AuthKey = std::array<std::uint8_t, kAuthDataSize>;
 AuthKey make_auth_key(std::string_view password);
 
 enum class ChecksumForm : std::uint8_t {
-  V2Message,         // v2: over the VRRP message
-  V3PseudoHeader,    // v3: with the IPv4/IPv6 pseudo-header (RFC 5798, keepalived's default)
-  V3MessageOnly,     // v3 IPv4: over the message only (RFC 9568)
+  V2Message,       // v2: over the VRRP message
+  V3PseudoHeader,  // v3: with the IPv4/IPv6 pseudo-header (RFC 5798, keepalived's default)
+  V3MessageOnly,   // v3 IPv4: over the message only (RFC 9568)
 };
 
 enum class DecodeError : std::uint8_t {
@@ -66,7 +66,7 @@ std::string_view to_string(DecodeError error);
 // What the IP layer told us about the packet carrying the advert.
 struct PacketMeta {
   IpAddress source;
-  IpAddress destination;       // the real destination: group or unicast peer (pseudo-header)
+  IpAddress destination;        // the real destination: group or unicast peer (pseudo-header)
   std::uint8_t ttl = kVrrpTtl;  // IPv4 TTL or IPv6 hop limit
   bool ttl_exempt = false;      // source is a configured unicast peer: TTL is not checked
 };
@@ -76,7 +76,7 @@ struct Advert {
   std::uint8_t vrid = 0;
   std::uint8_t priority = 0;
   std::uint8_t count = 0;
-  std::uint16_t interval_cs = 0;  // v2 seconds are converted: 1 s -> 100
+  std::uint16_t interval_cs = 0;        // v2 seconds are converted: 1 s -> 100
   AuthType auth_type = AuthType::None;  // v3: always None
   AuthKey auth_data{};                  // v2 only
   Family family = Family::V4;

@@ -1,6 +1,7 @@
 // One VRRP instance (one VRID on one interface) as a pure state machine: RFC 5798/9568 section 6
 // with keepalived's Fault semantics. Inputs are method calls carrying the current time; outputs are
-// the returned actions. No clocks, sockets or globals: the daemon and the simulator drive this code.
+// the returned actions. No clocks, sockets or globals: the daemon and the simulator drive this
+// code.
 #pragma once
 
 #include <array>
@@ -35,7 +36,7 @@ struct InstanceConfig {
   std::uint8_t priority = 100;  // effective priority at start; 255 = address owner
   Time advert_interval = std::chrono::seconds(1);
   bool preempt = true;
-  Time preempt_delay{0};     // keepalived preempt_delay: lower adverts accepted this long after start
+  Time preempt_delay{0};  // keepalived preempt_delay: lower adverts accepted this long after start
   IpAddress primary_address;  // ours: the tie-break between equal priorities
 };
 
@@ -50,10 +51,10 @@ struct RxAdvert {
 
 // Why a state change happened; the shell turns it into keepalived-style log lines.
 enum class StateReason : std::uint8_t {
-  Startup,             // start(): Initialize -> Backup
-  AddressOwner,        // priority 255 goes straight to Master
-  MasterDown,          // Master_Down_Timer expired
-  HigherPriority,      // Master heard a higher priority (or equal, higher address)
+  Startup,         // start(): Initialize -> Backup
+  AddressOwner,    // priority 255 goes straight to Master
+  MasterDown,      // Master_Down_Timer expired
+  HigherPriority,  // Master heard a higher priority (or equal, higher address)
   FaultRaised,
   FaultCleared,
   Stopped,
@@ -62,21 +63,33 @@ std::string_view to_string(StateReason reason);
 
 // Events worth a log line that are not state changes.
 enum class NoteKind : std::uint8_t {
-  ReceivedPriorityZero,   // "(NAME) Backup received priority 0 advertisement"
-  SentPriorityZero,       // "(NAME) sent 0 priority"
-  LowerPriorityDiscarded, // "(NAME) received lower priority (P) advert from X - discarding"
-  HigherPriorityHeard,    // "(NAME) Master received advert from X with higher priority P, ours Q"
-  ForcingNewElection,     // Master heard a lower priority: answered at once (RFC 9568)
-  ReceiveTimeout,         // "(NAME) Receive advertisement timeout"
+  ReceivedPriorityZero,    // "(NAME) Backup received priority 0 advertisement"
+  SentPriorityZero,        // "(NAME) sent 0 priority"
+  LowerPriorityDiscarded,  // "(NAME) received lower priority (P) advert from X - discarding"
+  HigherPriorityHeard,     // "(NAME) Master received advert from X with higher priority P, ours Q"
+  ForcingNewElection,      // Master heard a lower priority: answered at once (RFC 9568)
+  ReceiveTimeout,          // "(NAME) Receive advertisement timeout"
 };
 
-struct SendAdvert { std::uint8_t priority; };
+struct SendAdvert {
+  std::uint8_t priority;
+};
 struct AddVips {};
 struct RemoveVips {};
 struct Announce {};  // gratuitous ARP / unsolicited NA burst for the VIPs
-struct StateChange { State from; State to; StateReason reason; };
-struct ArmTimer { Time at; };  // the instance's single timer; kNever disarms it
-struct Note { NoteKind kind; IpAddress peer; std::uint8_t priority; };
+struct StateChange {
+  State from;
+  State to;
+  StateReason reason;
+};
+struct ArmTimer {
+  Time at;
+};  // the instance's single timer; kNever disarms it
+struct Note {
+  NoteKind kind;
+  IpAddress peer;
+  std::uint8_t priority;
+};
 
 using Action = std::variant<SendAdvert, AddVips, RemoveVips, Announce, StateChange, ArmTimer, Note>;
 

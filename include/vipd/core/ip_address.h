@@ -14,7 +14,9 @@ namespace vipd::core {
 
 enum class Family : std::uint8_t { V4 = 4, V6 = 6 };
 
-constexpr std::size_t address_size(Family family) { return family == Family::V4 ? 4 : 16; }
+constexpr std::size_t address_size(Family family) {
+  return family == Family::V4 ? 4 : 16;
+}
 
 class IpAddress {
  public:

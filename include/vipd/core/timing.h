@@ -8,16 +8,20 @@
 
 namespace vipd::core {
 
-// Monotonic time since an arbitrary epoch; the daemon uses CLOCK_MONOTONIC, the simulator virtual time.
+// Monotonic time since an arbitrary epoch; the daemon uses CLOCK_MONOTONIC, the simulator virtual
+// time.
 using Time = std::chrono::nanoseconds;
 inline constexpr Time kNever = Time::max();
 
 inline constexpr std::uint8_t kOwnerPriority = 255;
 inline constexpr std::uint8_t kStopPriority = 0;
 
-constexpr Time from_centiseconds(std::uint16_t cs) { return std::chrono::milliseconds(cs * 10); }
+constexpr Time from_centiseconds(std::uint16_t cs) {
+  return std::chrono::milliseconds(cs * 10);
+}
 constexpr std::uint16_t to_centiseconds(Time t) {
-  return static_cast<std::uint16_t>(std::chrono::duration_cast<std::chrono::milliseconds>(t).count() / 10);
+  return static_cast<std::uint16_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(t).count() / 10);
 }
 
 // v2: (256 - P) / 256 s.  v3: ((256 - P) * Master_Adver_Interval) / 256, computed in nanoseconds
