@@ -17,6 +17,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "vipd/bpf_abi.h"
+#include "event_hdr.h"
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -118,10 +119,7 @@ static __always_inline void report_refusal(struct __sk_buff* skb, const struct t
   struct vipd_port_event* event = bpf_ringbuf_reserve(&vipd_events, sizeof(*event), 0);
   if (!event) return;
   cfg->last_event_ns = now;
-  event->hdr.type = VIPD_EVENT_PORT_REFUSED;
-  event->hdr.size = sizeof(*event);
-  event->hdr.ifindex = skb->ifindex;
-  event->hdr.ts_ns = now;
+  vipd_fill_event_hdr(&event->hdr, VIPD_EVENT_PORT_REFUSED, sizeof(*event), skb->ifindex, now);
   event->port = view->local_port;
   event->family = view->family;
   __builtin_memset(event->pad, 0, sizeof(event->pad));

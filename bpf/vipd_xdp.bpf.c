@@ -34,6 +34,7 @@
 
 #include "csum.h"
 #include "vipd/bpf_abi.h"
+#include "event_hdr.h"
 #include "vrrp_parse.h"
 
 struct {
@@ -324,10 +325,7 @@ static __always_inline int emit_advert_event(struct xdp_md* ctx, const struct vr
                                              __u64 now) {
   struct vipd_advert_event* ev = bpf_ringbuf_reserve(&vipd_events, sizeof(*ev), 0);
   if (!ev) return -1;
-  ev->hdr.type = VIPD_EVENT_ADVERT;
-  ev->hdr.size = sizeof(*ev);
-  ev->hdr.ifindex = ctx->ingress_ifindex;
-  ev->hdr.ts_ns = now;
+  vipd_fill_event_hdr(&ev->hdr, VIPD_EVENT_ADVERT, sizeof(*ev), ctx->ingress_ifindex, now);
   ev->vrid = adv->vrid;
   ev->version = adv->version;
   ev->priority = adv->priority;
@@ -477,10 +475,7 @@ static __always_inline void report_conflict(struct xdp_md* ctx, const struct vip
     return;
   }
   state->last_conflict_ns = now;
-  ev->hdr.type = VIPD_EVENT_VIP_CONFLICT;
-  ev->hdr.size = sizeof(*ev);
-  ev->hdr.ifindex = ctx->ingress_ifindex;
-  ev->hdr.ts_ns = now;
+  vipd_fill_event_hdr(&ev->hdr, VIPD_EVENT_VIP_CONFLICT, sizeof(*ev), ctx->ingress_ifindex, now);
   ev->vrid = state->vrid;
   ev->family = vip->family;
   __builtin_memcpy(ev->mac, mac->addr, sizeof(ev->mac));

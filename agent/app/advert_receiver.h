@@ -37,6 +37,11 @@ class AdvertReceiver {
   // While master, every advert for `vrid` is delivered (each one may call for an answer).
   virtual void set_master(std::uint8_t vrid, bool master) = 0;
   virtual RejectCounters rejects() const = 0;
+  // The latest rejected packet (reason slot, source) not yet reported, for a rate-limited log line.
+  // The XDP path counts rejects in the kernel and has none to report individually.
+  virtual std::optional<std::pair<std::size_t, core::IpAddress>> take_last_reject() {
+    return std::nullopt;
+  }
   virtual std::uint64_t accepted() const = 0;
 };
 

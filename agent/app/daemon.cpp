@@ -25,7 +25,6 @@ enum TimerKind {
   kGarpRefreshTimer = 2,
   kPreemptWindowTimer = 3
 };
-constexpr std::uint64_t kShutdownTimer = (1ULL << 40) - 1;  // above every instance's timer ids
 // A master that hears a lower priority re-announces its VIPs (the other side may have sent
 // gratuitous ARPs of its own): at once for each new peer, else at most this often.
 constexpr core::Time kLowerPriorityAnnounceInterval = std::chrono::seconds(1);
@@ -66,6 +65,7 @@ Daemon::Daemon(config::Plan plan) : plan_(std::move(plan)) {
   runtimes_.reserve(plan_.instances.size());
   for (const config::InstancePlan& instance : plan_.instances) {
     Runtime runtime{instance, core::Instance(instance.core)};
+    for (std::uint64_t& timer : runtime.timers) timer = loop_.allocate_timer_id();
     for (const config::Vip& vip : instance.vips) runtime.vip_addresses.push_back(vip.address);
     runtimes_.push_back(std::move(runtime));
     by_vrid_[instance.core.vrid] = static_cast<int>(runtimes_.size());
@@ -334,13 +334,14 @@ void Daemon::execute(std::size_t index, const core::ActionList& actions, core::T
     } else if (std::holds_alternative<core::Announce>(action)) {
       announce(index, Burst::BecameMaster);
     } else if (const auto* change = std::get_if<core::StateChange>(&action)) {
-      on_state_change(runtime, *change, now);
+      on_state_change(index, *change, now);
     } else if (const auto* arm = std::get_if<core::ArmTimer>(&action)) {
       loop_.set_timer(timer_id(index, kProtocolTimer), arm->at,
                       [this, index](core::Time at) { on_instance_timer(index, at); });
     } else if (const auto* note = std::get_if<core::Note>(&action)) {
       spdlog::info("{}", note_text(runtime.plan.name, *note, runtime.instance.priority()));
-      if (note->kind == core::NoteKind::ForcingNewElection && lower_priority_episode(runtime, note->peer, now)) {
+      if (note->kind == core::NoteKind::ForcingNewElection &&
+          lower_priority_episode(runtime, note->peer, now)) {
         announce(index, Burst::LowerPriorityHeard);
       }
     }
@@ -422,7 +423,8 @@ void Daemon::announce(std::size_t index, Burst burst) {
   }
 }
 
-void Daemon::on_state_change(Runtime& runtime, const core::StateChange& change, core::Time now) {
+void Daemon::on_state_change(std::size_t index, const core::StateChange& change, core::Time now) {
+  Runtime& runtime = runtimes_[index];
   ++runtime.transitions;
   runtime.state_since = now;
   spdlog::info("{}", entering_state(runtime.plan.name, change));
@@ -441,7 +443,6 @@ void Daemon::on_state_change(Runtime& runtime, const core::StateChange& change, 
                              change.reason == core::StateReason::FaultCleared;
   if (window_opened && runtime.plan.core.preempt &&
       runtime.plan.core.preempt_delay > core::Time{0}) {
-    const std::size_t index = static_cast<std::size_t>(by_vrid_[runtime.plan.core.vrid] - 1);
     loop_.set_timer(timer_id(index, kPreemptWindowTimer), now + runtime.plan.core.preempt_delay,
                     [this, index](core::Time) { catch_up(index); });
   }
@@ -450,7 +451,6 @@ void Daemon::on_state_change(Runtime& runtime, const core::StateChange& change, 
                       runtime.instance.priority());
   }
   if (change.from == core::State::Master) {
-    const std::size_t index = static_cast<std::size_t>(by_vrid_[runtime.plan.core.vrid] - 1);
     loop_.cancel_timer(timer_id(index, kGarpRepeatTimer));
     loop_.cancel_timer(timer_id(index, kGarpRefreshTimer));
   }
@@ -509,9 +509,7 @@ void Daemon::on_receiver_readable() {
 }
 
 void Daemon::log_rejects() {
-  auto* raw = dynamic_cast<RawSocketReceiver*>(receiver_.get());
-  if (raw == nullptr) return;
-  const auto reject = raw->take_last_reject();
+  const auto reject = receiver_->take_last_reject();
   if (!reject) return;
   const core::Time now = monotonic_now();
   if (now - last_reject_log_ < kRejectLogInterval && last_reject_log_ != core::Time{0}) return;
@@ -698,7 +696,8 @@ void Daemon::on_signal(int signo) {
   grace =
       std::min<core::Time>(grace + std::chrono::milliseconds(5), std::chrono::milliseconds(500));
   if (!dataplane_) grace = core::Time{0};
-  loop_.set_timer(kShutdownTimer, monotonic_now() + grace, [this](core::Time) { loop_.stop(); });
+  loop_.set_timer(loop_.allocate_timer_id(), monotonic_now() + grace,
+                  [this](core::Time) { loop_.stop(); });
 }
 
 std::string Daemon::status_json() const {
@@ -745,8 +744,18 @@ std::string Daemon::status_json() const {
       {"ringbuf_wakeups", dataplane_ ? dataplane_->wakeups() : 0},
       {"adverts_accepted", receiver_ ? receiver_->accepted() : 0},
       {"adverts_rejected", rejects},
+      {"adverts_sent", socket_.sent()},
+      {"advert_send_errors", socket_.send_errors()},
+      {"announcements_sent", announcer_.sent()},
       {"instances", instances},
   };
+  if (checker_) {
+    static constexpr const char* kHealth[] = {"unknown", "healthy", "failed"};
+    status["health_check"] = {{"name", plan_.health.name},
+                              {"status", kHealth[static_cast<int>(checker_->status())]},
+                              {"checks_run", checker_->checks_run()},
+                              {"fast_checks", checker_->fast_checks()}};
+  }
   return status.dump(2) + "\n";
 }
 

@@ -38,6 +38,7 @@ class Daemon {
         : plan(std::move(instance_plan)), instance(std::move(core_instance)) {}
     config::InstancePlan plan;
     core::Instance instance;
+    std::array<std::uint64_t, 4> timers{};  // protocol, GARP repeat, GARP refresh, preempt window
     std::vector<core::IpAddress> vip_addresses;
     bool holds_vips = false;
     core::Time last_fed{0};  // receive time of the newest advert fed to the core
@@ -72,7 +73,7 @@ class Daemon {
   // and after hearing a lower priority (someone else may have announced the VIPs).
   enum class Burst { BecameMaster, Repeat, Refresh, LowerPriorityHeard };
   void announce(std::size_t index, Burst burst);
-  void on_state_change(Runtime& runtime, const core::StateChange& change, core::Time now);
+  void on_state_change(std::size_t index, const core::StateChange& change, core::Time now);
 
   void on_instance_timer(std::size_t index, core::Time now);
   void on_advert(const HeardAdvert& heard);
@@ -89,8 +90,8 @@ class Daemon {
   void log_rejects();
   std::string status_json() const;
 
-  static std::uint64_t timer_id(std::size_t index, int kind) {
-    return index * 4 + static_cast<std::uint64_t>(kind);
+  std::uint64_t timer_id(std::size_t index, int kind) const {
+    return runtimes_[index].timers[static_cast<std::size_t>(kind)];
   }
 
   config::Plan plan_;

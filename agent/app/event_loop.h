@@ -52,6 +52,8 @@ class EventLoop {
   std::string add_fd(int fd, std::uint32_t events, FdHandler handler);
   void remove_fd(int fd);
 
+  // A fresh id for set_timer; every owner of timers takes its ids from here so they never clash.
+  std::uint64_t allocate_timer_id() { return next_timer_id_++; }
   void set_timer(std::uint64_t id, core::Time at, TimerHandler handler);
   void cancel_timer(std::uint64_t id);
   void on_signal(SignalHandler handler) { signal_handler_ = std::move(handler); }
@@ -73,6 +75,7 @@ class EventLoop {
   int signal_fd_ = -1;
   bool running_ = false;
   bool dispatching_timers_ = false;
+  std::uint64_t next_timer_id_ = 1;
   std::uint64_t wakeups_ = 0;
   core::Time armed_at_ = core::kNever;
   TimerHeap timers_;

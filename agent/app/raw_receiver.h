@@ -26,7 +26,7 @@ class RawSocketReceiver final : public AdvertReceiver {
   RejectCounters rejects() const override { return rejects_; }
   std::uint64_t accepted() const override { return accepted_; }
   // Reason of the last rejected packet and its source, for rate-limited logging.
-  std::optional<std::pair<std::size_t, core::IpAddress>> take_last_reject();
+  std::optional<std::pair<std::size_t, core::IpAddress>> take_last_reject() override;
 
  private:
   net::VrrpSocket& socket_;

@@ -1,6 +1,5 @@
 #include "app/xdp_receiver.h"
 
-#include <bpf/bpf.h>
 #include <spdlog/spdlog.h>
 
 namespace vipd::app {
@@ -15,7 +14,6 @@ core::IpAddress to_address(std::uint8_t family, const std::uint8_t* bytes) {
 void XdpReceiver::drain(const std::function<void(const HeardAdvert&)>& deliver) {
   dataplane_.consume([&](const bpf::Event& event) {
     if (const auto* advert = std::get_if<vipd_advert_event>(&event)) {
-      ++events_;
       // The record this advert replaced may hold adverts newer than any we were given (they were
       // coalesced into it): they count first, or a backup would time out one interval early.
       if (advert->prev_valid != 0) {
@@ -44,15 +42,12 @@ std::optional<HeardAdvert> XdpReceiver::latest(std::uint8_t vrid) {
 }
 
 void XdpReceiver::forget(std::uint8_t vrid) {
-  const int fd = dataplane_.map_fd("vipd_last_adv");
-  if (fd < 0) return;
-  const std::uint32_t key = vrid;
-  const vipd_last_adv empty{};
-  bpf_map_update_elem(fd, &key, &empty, BPF_ANY);
+  if (bpf::Status status = dataplane_.forget_last_advert(vrid); !status) {
+    spdlog::warn("VRID {}: {}", vrid, status.message());
+  }
 }
 
 void XdpReceiver::set_master(std::uint8_t vrid, bool master) {
-  forget(vrid);
   if (bpf::Status status = dataplane_.set_deliver_all(vrid, master); !status) {
     spdlog::warn("VRID {}: cannot switch the kernel's deliver-all mode: {}", vrid,
                  status.message());

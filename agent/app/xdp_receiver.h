@@ -29,14 +29,12 @@ class XdpReceiver final : public AdvertReceiver {
   void set_master(std::uint8_t vrid, bool master) override;
   RejectCounters rejects() const override;
   std::uint64_t accepted() const override;
-  std::uint64_t events() const { return events_; }
 
  private:
   bpf::Dataplane& dataplane_;
   std::vector<std::uint8_t> vrids_;
   ConflictHandler on_conflict_;
   PortHandler on_port_;
-  std::uint64_t events_ = 0;
 };
 
 }  // namespace vipd::app

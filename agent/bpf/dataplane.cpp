@@ -527,6 +527,17 @@ std::optional<vipd_last_adv> Dataplane::last_advert(std::uint8_t vrid) const {
   return record;
 }
 
+Status Dataplane::forget_last_advert(std::uint8_t vrid) {
+  const int fd = xdp_map_fd("vipd_last_adv");
+  if (fd < 0) return Error{"vipd_xdp has no map vipd_last_adv"};
+  const __u32 key = vrid;
+  const vipd_last_adv empty{};
+  if (bpf_map_update_elem(fd, &key, &empty, BPF_ANY) != 0) {
+    return Error{"clearing vipd_last_adv[" + std::to_string(vrid) + "]: " + std::strerror(errno)};
+  }
+  return {};
+}
+
 Result<vipd_vrid_stat> Dataplane::vrid_stats(std::uint8_t vrid) const {
   int fd = xdp_map_fd("vipd_vrid_stat");
   if (fd < 0) return Error{"vipd_xdp has no map vipd_vrid_stat"};

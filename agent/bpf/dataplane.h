@@ -132,6 +132,8 @@ class Dataplane {
 
   // The XDP program's coalescing record for `vrid`, if it saw a valid advert.
   std::optional<vipd_last_adv> last_advert(std::uint8_t vrid) const;
+  // Drops the coalescing record so the next valid advert for `vrid` is an event.
+  Status forget_last_advert(std::uint8_t vrid);
   // Per-CPU counters summed over all CPUs. vrid 0 holds adverts for unknown VRIDs.
   Result<vipd_vrid_stat> vrid_stats(std::uint8_t vrid) const;
   Result<vipd_port_stat> port_stats(std::uint16_t port) const;

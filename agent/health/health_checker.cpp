@@ -13,24 +13,25 @@
 namespace vipd::health {
 namespace {
 
-// Timer ids above every daemon instance's (which are index * 4 + kind).
-constexpr std::uint64_t kIntervalTimer = 1ULL << 40;
-constexpr std::uint64_t kTimeoutTimer = kIntervalTimer + 1;
-constexpr std::uint64_t kKillTimer = kIntervalTimer + 2;
 constexpr core::Time kKillGrace =
     std::chrono::seconds(2);  // keepalived: SIGTERM, SIGKILL 2 s later
 
 }  // namespace
 
 HealthChecker::HealthChecker(app::EventLoop& loop, config::HealthPlan plan, StatusHandler on_status)
-    : loop_(loop), plan_(std::move(plan)), on_status_(std::move(on_status)) {}
+    : loop_(loop),
+      plan_(std::move(plan)),
+      on_status_(std::move(on_status)),
+      interval_timer_(loop.allocate_timer_id()),
+      timeout_timer_(loop.allocate_timer_id()),
+      kill_timer_(loop.allocate_timer_id()) {}
 
 HealthChecker::~HealthChecker() {
   close_probe();
   if (script_.running()) script_.signal(SIGKILL);
-  loop_.cancel_timer(kIntervalTimer);
-  loop_.cancel_timer(kTimeoutTimer);
-  loop_.cancel_timer(kKillTimer);
+  loop_.cancel_timer(interval_timer_);
+  loop_.cancel_timer(timeout_timer_);
+  loop_.cancel_timer(kill_timer_);
 }
 
 void HealthChecker::start() {
@@ -49,13 +50,13 @@ void HealthChecker::on_refused(std::uint16_t port, std::uint64_t refusals) {
 
 void HealthChecker::run_check(bool out_of_cycle) {
   if (!out_of_cycle) {
-    loop_.set_timer(kIntervalTimer, app::monotonic_now() + plan_.interval,
+    loop_.set_timer(interval_timer_, app::monotonic_now() + plan_.interval,
                     [this](core::Time) { run_check(false); });
   }
   if (running_) return;  // never overlap: a slow check simply skips a round
   running_ = true;
   ++checks_run_;
-  loop_.set_timer(kTimeoutTimer, app::monotonic_now() + plan_.timeout,
+  loop_.set_timer(timeout_timer_, app::monotonic_now() + plan_.timeout,
                   [this](core::Time) { on_timeout(); });
   if (plan_.kind == config::HealthPlan::Kind::TcpPort) {
     start_tcp();
@@ -109,7 +110,7 @@ void HealthChecker::on_script_exit() {
   const auto status = script_.reap();
   if (!status) return;
   loop_.remove_fd(pidfd);
-  loop_.cancel_timer(kKillTimer);
+  loop_.cancel_timer(kill_timer_);
   if (killing_) {
     killing_ = false;
     finish(false, "timed_out");
@@ -126,7 +127,7 @@ void HealthChecker::on_timeout() {
   if (!script_.running()) return;
   killing_ = true;
   script_.signal(SIGTERM);
-  loop_.set_timer(kKillTimer, app::monotonic_now() + kKillGrace,
+  loop_.set_timer(kill_timer_, app::monotonic_now() + kKillGrace,
                   [this](core::Time) { script_.signal(SIGKILL); });
 }
 
@@ -140,7 +141,7 @@ void HealthChecker::close_probe() {
 
 void HealthChecker::finish(bool ok, const std::string& detail) {
   close_probe();
-  loop_.cancel_timer(kTimeoutTimer);
+  loop_.cancel_timer(timeout_timer_);
   running_ = false;
   if (ok) {
     ++successes_;

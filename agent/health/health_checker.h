@@ -55,6 +55,9 @@ class HealthChecker {
   bool killing_ = false;
   int tcp_fd_ = -1;
   ChildProcess script_;
+  const std::uint64_t interval_timer_;
+  const std::uint64_t timeout_timer_;
+  const std::uint64_t kill_timer_;
   std::uint64_t checks_run_ = 0;
   std::uint64_t fast_checks_ = 0;
 };

@@ -41,7 +41,6 @@ class VrrpSocket {
   void queue(std::span<const std::uint8_t> message, const core::IpAddress& destination);
   // Returns the number of messages the kernel refused (logged by the caller).
   std::size_t flush();
-  std::size_t queued() const { return pending_.size(); }
 
   // Non-blocking: false when nothing (more) is waiting. Malformed IP framing is skipped.
   bool receive(ReceivedPacket& packet);

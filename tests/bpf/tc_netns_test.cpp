@@ -19,13 +19,6 @@
 #include "tc_test_support.h"
 #include "vipd/bpf_abi.h"
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Woverlength-strings"
-#pragma GCC diagnostic ignored "-Wpedantic"
-#pragma GCC diagnostic ignored "-Wconversion"
-#include "vipd_tc.skel.h"
-#pragma GCC diagnostic pop
-
 namespace vipd::bpf::test {
 namespace {
 

@@ -27,11 +27,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 import platform
 import random
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -39,6 +37,7 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import daemons  # noqa: E402
+from benchstats import Stats  # noqa: E402
 import vipdlab  # noqa: E402
 
 MASTER_PRIORITY = 150
@@ -187,33 +186,6 @@ class Bench:
 
 # ----------------------------------------------------------------------------------------------
 # Statistics and the report
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile: p90 of 20 runs is the 18th smallest."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
-@dataclasses.dataclass
-class Stats:
-    median: float
-    p90: float
-    max: float
-    count: int
-    failed: int
-
-    @classmethod
-    def of(cls, values: list[Optional[float]]) -> Optional["Stats"]:
-        valid = [v for v in values if v is not None]
-        if not valid:
-            return None
-        return cls(statistics.median(valid), percentile(valid, 0.9), max(valid), len(values),
-                   len(values) - len(valid))
-
-    def cell(self) -> str:
-        failed = f" ({self.failed} failed)" if self.failed else ""
-        return f"{self.median:.1f} / {self.p90:.1f} / {self.max:.1f}{failed}"
 
 
 MEASURES = (("takeover", "backup holds VIP"), ("outage", "client outage"))
