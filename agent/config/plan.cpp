@@ -4,6 +4,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "config/split.h"
+
 namespace vipd::config {
 namespace {
 
@@ -11,35 +13,6 @@ struct Preemption {
   bool preempt = true;
   core::Time delay{0};
 };
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> tokens;
-  std::string token;
-  for (const char c : text + ",") {
-    if (c == ',' || std::isspace(static_cast<unsigned char>(c)) != 0) {
-      if (!token.empty()) tokens.push_back(token);
-      token.clear();
-    } else {
-      token += c;
-    }
-  }
-  return tokens;
-}
-
-// Whitespace-separated words: a check script's program and arguments, as keepalived splits them.
-std::vector<std::string> split_words(const std::string& text) {
-  std::vector<std::string> words;
-  std::string word;
-  for (const char c : text + " ") {
-    if (std::isspace(static_cast<unsigned char>(c)) != 0) {
-      if (!word.empty()) words.push_back(word);
-      word.clear();
-    } else {
-      word += c;
-    }
-  }
-  return words;
-}
 
 std::optional<int> parse_int(const std::string& text) {
   int value = 0;
@@ -167,7 +140,8 @@ void plan_health(const RunOptions& o, const HostFacts& host, const std::string& 
   }
   if (!o.check_script.empty()) {
     health.kind = HealthPlan::Kind::Script;
-    health.script_argv = split_words(o.check_script);
+    health.script_argv =
+        split_list(o.check_script, Separators::Whitespace);  // as keepalived splits it
     return;
   }
   const auto port = parse_int(o.monitor_port);

@@ -5,23 +5,12 @@
 #include <charconv>
 #include <optional>
 
+#include "config/split.h"
+
 namespace vipd::config {
 namespace {
 
 constexpr std::size_t kMaxVips = 4096;
-
-std::vector<std::string_view> split_tokens(std::string_view text) {
-  std::vector<std::string_view> tokens;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= text.size(); ++i) {
-    const bool separator = i == text.size() || text[i] == ',' ||
-                           std::isspace(static_cast<unsigned char>(text[i])) != 0;
-    if (!separator) continue;
-    if (i > start) tokens.push_back(text.substr(start, i - start));
-    start = i + 1;
-  }
-  return tokens;
-}
 
 std::optional<unsigned> parse_number(std::string_view text, int base) {
   if (text.empty() || text.size() > 8) return std::nullopt;
@@ -149,7 +138,7 @@ void report_duplicates(VipListResult& result) {
 
 VipListResult parse_vip_list(std::string_view text) {
   VipListResult result;
-  for (const std::string_view token : split_tokens(text)) expand_token(token, result);
+  for (const std::string& token : split_list(text)) expand_token(token, result);
   report_duplicates(result);
   return result;
 }

@@ -74,10 +74,9 @@ def vipd() -> daemons.Vipd:
 
 @pytest.fixture(scope="session")
 def vipd_base_args(vipd) -> tuple[str, ...]:
-    """Options every test passes: no ipfailover port check when the binary has one (the tests
-    drive VRRP, not health checks; the lab's HTTP servers are not always running)."""
-    help_text = vipdlab.run_cmd([str(vipd.binary), "run", "--help"], check=False).stdout
-    return ("--monitor-port", "0") if "--monitor-port" in help_text else ()
+    """Options every test passes: no ipfailover port check (the tests drive VRRP, not health
+    checks; the lab's HTTP servers are not always running)."""
+    return ("--monitor-port", "0")
 
 
 @pytest.fixture(scope="session")

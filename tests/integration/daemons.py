@@ -185,7 +185,7 @@ class Vipd(Daemon):
             return f"{self.binary} not built"
         probe = vipdlab.run_cmd([str(self.binary), "run", "--help"], check=False)
         if probe.returncode != 0:
-            return f"{self.binary} has no `run` subcommand yet"
+            return f"{self.binary} run --help failed: {probe.stderr.strip()}"
         return None
 
     def command(self, lab, node, settings, run_dir):
