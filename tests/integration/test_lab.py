@@ -188,6 +188,28 @@ def test_address_watcher_timestamps_vip_changes(lab3):
     watcher.stop()
 
 
+def test_advert_watcher_stamps_each_vrrp_packet_with_its_kernel_receive_time(lab3):
+    watcher = lab3.watch_adverts("n2")
+    before = vipdlab.now_ns()
+    # _mcast-send sends 5 protocol-112 packets 50 ms apart whose payload starts "vipdlab-probe":
+    # the watcher reads byte 1 ('i' = 105) as the VRID and byte 2 ('p' = 112) as the priority.
+    lab3.node("n1").run([vipdlab.PYTHON, vipdlab.THIS_FILE, "_mcast-send", "--token", "w", "--count", "5"],
+                        timeout=10)
+    vipdlab.wait_for(lambda: len(watcher.events(before)) >= 5, timeout=2, desc="5 packets seen")
+    after = vipdlab.now_ns()
+    events = watcher.events(before)
+    assert [(e.source, e.vrid, e.priority) for e in events] == [(lab3.node("n1").ipv4, 105, 112)] * 5
+    stamps = [e.ts_ns for e in events]
+    assert before < stamps[0] and stamps[-1] < after
+    gaps_ms = [(b - a) / 1e6 for a, b in zip(stamps, stamps[1:])]
+    assert all(45 < gap < 500 for gap in gaps_ms), gaps_ms
+    newest = watcher.last_from(lab3.node("n1").ipv4, 105, before_ns=after)
+    assert newest is not None and newest.ts_ns == stamps[-1]
+    assert watcher.last_from(lab3.node("n1").ipv4, 105, before_ns=stamps[0]) is None
+    assert watcher.last_from(lab3.node("n3").ipv4, 105, before_ns=after) is None
+    watcher.stop()
+
+
 # --- keepalived ----------------------------------------------------------------------------------
 
 

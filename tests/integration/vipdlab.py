@@ -711,6 +711,11 @@ class Lab:
         proc = self.start_agent(node, "_watch-addr", name=f"{node.name}-addrwatch")
         return AddressWatcher(proc)
 
+    def watch_adverts(self, node) -> "AdvertWatcher":
+        node = self.node(node)
+        proc = self.start_agent(node, "_watch-adverts", name=f"{node.name}-advertwatch")
+        return AdvertWatcher(proc)
+
     # -- daemons
 
     def start_daemon(self, node, argv: list[str], name: str, env: Optional[dict] = None) -> Proc:
@@ -860,6 +865,41 @@ class AddressWatcher:
         self.proc.stop(timeout=2)
 
 
+@dataclasses.dataclass
+class AdvertEvent:
+    ts_ns: int
+    source: str
+    vrid: int
+    priority: int
+
+
+class AdvertWatcher:
+    """The IPv4 VRRP packets one namespace receives on eth0, stamped with their kernel receive
+    time in CLOCK_MONOTONIC by an agent inside the namespace."""
+
+    def __init__(self, proc: Proc):
+        self.proc = proc
+
+    def events(self, since_ns: int = 0) -> list[AdvertEvent]:
+        result = []
+        for line in list(self.proc.lines):
+            parts = line.split()
+            if len(parts) == 4 and parts[0].isdigit():
+                event = AdvertEvent(int(parts[0]), parts[1], int(parts[2]), int(parts[3]))
+                if event.ts_ns >= since_ns:
+                    result.append(event)
+        return result
+
+    def last_from(self, source: str, vrid: int, before_ns: int, since_ns: int = 0) -> Optional[AdvertEvent]:
+        """The newest advert from `source` for `vrid` received before `before_ns`."""
+        matching = [e for e in self.events(since_ns)
+                    if e.source == source and e.vrid == vrid and e.ts_ns < before_ns]
+        return max(matching, key=lambda e: e.ts_ns, default=None)
+
+    def stop(self) -> None:
+        self.proc.stop(timeout=2)
+
+
 # ----------------------------------------------------------------------------------------------
 # Agents: run inside namespaces via `ip netns exec ... vipdlab.py _agent`
 
@@ -993,6 +1033,39 @@ def _agent_watch_addr(args) -> int:
         stamp = now_ns()
         for kind, ifindex, address in _parse_addr_messages(data):
             print(f"{stamp} {kind} {ifindex} {address}", flush=True)
+
+
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+
+
+def _agent_watch_adverts(args) -> int:
+    """Prints `<CLOCK_MONOTONIC ns> <source> <vrid> <priority>` for every IPv4 VRRP packet on eth0.
+    The stamp is the kernel's receive time (SO_TIMESTAMPNS, CLOCK_REALTIME) moved to CLOCK_MONOTONIC
+    with the clocks' offset read right after the packet: this agent's own wake-up delay stays out."""
+    sock = _mcast_socket(4)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    print("READY", flush=True)
+    deadline = time.monotonic() + args.duration
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return 0
+        sock.settimeout(remaining)
+        try:
+            data, ancillary, _, _ = sock.recvmsg(4096, socket.CMSG_SPACE(16))
+        except socket.timeout:
+            return 0
+        offset_ns = time.clock_gettime_ns(time.CLOCK_REALTIME) - now_ns()
+        received_ns = next((sec * 1_000_000_000 + nsec - offset_ns
+                            for level, kind, raw in ancillary
+                            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS
+                            for sec, nsec in [struct.unpack("@qq", raw[:16])]), now_ns())
+        header_len = (data[0] & 0x0F) * 4 if data else 0
+        if len(data) < header_len + 3:
+            continue
+        source = socket.inet_ntoa(data[12:16])
+        print(f"{received_ns} {source} {data[header_len + 1]} {data[header_len + 2]}", flush=True)
 
 
 def _mcast_socket(family: int) -> socket.socket:
@@ -1131,6 +1204,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     agent = sub.add_parser("_watch-addr")
     agent.add_argument("--duration", type=float, default=3600)
     agent.set_defaults(func=_agent_watch_addr)
+    agent = sub.add_parser("_watch-adverts")
+    agent.add_argument("--duration", type=float, default=3600)
+    agent.set_defaults(func=_agent_watch_adverts)
     for name, func in (("_mcast-recv", _agent_mcast_recv), ("_mcast-send", _agent_mcast_send)):
         agent = sub.add_parser(name)
         agent.add_argument("--family", type=int, choices=(4, 6), default=4)
