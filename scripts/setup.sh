@@ -13,7 +13,7 @@ PACKAGES=(
   libnl-3-dev libnl-route-3-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # lab, integration tests, interop
-  iproute2 iputils-ping tcpdump nftables procps psmisc ethtool curl
+  iproute2 iputils-ping tcpdump nftables iptables procps psmisc ethtool curl
   keepalived python3 python3-scapy python3-pytest python3-pyroute2 python3-yaml strace
 )
 

@@ -61,7 +61,10 @@ int libbpf_to_debug_log(enum libbpf_print_level, const char* format, va_list arg
 
 }  // namespace
 
-Daemon::Daemon(config::Plan plan) : plan_(std::move(plan)) {
+Daemon::Daemon(config::Plan plan)
+    : plan_(std::move(plan)), firewall_([](const Argv& argv) {
+        return health::run_and_wait(argv, std::chrono::seconds(5));
+      }) {
   runtimes_.reserve(plan_.instances.size());
   for (const config::InstancePlan& instance : plan_.instances) {
     Runtime runtime{instance, core::Instance(instance.core)};
@@ -304,7 +307,7 @@ void Daemon::shutdown() {
   if (!stopping_) stop_instances();
   if (notifier_) notifier_->flush_detached();
   checker_.reset();
-  close_firewall();
+  firewall_.close();
   for (Runtime& runtime : runtimes_) {
     if (runtime.holds_vips) remove_vips(runtime);
   }
@@ -634,48 +637,7 @@ void Daemon::open_firewall() {
         "adverts before netfilter");
     return;
   }
-  const auto run = [](const std::vector<std::string>& argv) {
-    return health::run_and_wait(argv, std::chrono::seconds(5));
-  };
-  const std::string group = plan_.source.is_v4() ? "224.0.0.18/32" : "ff02::12/128";
-  if (!firewall.iptables_chain.empty()) {
-    const std::string tool = plan_.source.is_v4() ? "/usr/sbin/iptables" : "/usr/sbin/ip6tables";
-    const std::vector<std::string> rule = {"-d", group, "-p", "112", "-j", "ACCEPT"};
-    std::vector<std::string> add = {tool, "-I", firewall.iptables_chain, "1"};
-    add.insert(add.end(), rule.begin(), rule.end());
-    if (std::string error = run(add); !error.empty()) {
-      spdlog::error("cannot add the VRRP accept rule to iptables chain {}: {}",
-                    firewall.iptables_chain, error);
-    } else {
-      std::vector<std::string> undo = {tool, "-D", firewall.iptables_chain};
-      undo.insert(undo.end(), rule.begin(), rule.end());
-      firewall_undo_.push_back(undo);
-      spdlog::info("Accepting VRRP to {} in iptables chain {} (raw-socket mode)", group,
-                   firewall.iptables_chain);
-    }
-  }
-  if (firewall.nftables) {
-    const std::string family = plan_.source.is_v4() ? "ip" : "ip6";
-    const std::vector<std::string> add = {
-        "/usr/sbin/nft",
-        "add table inet vipd { chain input { type filter hook input priority -10; policy accept; " +
-            family + " daddr " + group + " meta l4proto 112 accept; } }"};
-    if (std::string error = run(add); !error.empty()) {
-      spdlog::error("cannot add the nftables rule accepting VRRP: {}", error);
-    } else {
-      firewall_undo_.push_back({"/usr/sbin/nft", "delete table inet vipd"});
-      spdlog::info("Accepting VRRP to {} in nftables table inet vipd (raw-socket mode)", group);
-    }
-  }
-}
-
-void Daemon::close_firewall() {
-  for (const auto& argv : firewall_undo_) {
-    if (std::string error = health::run_and_wait(argv, std::chrono::seconds(5)); !error.empty()) {
-      spdlog::warn("firewall cleanup: {}", error);
-    }
-  }
-  firewall_undo_.clear();
+  firewall_.open(firewall, plan_.interface, plan_.source.is_v4());
 }
 
 void Daemon::on_signal(int signo) {

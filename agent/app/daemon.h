@@ -13,6 +13,7 @@
 
 #include "app/advert_receiver.h"
 #include "app/event_loop.h"
+#include "app/firewall.h"
 #include "app/status_socket.h"
 #include "bpf/dataplane.h"
 #include "config/plan.h"
@@ -58,7 +59,6 @@ class Daemon {
   void on_health(health::Health status, const std::string& detail);
   void apply_check_weight(health::Health status);
   void open_firewall();
-  void close_firewall();
   std::string update_watched_vips();
   void remove_stale_vips();
   void start_instances();
@@ -104,7 +104,7 @@ class Daemon {
   std::unique_ptr<AdvertReceiver> receiver_;
   std::unique_ptr<health::HealthChecker> checker_;
   std::unique_ptr<health::Notifier> notifier_;
-  std::vector<std::vector<std::string>> firewall_undo_;
+  VrrpFirewall firewall_;
   bool instances_started_ = false;
   std::vector<Runtime> runtimes_;
   std::array<int, 256> by_vrid_{};  // VRID -> index + 1 (0: none)

@@ -60,7 +60,7 @@ struct HealthPlan {
 
 struct FirewallPlan {
   std::string iptables_chain;  // raw-socket mode only: accept 224.0.0.18 there
-  bool nftables = false;       // raw-socket mode only: table inet vipd accepting VRRP
+  bool nftables = false;       // raw-socket mode only: table inet vipd_<if> accepting VRRP
 };
 
 struct Plan {
