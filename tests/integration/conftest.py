@@ -8,6 +8,7 @@ printed at the end of the run, so ctest's output carries the measured failover f
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import re
@@ -175,6 +176,15 @@ class Cluster:
         inst = self.instance(node)
         return inst["state"] if inst else None
 
+    def vrrp_address(self, node: str) -> str:
+        """The source of `node`'s adverts: its IPv4 address, or for an IPv6 VIP its link-local one
+        (RFC 5798 section 5.1.2.1)."""
+        if ipaddress.ip_address(self.vip).version == 4:
+            return self.lab.node(node).ipv4
+        out = self.lab.node(node).ip("-j", "-6", "addr", "show", "dev", "eth0", "scope", "link").stdout
+        # `ip -j` leaves the filtered-out addresses in the list as empty objects.
+        return next(a["local"] for a in json.loads(out)[0]["addr_info"] if "local" in a)
+
     def holders(self) -> list[str]:
         return self.lab.vip_holders(self.vip)
 
@@ -212,7 +222,7 @@ class Cluster:
         """The VIP is on `master` only, its vipd says MASTER with the expected receive path, and
         every other running vipd is BACKUP and names the master's address."""
         assert self.holders() == [master]
-        master_ip = self.lab.node(master).ipv4
+        master_ip = self.vrrp_address(master)
         for node, proc in self.procs.items():
             if not proc.alive():
                 continue
@@ -324,8 +334,8 @@ def make_cluster(vipd, vipd_base_args):
     """make_cluster(nodes, flavor) -> Cluster on a fresh lab, torn down after the test."""
     labs: list[vipdlab.Lab] = []
 
-    def make(nodes: int, flavor: Flavor, **kwargs) -> Cluster:
-        lab = vipdlab.Lab(nodes=nodes)
+    def make(nodes: int, flavor: Flavor, ipv6: bool = False, **kwargs) -> Cluster:
+        lab = vipdlab.Lab(nodes=nodes, ipv6=ipv6)
         labs.append(lab)
         lab.__enter__()
         return Cluster(lab, vipd, vipd_base_args, flavor, **kwargs)
@@ -345,3 +355,26 @@ def stop_gracefully(proc: daemons.DaemonProcess) -> tuple[int, int, float]:
     proc.proc.signal(signal.SIGTERM)
     code = proc.wait(5)
     return t0, code, (vipdlab.now_ns() - t0) / 1e9
+
+
+# ----------------------------------------------------------------------------------------------
+# Failover steps shared by the failover suites
+
+
+def elect(cluster: Cluster, priorities: dict[str, int], master: str) -> None:
+    """Starts every node; `master` must win alone, and the client must reach it via the VIP."""
+    for node, priority in priorities.items():
+        cluster.start(node, priority)
+    cluster.wait_holders([master], timeout=cluster.election_timeout(), desc=f"{master} holds the VIP")
+    cluster.wait_state(master, "MASTER", timeout=2)
+    cluster.assert_single_master(master)
+    cluster.prime_client(master)
+
+
+def took_over(cluster, watcher, t0: int, bound: float, label: str) -> float:
+    """Seconds from t0 until the VIP appeared under `watcher`; recorded and checked against bound."""
+    event = watcher.wait_event("add", cluster.vip, t0, timeout=bound + 5)
+    took = (event.ts_ns - t0) / 1e9
+    record_timing(label, took, bound)
+    assert took <= bound, f"{label}: {took * 1000:.1f} ms > {bound * 1000:.1f} ms"
+    return took

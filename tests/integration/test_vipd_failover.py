@@ -11,25 +11,8 @@ import time
 import pytest
 
 import vipdlab
-from conftest import (FAILOVER_MARGIN_S, STOP_EXIT_BOUND_S, V2_RAW, V2_XDP, V3_RAW, V3_XDP, Cluster,
-                      flavor_params, log_lines, record_timing, stop_gracefully)
-
-
-def elect(cluster: Cluster, priorities: dict[str, int], master: str) -> None:
-    for node, priority in priorities.items():
-        cluster.start(node, priority)
-    cluster.wait_holders([master], timeout=cluster.election_timeout(), desc=f"{master} holds the VIP")
-    cluster.wait_state(master, "MASTER", timeout=2)
-    cluster.assert_single_master(master)
-    cluster.prime_client(master)
-
-
-def took_over(cluster, watcher, t0: int, bound: float, label: str) -> float:
-    event = watcher.wait_event("add", cluster.vip, t0, timeout=bound + 5)
-    took = (event.ts_ns - t0) / 1e9
-    record_timing(label, took, bound)
-    assert took <= bound, f"{label}: {took * 1000:.1f} ms > {bound * 1000:.1f} ms"
-    return took
+from conftest import (FAILOVER_MARGIN_S, STOP_EXIT_BOUND_S, V2_RAW, V2_XDP, V3_RAW, V3_XDP,
+                      elect, flavor_params, log_lines, record_timing, stop_gracefully, took_over)
 
 
 @pytest.mark.parametrize("flavor", flavor_params(V2_XDP, V3_XDP, V3_RAW))

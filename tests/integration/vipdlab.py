@@ -921,9 +921,15 @@ def _agent_httpd(args) -> int:
         def log_message(self, *unused):
             pass
 
+    class DualStackServer(ThreadingHTTPServer):
+        address_family = socket.AF_INET6  # "::" with IPV6_V6ONLY off: IPv4 and IPv6 VIPs alike
+
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.allow_reuse_address = True
-    server = ThreadingHTTPServer(("0.0.0.0", args.port), Handler)
+    try:
+        server = DualStackServer(("::", args.port), Handler)
+    except OSError:  # IPv6 unavailable in this namespace
+        server = ThreadingHTTPServer(("0.0.0.0", args.port), Handler)
     print("READY", flush=True)
     server.serve_forever(poll_interval=0.2)
     return 0
