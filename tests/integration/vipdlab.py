@@ -836,22 +836,36 @@ class AddressEvent:
     address: str
 
 
-class AddressWatcher:
-    """Netlink RTM_NEWADDR/RTM_DELADDR events of one namespace, timestamped on arrival with
-    CLOCK_MONOTONIC by an agent inside the namespace."""
+class _StampedWatcher:
+    """An agent inside a namespace printing one `<CLOCK_MONOTONIC ns> <3 fields>` line per event;
+    subclasses say how the fields become an event."""
 
     def __init__(self, proc: Proc):
         self.proc = proc
 
-    def events(self, since_ns: int = 0) -> list[AddressEvent]:
+    @staticmethod
+    def _event(ts_ns: int, fields: list[str]):
+        raise NotImplementedError
+
+    def events(self, since_ns: int = 0) -> list:
         result = []
         for line in list(self.proc.lines):
             parts = line.split()
-            if len(parts) == 4 and parts[0].isdigit():
-                event = AddressEvent(int(parts[0]), parts[1], int(parts[2]), parts[3])
-                if event.ts_ns >= since_ns:
-                    result.append(event)
+            if len(parts) == 4 and parts[0].isdigit() and int(parts[0]) >= since_ns:
+                result.append(self._event(int(parts[0]), parts[1:]))
         return result
+
+    def stop(self) -> None:
+        self.proc.stop(timeout=2)
+
+
+class AddressWatcher(_StampedWatcher):
+    """Netlink RTM_NEWADDR/RTM_DELADDR events of one namespace, timestamped on arrival with
+    CLOCK_MONOTONIC by an agent inside the namespace."""
+
+    @staticmethod
+    def _event(ts_ns: int, fields: list[str]) -> AddressEvent:
+        return AddressEvent(ts_ns, fields[0], int(fields[1]), fields[2])
 
     def wait_event(self, kind: str, address: str, since_ns: int, timeout: float) -> AddressEvent:
         wanted = ipaddress.ip_address(address)
@@ -860,9 +874,6 @@ class AddressWatcher:
             return next((e for e in self.events(since_ns)
                          if e.kind == kind and ipaddress.ip_address(e.address) == wanted), None)
         return wait_for(found, timeout, interval=0.005, desc=f"address {kind} {address}")
-
-    def stop(self) -> None:
-        self.proc.stop(timeout=2)
 
 
 @dataclasses.dataclass
@@ -873,31 +884,19 @@ class AdvertEvent:
     priority: int
 
 
-class AdvertWatcher:
+class AdvertWatcher(_StampedWatcher):
     """The IPv4 VRRP packets one namespace receives on eth0, stamped with their kernel receive
     time in CLOCK_MONOTONIC by an agent inside the namespace."""
 
-    def __init__(self, proc: Proc):
-        self.proc = proc
-
-    def events(self, since_ns: int = 0) -> list[AdvertEvent]:
-        result = []
-        for line in list(self.proc.lines):
-            parts = line.split()
-            if len(parts) == 4 and parts[0].isdigit():
-                event = AdvertEvent(int(parts[0]), parts[1], int(parts[2]), int(parts[3]))
-                if event.ts_ns >= since_ns:
-                    result.append(event)
-        return result
+    @staticmethod
+    def _event(ts_ns: int, fields: list[str]) -> AdvertEvent:
+        return AdvertEvent(ts_ns, fields[0], int(fields[1]), int(fields[2]))
 
     def last_from(self, source: str, vrid: int, before_ns: int, since_ns: int = 0) -> Optional[AdvertEvent]:
         """The newest advert from `source` for `vrid` received before `before_ns`."""
         matching = [e for e in self.events(since_ns)
                     if e.source == source and e.vrid == vrid and e.ts_ns < before_ns]
         return max(matching, key=lambda e: e.ts_ns, default=None)
-
-    def stop(self) -> None:
-        self.proc.stop(timeout=2)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1026,22 +1025,35 @@ def _agent_watch_addr(args) -> int:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     sock.bind((0, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
     print("READY", flush=True)
-    deadline = time.monotonic() + args.duration
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return 0
-        sock.settimeout(remaining)
-        try:
-            data = sock.recv(1 << 16)
-        except socket.timeout:
-            return 0
+    for data in _received(sock, args.duration, lambda s: s.recv(1 << 16)):
         stamp = now_ns()
         for kind, ifindex, address in _parse_addr_messages(data):
             print(f"{stamp} {kind} {ifindex} {address}", flush=True)
+    return 0
+
+
+def _received(sock: socket.socket, duration: float, receive):
+    """Yields what `receive(sock)` returns until `duration` seconds have passed."""
+    deadline = time.monotonic() + duration
+    while (remaining := deadline - time.monotonic()) > 0:
+        sock.settimeout(remaining)
+        try:
+            yield receive(sock)
+        except socket.timeout:
+            return
 
 
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+
+
+def _monotonic_receive_time(ancillary) -> int:
+    """The SO_TIMESTAMPNS stamp (CLOCK_REALTIME) in CLOCK_MONOTONIC, or now if there is none."""
+    offset_ns = time.clock_gettime_ns(time.CLOCK_REALTIME) - now_ns()
+    for level, kind, raw in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(raw) >= 16:
+            sec, nsec = struct.unpack("@qq", raw[:16])
+            return sec * 1_000_000_000 + nsec - offset_ns
+    return now_ns()
 
 
 def _agent_watch_adverts(args) -> int:
@@ -1052,26 +1064,15 @@ def _agent_watch_adverts(args) -> int:
     sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     print("READY", flush=True)
-    deadline = time.monotonic() + args.duration
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return 0
-        sock.settimeout(remaining)
-        try:
-            data, ancillary, _, _ = sock.recvmsg(4096, socket.CMSG_SPACE(16))
-        except socket.timeout:
-            return 0
-        offset_ns = time.clock_gettime_ns(time.CLOCK_REALTIME) - now_ns()
-        received_ns = next((sec * 1_000_000_000 + nsec - offset_ns
-                            for level, kind, raw in ancillary
-                            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS
-                            for sec, nsec in [struct.unpack("@qq", raw[:16])]), now_ns())
+    for data, ancillary, _, _ in _received(sock, args.duration,
+                                           lambda s: s.recvmsg(4096, socket.CMSG_SPACE(16))):
+        received_ns = _monotonic_receive_time(ancillary)
         header_len = (data[0] & 0x0F) * 4 if data else 0
         if len(data) < header_len + 3:
             continue
         source = socket.inet_ntoa(data[12:16])
         print(f"{received_ns} {source} {data[header_len + 1]} {data[header_len + 2]}", flush=True)
+    return 0
 
 
 def _mcast_socket(family: int) -> socket.socket:
