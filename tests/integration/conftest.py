@@ -112,6 +112,16 @@ def pytest_terminal_summary(terminalreporter):
                 handle.write(json.dumps({"label": label, "ms": measured, "bound_ms": bound}) + "\n")
 
 
+def vrrp_address(lab: vipdlab.Lab, node: str, vip: str) -> str:
+    """The source of `node`'s adverts for `vip`: its IPv4 address, or for an IPv6 VIP its
+    link-local one (RFC 5798 section 5.1.2.1)."""
+    if ipaddress.ip_address(vip).version == 4:
+        return lab.node(node).ipv4
+    out = lab.node(node).ip("-j", "-6", "addr", "show", "dev", "eth0", "scope", "link").stdout
+    # `ip -j` leaves the filtered-out addresses in the list as empty objects.
+    return next(a["local"] for a in json.loads(out)[0]["addr_info"] if "local" in a)
+
+
 # ----------------------------------------------------------------------------------------------
 # A cluster of vipd (or mixed) daemons on one lab
 
@@ -177,13 +187,7 @@ class Cluster:
         return inst["state"] if inst else None
 
     def vrrp_address(self, node: str) -> str:
-        """The source of `node`'s adverts: its IPv4 address, or for an IPv6 VIP its link-local one
-        (RFC 5798 section 5.1.2.1)."""
-        if ipaddress.ip_address(self.vip).version == 4:
-            return self.lab.node(node).ipv4
-        out = self.lab.node(node).ip("-j", "-6", "addr", "show", "dev", "eth0", "scope", "link").stdout
-        # `ip -j` leaves the filtered-out addresses in the list as empty objects.
-        return next(a["local"] for a in json.loads(out)[0]["addr_info"] if "local" in a)
+        return vrrp_address(self.lab, node, self.vip)
 
     def holders(self) -> list[str]:
         return self.lab.vip_holders(self.vip)

@@ -2,7 +2,8 @@
 
 The VRRPv2 case is the configuration OpenShift ipfailover generates (1 s adverts, PASS auth with
 the first 8 characters of the config name, `preempt_delay 300`), with the same config name on both
-sides so the passwords match; the VRRPv3 case uses 0.1 s adverts and plain preempt. Both ways
+sides so the passwords match; the VRRPv3 cases use 0.1 s adverts and plain preempt, with an IPv4
+and with an IPv6 VIP (RFC 5798: link-local sources, the IPv6 pseudo-header checksum). Both ways
 round: vipd with the higher priority and keepalived with the higher priority. Whatever happens,
 keepalived must not complain about vipd's packets.
 
@@ -17,7 +18,7 @@ import pytest
 
 import daemons
 import vipdlab
-from conftest import FAILOVER_MARGIN_S, record_timing, stop_gracefully
+from conftest import FAILOVER_MARGIN_S, record_timing, stop_gracefully, vrrp_address
 
 KEEPALIVED_COMPLAINTS = re.compile(
     r"bogus|invalid passwd|checksum|TTL|wrong version|not present in MASTER advert", re.I)
@@ -25,8 +26,9 @@ HIGH, LOW = 150, 100
 
 
 class Setting:
-    def __init__(self, name, version, interval, preemption):
+    def __init__(self, name, version, interval, preemption, ipv6=False):
         self.name, self.version, self.interval, self.preemption = name, version, interval, preemption
+        self.ipv6 = ipv6
 
     def vrrp(self, vip, priority, extra=()):
         return daemons.VrrpSettings(vip=vip, priority=priority, vrid=51, version=self.version,
@@ -43,6 +45,7 @@ class Setting:
 SETTINGS = [
     pytest.param(Setting("v2-ipfailover", 2, 1.0, "preempt_delay 300"), id="v2-ipfailover"),
     pytest.param(Setting("v3-100ms", 3, 0.1, "preempt"), id="v3-100ms"),
+    pytest.param(Setting("v3-100ms-ipv6", 3, 0.1, "preempt", ipv6=True), id="v3-100ms-ipv6"),
 ]
 ROLES = [pytest.param("vipd", id="vipd-master"), pytest.param("keepalived", id="keepalived-master")]
 
@@ -52,7 +55,7 @@ class Pair:
 
     def __init__(self, lab, setting, master_kind, vipd, keepalived, vipd_args):
         self.lab, self.setting = lab, setting
-        self.vip = lab.host_address(100)
+        self.vip = lab.host_address6(100) if setting.ipv6 else lab.host_address(100)
         self.kinds = {"n1": master_kind, "n2": "keepalived" if master_kind == "vipd" else "vipd"}
         self.daemons = {"vipd": vipd, "keepalived": keepalived}
         self.vipd_args = vipd_args
@@ -98,7 +101,7 @@ class Pair:
 
 @pytest.fixture
 def lab2():
-    with vipdlab.Lab(nodes=2) as lab:
+    with vipdlab.Lab(nodes=2, ipv6=True) as lab:  # IPv6 addresses too, for the IPv6 setting
         yield lab
 
 
@@ -122,7 +125,7 @@ def test_interop_election_and_priority_zero_handoff(pair_factory, lab2, vipd, se
     vipd_node = "n1" if master_kind == "vipd" else "n2"
     status = vipd_status(lab2, vipd_node, vipd)
     assert status["state"] == ("MASTER" if vipd_node == "n1" else "BACKUP")
-    assert status["master"] == lab2.node("n1").ipv4
+    assert status["master"] == vrrp_address(lab2, "n1", pair.vip)
     assert lab2.ping("cl", pair.vip)
 
     watcher = lab2.watch_addresses("n2")
