@@ -6,7 +6,7 @@
 #   sudo scripts/bench-failover.sh --daemon keepalived,vipd,vipd-nobpf --runs 10 --settings v3-100ms
 #   sudo scripts/bench-failover.sh --settings v3-10ms --scenarios crash --json /tmp/raw.json
 #   scripts/bench-failover.sh --from-json /tmp/raw.json # the report of an earlier run again
-# vipd is build/vipd unless VIPD_BUILD_DIR or VIPD_BINARY say otherwise. Takes ~30 min with the
+# vipd is build/vipd unless VIPD_BUILD_DIR or VIPD_BINARY say otherwise. Takes ~20 min with the
 # defaults; docs/BENCHMARKS.md ("Failover in the lab") has results and how to read them.
 set -euo pipefail
 cd "$(dirname "$0")/.."

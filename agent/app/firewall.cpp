@@ -17,11 +17,11 @@ FirewallCommands iptables_commands(const std::string& chain, const std::string& 
   const Argv rule = {"-d",        vrrp_group(ipv4),    "-p", "112",   "-m", "comment",
                      "--comment", "vipd " + interface, "-j", "ACCEPT"};
   FirewallCommands commands;
-  commands.clear_stale = {tool, "-w", "5", "-D", chain};
-  commands.clear_stale.insert(commands.clear_stale.end(), rule.begin(), rule.end());
   commands.add = {tool, "-w", "5", "-I", chain, "1"};
   commands.add.insert(commands.add.end(), rule.begin(), rule.end());
-  commands.remove = commands.clear_stale;
+  commands.remove = {tool, "-w", "5", "-D", chain};
+  commands.remove.insert(commands.remove.end(), rule.begin(), rule.end());
+  commands.remove_leftovers = true;
   return commands;
 }
 
@@ -59,8 +59,7 @@ void VrrpFirewall::open(const config::FirewallPlan& plan, const std::string& int
 
 void VrrpFirewall::apply(const FirewallCommands& commands, const std::string& what) {
   int stale = 0;
-  while (!commands.clear_stale.empty() && stale < kMaxStaleRules &&
-         runner_(commands.clear_stale).empty()) {
+  while (commands.remove_leftovers && stale < kMaxStaleRules && runner_(commands.remove).empty()) {
     ++stale;
   }
   if (stale > 0)

@@ -15,9 +15,9 @@ namespace vipd::app {
 using Argv = std::vector<std::string>;
 
 struct FirewallCommands {
-  Argv clear_stale;  // run until it fails (one success per crashed run); empty: nothing to run
   Argv add;
-  Argv remove;  // undoes `add`, run at stop
+  Argv remove;                    // undoes `add`, run at stop
+  bool remove_leftovers = false;  // first run `remove` until it fails: one copy per killed run
 };
 
 inline constexpr int kMaxStaleRules = 16;

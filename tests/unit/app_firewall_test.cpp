@@ -42,7 +42,7 @@ TEST(IptablesCommands, InsertFirstInTheChainTaggedWithTheInterface) {
   EXPECT_THAT(commands.remove,
               ElementsAre("/usr/sbin/iptables", "-w", "5", "-D", "INPUT", "-d", "224.0.0.18/32",
                           "-p", "112", "-m", "comment", "--comment", "vipd eth0", "-j", "ACCEPT"));
-  EXPECT_EQ(commands.clear_stale, commands.remove);
+  EXPECT_TRUE(commands.remove_leftovers);
 }
 
 TEST(IptablesCommands, Ipv6UsesIp6tablesAndTheV6Group) {
@@ -62,7 +62,7 @@ TEST(NftablesCommands, OneTransactionReplacingALeftoverTablePerInterface) {
       "input { type filter hook input priority -10; policy accept; ip daddr 224.0.0.18/32 "
       "meta l4proto 112 accept; }; }");
   EXPECT_THAT(commands.remove, ElementsAre("/usr/sbin/nft", "delete table inet vipd_eth0"));
-  EXPECT_TRUE(commands.clear_stale.empty());
+  EXPECT_FALSE(commands.remove_leftovers);  // the add transaction replaces a leftover table
   EXPECT_THAT(nftables_commands("eth0", false).add[1], HasSubstr("ip6 daddr ff02::12/128 meta"));
 }
 
