@@ -85,10 +85,9 @@ static __always_inline int parse_tcp(struct __sk_buff* skb, enum direction dir,
   if (offset < 0) return -1;
   struct tcphdr tcp;
   if (bpf_skb_load_bytes(skb, offset, &tcp, sizeof(tcp))) return -1;
-  __u8 flags;
-  if (bpf_skb_load_bytes(skb, offset + TCP_FLAGS_OFFSET, &flags, 1)) return -1;
   view->local_port = bpf_ntohs(dir == DIR_INGRESS ? tcp.dest : tcp.source);
-  view->flags = flags;
+  // The flags byte is part of the copy: the bitfields of struct tcphdr, read as one byte.
+  view->flags = ((const __u8*)&tcp)[TCP_FLAGS_OFFSET];
   view->seq = bpf_ntohl(tcp.seq);
   return 0;
 }

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "bpf/prog_info.h"  // clear_opts
 #include "vipd/bpf_abi.h"
 
 // The generated skeleton is not warning-clean under our flags.
@@ -43,13 +44,6 @@ struct TcpFrame {
   std::uint16_t ipv4_fragment_offset = 0;
   std::uint8_t protocol = 6;  // TCP
 };
-
-// libbpf option structs must be zero past their known fields, padding included: clear in place.
-template <typename Opts>
-void clear_opts(Opts& opts) {
-  std::memset(&opts, 0, sizeof(opts));
-  opts.sz = sizeof(opts);
-}
 
 inline void put16(std::vector<std::uint8_t>& out, std::uint16_t value) {
   out.push_back(static_cast<std::uint8_t>(value >> 8));
