@@ -37,9 +37,9 @@ echo "setup.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# keepalived is only a test peer: the package must not leave a daemon running on the host.
-if systemctl is-active --quiet keepalived 2>/dev/null; then
-  systemctl stop keepalived || true
+# keepalived is only a test peer: a package this run installed must not leave a daemon running.
+# A keepalived that was already installed is the host's own business and is left alone.
+if [[ " ${missing[*]} " == *" keepalived "* ]]; then
+  systemctl disable --now keepalived >/dev/null 2>&1 || true
 fi
-systemctl disable --now keepalived >/dev/null 2>&1 || true
 echo "setup.sh: done"
