@@ -1,10 +1,19 @@
-// The BPF programs (clang, BPF target) and the agent (g++, host) must agree on every record's
-// layout; a mismatch fails the build here instead of corrupting maps at run time.
+// The agent's (g++, host) view of every record the BPF programs (clang, BPF target) share with it:
+// sizes and offsets pinned to the numbers the header was laid out for (fixed-width types, explicit
+// padding), so a header change that moves a field fails the build here instead of corrupting maps
+// at run time. The kernel's reject reasons are the codec's DecodeError values.
 #include <cstddef>
 
 #include "vipd/bpf_abi.h"
+#include "vipd/core/advert.h"
 
 namespace {
+
+using vipd::core::DecodeError;
+static_assert(VIPD_REASON_TRUNCATED == static_cast<int>(DecodeError::Truncated));
+static_assert(VIPD_REASON_BAD_TTL == static_cast<int>(DecodeError::BadTtl));
+static_assert(VIPD_REASON_FAMILY_MISMATCH == static_cast<int>(DecodeError::FamilyMismatch));
+static_assert(VIPD_REASON_UNKNOWN_VRID == vipd::core::kDecodeErrorCount + 1);
 
 static_assert(sizeof(vipd_addr) == 20);
 static_assert(offsetof(vipd_addr, addr) == 4);

@@ -138,10 +138,10 @@ void plan_health(const RunOptions& o, const HostFacts& host, const std::string& 
   if (o.check_weight < -253 || o.check_weight > 253) {
     errors.push_back("invalid check weight " + std::to_string(o.check_weight) + " (-253..253)");
   }
-  if (!o.check_script.empty()) {
+  // Split as keepalived splits it; a blank value is no script at all.
+  if (auto argv = split_list(o.check_script, Separators::Whitespace); !argv.empty()) {
     health.kind = HealthPlan::Kind::Script;
-    health.script_argv =
-        split_list(o.check_script, Separators::Whitespace);  // as keepalived splits it
+    health.script_argv = std::move(argv);
     return;
   }
   const auto port = parse_int(o.monitor_port);
@@ -225,14 +225,11 @@ std::vector<SchemePriority> scheme_priorities(const core::IpAddress& node, int r
   return result;
 }
 
+// Strictly increasing, so unique: the offset only ever grows while n does.
 std::vector<int> plan_vrids(int offset, int count, const std::vector<int>& excluded) {
   std::vector<int> vrids;
   for (int n = 1; n <= count; ++n) {
-    for (int guard = 0;
-         guard < 512 && std::find(excluded.begin(), excluded.end(), offset + n) != excluded.end();
-         ++guard) {
-      ++offset;
-    }
+    while (std::find(excluded.begin(), excluded.end(), offset + n) != excluded.end()) ++offset;
     vrids.push_back(offset + n);
   }
   return vrids;
@@ -415,8 +412,6 @@ PlanResult build_plan(const RunOptions& o, const HostFacts& host) {
         "preempt_delay does not apply to master-eligible instances (keepalived clears it for "
         "ipfailover's `state MASTER` instances)");
   }
-  const bool vrids_unique = std::adjacent_find(vrids.begin(), vrids.end()) == vrids.end();
-  if (!vrids_unique) errors.push_back("VRIDs are not unique");
   return result;
 }
 

@@ -32,12 +32,6 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   return std::nullopt;
 }
 
-std::uint32_t IpAddress::v4_host_order() const {
-  if (family_ != Family::V4) return 0;
-  return (std::uint32_t{bytes_[0]} << 24) | (std::uint32_t{bytes_[1]} << 16) |
-         (std::uint32_t{bytes_[2]} << 8) | std::uint32_t{bytes_[3]};
-}
-
 bool IpAddress::is_unspecified() const {
   for (std::size_t i = 0; i < size(); ++i) {
     if (bytes_[i] != 0) return false;

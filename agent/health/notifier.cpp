@@ -57,10 +57,4 @@ void Notifier::flush_detached() {
   }
 }
 
-std::size_t Notifier::running() const {
-  std::size_t count = 0;
-  for (const auto& [instance, queue] : queues_) count += queue.child.running() ? 1 : 0;
-  return count;
-}
-
 }  // namespace vipd::health

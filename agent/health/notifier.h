@@ -24,7 +24,6 @@ class Notifier {
   void notify(const std::string& instance, const std::string& state, int priority);
   // At shutdown: start everything still queued without waiting for it.
   void flush_detached();
-  std::size_t running() const;
 
  private:
   struct Queue {

@@ -101,24 +101,6 @@ VrrpSocket::~VrrpSocket() {
   close();
 }
 
-VrrpSocket::VrrpSocket(VrrpSocket&& other) noexcept {
-  *this = std::move(other);
-}
-
-VrrpSocket& VrrpSocket::operator=(VrrpSocket&& other) noexcept {
-  if (this == &other) return *this;
-  close();
-  fd_ = std::exchange(other.fd_, -1);
-  ifindex_ = other.ifindex_;
-  family_ = other.family_;
-  source_ = other.source_;
-  pending_ = std::move(other.pending_);
-  receive_buffer_ = std::move(other.receive_buffer_);
-  sent_ = other.sent_;
-  send_errors_ = other.send_errors_;
-  return *this;
-}
-
 void VrrpSocket::close() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;

@@ -23,8 +23,6 @@ class VrrpSocket {
  public:
   VrrpSocket() = default;
   ~VrrpSocket();
-  VrrpSocket(VrrpSocket&& other) noexcept;
-  VrrpSocket& operator=(VrrpSocket&& other) noexcept;
   VrrpSocket(const VrrpSocket&) = delete;
   VrrpSocket& operator=(const VrrpSocket&) = delete;
 
@@ -35,7 +33,6 @@ class VrrpSocket {
                    bool receive);
   void close();
   int fd() const { return fd_; }
-  bool is_open() const { return fd_ >= 0; }
 
   // Queues one copy of `message` to `destination`; flush() sends everything queued at once.
   void queue(std::span<const std::uint8_t> message, const core::IpAddress& destination);

@@ -12,7 +12,7 @@
  *   vipd_own_macs   hash        struct vipd_mac -> __u8       our MACs (not conflicts)
  *   vipd_ports      hash        __u16 port -> struct vipd_port_cfg          monitored TCP ports (tc)
  *   vipd_port_stat  percpu hash __u16 port -> struct vipd_port_stat             (tc)
- *   vipd_events     ringbuf     struct vipd_advert_event | vipd_conflict_event | vipd_port_event
+ *   vipd_events     ringbuf     struct vipd_advert_event | vipd_conflict_event   (XDP)
  * Port keys are local TCP ports in host byte order. The tc object (bpf/vipd_tc.bpf.c) has its own
  * vipd_events ring buffer carrying vipd_port_event only; the loader pins it as vipd_tc_events.
  */

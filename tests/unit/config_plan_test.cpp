@@ -550,6 +550,18 @@ TEST(Health, CheckScriptReplacesThePortCheck) {
             (std::vector<std::string>{"/usr/local/bin/check-router", "--hosts=a,b"}));
 }
 
+TEST(Health, ABlankCheckScriptIsNoScript) {
+  // An empty argv would leave nothing to run (and nothing to check for executability).
+  RunOptions o = options();
+  o.monitor_port = "8080";
+  o.check_script = "  \t ";
+  const PlanResult result = build_plan(o, host());
+  ASSERT_TRUE(result.ok()) << joined(result.errors);
+  EXPECT_EQ(result.plan.health.kind, HealthPlan::Kind::TcpPort);
+  EXPECT_EQ(result.plan.health.port, 8080);
+  EXPECT_TRUE(result.plan.health.script_argv.empty());
+}
+
 TEST(Health, IntervalTimeoutRiseFallWeightPassThrough) {
   RunOptions o = options();
   o.check_interval = "0.5";

@@ -30,7 +30,6 @@ TEST(IpAddress, ParsesIpv4IntoNetworkOrderBytes) {
   EXPECT_EQ(address.size(), 4u);
   const std::vector<std::uint8_t> bytes(address.bytes().begin(), address.bytes().end());
   EXPECT_EQ(bytes, (std::vector<std::uint8_t>{198, 18, 0, 100}));
-  EXPECT_EQ(address.v4_host_order(), 0xC6120064u);
   EXPECT_EQ(address.to_string(), "198.18.0.100");
 }
 
@@ -43,7 +42,6 @@ TEST(IpAddress, ParsesIpv6AndPrintsCanonicalForm) {
   EXPECT_EQ(address.data()[15], 0x00);
   EXPECT_EQ(address.data()[14], 0x01);
   EXPECT_EQ(address.to_string(), "fd00:198:18::100");
-  EXPECT_EQ(address.v4_host_order(), 0u);
 }
 
 TEST(IpAddress, TextRoundTrips) {
@@ -67,7 +65,6 @@ TEST(IpAddress, RejectsAnythingButAPlainAddress) {
 
 TEST(IpAddress, FromHostOrderValue) {
   EXPECT_EQ(IpAddress::v4(0xC6120001), ip("198.18.0.1"));
-  EXPECT_EQ(IpAddress::v4(0xC6120001).v4_host_order(), 0xC6120001u);
 }
 
 TEST(IpAddress, FromBytesCopiesOnlyTheFamilysSize) {

@@ -58,9 +58,10 @@ enum class DecodeError : std::uint8_t {
   AuthTypeMismatch,
   AuthMismatch,
   IntervalMismatch,
-  FamilyMismatch,
+  FamilyMismatch,  // keep last: the count below and the kernel's reason codes follow it
 };
-inline constexpr std::size_t kDecodeErrorCount = 11;
+inline constexpr std::size_t kDecodeErrorCount =
+    static_cast<std::size_t>(DecodeError::FamilyMismatch);
 std::string_view to_string(DecodeError error);
 
 // What the IP layer told us about the packet carrying the advert.

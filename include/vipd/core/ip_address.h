@@ -34,8 +34,6 @@ class IpAddress {
   std::size_t size() const { return address_size(family_); }
   const std::uint8_t* data() const { return bytes_.data(); }
   std::span<const std::uint8_t> bytes() const { return {bytes_.data(), size()}; }
-  // Host-order IPv4 value; 0 for IPv6.
-  std::uint32_t v4_host_order() const;
   bool is_unspecified() const;
   bool is_multicast() const;
   bool is_link_local() const;  // fe80::/10
