@@ -12,6 +12,8 @@ std::string_view to_string(Invariant invariant) {
       return "liveness";
     case Invariant::Preemption:
       return "preemption";
+    case Invariant::NopreemptIncumbent:
+      return "nopreempt-incumbent";
     case Invariant::GracefulStop:
       return "graceful-stop";
     case Invariant::SingleHolder:
@@ -204,7 +206,7 @@ void Checker::check_incumbent(Time now, int slot) {
   }
   ++stats_.nopreempt_samples;
   if (cluster_.master(incumbent, slot) && others.empty()) return;
-  report(Invariant::Preemption, slot, now,
+  report(Invariant::NopreemptIncumbent, slot, now,
          "nopreempt master n" + std::to_string(incumbent) + " was replaced: master now " +
              node_list(others));
   incumbent_[slot].reset();

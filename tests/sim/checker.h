@@ -17,10 +17,14 @@ namespace vipd::sim {
 enum class Invariant : std::uint8_t {
   Convergence = 1,  // 1: exactly one Master per VRID once quiet long enough
   Liveness,         // 2: a crashed Master is replaced within MDI + max delay
-  Preemption,       // 3: preempt picks the top priority; nopreempt never replaces a Master
-  GracefulStop,     // 4: a stopped Master is replaced within Skew_Time + max delay
-  SingleHolder,     // 5: two connected nodes never both hold the VIPs longer than one MDI
-  Harness,          // the simulator itself: codec round trip, event budget
+  Preemption,       // 3a: no preempting healthy Backup outranks the converged Master
+  // 3b: in a strictly nopreempt VRID nothing replaces the converged Master. Apart from 3a so that
+  // each is reported on its own (once per invariant and VRID) and each planted bug shows the
+  // check meant for it.
+  NopreemptIncumbent,
+  GracefulStop,  // 4: a stopped Master is replaced within Skew_Time + max delay
+  SingleHolder,  // 5: two connected nodes never both hold the VIPs longer than one MDI
+  Harness,       // the simulator itself: configuration, codec round trip, event budget
 };
 std::string_view to_string(Invariant invariant);
 

@@ -11,7 +11,7 @@ struct BugName {
   std::string_view name;
 };
 
-constexpr std::array<BugName, 8> kBugNames = {{
+constexpr std::array<BugName, 9> kBugNames = {{
     {PlantedBug::None, "none"},
     {PlantedBug::IgnorePriorityZero, "ignore-priority-zero"},
     {PlantedBug::BackupIgnoresMasterDown, "backup-ignores-master-down"},
@@ -20,15 +20,17 @@ constexpr std::array<BugName, 8> kBugNames = {{
     {PlantedBug::IgnoreNopreempt, "ignore-nopreempt"},
     {PlantedBug::NeverRemoveVips, "never-remove-vips"},
     {PlantedBug::TimerSkipsKernelRecord, "timer-skips-kernel-record"},
+    {PlantedBug::EncodeWrongVip, "encode-wrong-vip"},
 }};
 
-constexpr std::array<PlantedBug, 7> kPlantedBugs = {PlantedBug::IgnorePriorityZero,
+constexpr std::array<PlantedBug, 8> kPlantedBugs = {PlantedBug::IgnorePriorityZero,
                                                     PlantedBug::BackupIgnoresMasterDown,
                                                     PlantedBug::MasterIgnoresHigherPriority,
                                                     PlantedBug::BackupAcceptsLowerPriority,
                                                     PlantedBug::IgnoreNopreempt,
                                                     PlantedBug::NeverRemoveVips,
-                                                    PlantedBug::TimerSkipsKernelRecord};
+                                                    PlantedBug::TimerSkipsKernelRecord,
+                                                    PlantedBug::EncodeWrongVip};
 
 core::InstanceConfig mutate_config(core::InstanceConfig config, PlantedBug bug) {
   if (bug == PlantedBug::IgnoreNopreempt) config.preempt = true;

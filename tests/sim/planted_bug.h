@@ -1,5 +1,6 @@
 // Test-only mutation layer: plants a known protocol bug around the real core without touching it,
-// so each invariant checker can be shown to catch the bug it exists for.
+// so each invariant checker can be shown to catch the bug it exists for. Two bugs act outside the
+// instance, in the simulator: TimerSkipsKernelRecord (the agent) and EncodeWrongVip (the harness).
 #pragma once
 
 #include <cstdint>
@@ -22,6 +23,9 @@ enum class PlantedBug : std::uint8_t {
   // Acts on the coalesced receive path only (the agent around the kernel record): a timer expiry
   // neither drains the ring buffer nor feeds the record before the core sees it.
   TimerSkipsKernelRecord,
+  // A fault of the simulator's send side, not of the protocol: each advert carries the sender's
+  // primary address in place of its VRID's last VIP, so what arrives is not what the VRID sends.
+  EncodeWrongVip,
 };
 
 std::string_view to_string(PlantedBug bug);

@@ -5,7 +5,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "vipd/core/timing.h"
 
@@ -33,10 +32,6 @@ class Rng {
   bool chance(double probability) { return unit() < probability; }
   core::Time time_between(core::Time lo, core::Time hi) {
     return core::Time(between(lo.count(), hi.count()));
-  }
-  template <typename T>
-  const T& pick(const std::vector<T>& items) {
-    return items[index(items.size())];
   }
   // An independent stream: the scenario and the network draw from separate streams so a planted
   // bug that changes packet counts does not also change which events the scenario chooses.

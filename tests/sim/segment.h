@@ -24,9 +24,6 @@ class Segment {
   bool connected(int a, int b) const { return group_[a] == group_[b]; }
   bool fully_connected() const;
   bool lossless() const { return loss_ == 0.0; }
-  double loss() const { return loss_; }
-  Time jitter() const { return jitter_; }
-  const std::vector<int>& groups() const { return group_; }
 
   // When a packet sent now from `from` reaches `to`; nullopt when partitioned or lost. Both are
   // decided at send time, so once the segment is whole and loss-free every later packet arrives.

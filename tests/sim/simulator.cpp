@@ -25,8 +25,8 @@ namespace {
 
 using core::Time;
 
-constexpr std::size_t kMaxVips = 3;
-constexpr std::size_t kPacketCapacity = core::kVrrpHeaderSize + kMaxVips * 16 + core::kAuthDataSize;
+constexpr std::size_t kPacketCapacity =
+    core::kVrrpHeaderSize + static_cast<std::size_t>(kMaxVips) * 16 + core::kAuthDataSize;
 // A run that needs more events than this is livelocked (e.g. two masters answering each other
 // forever): reported instead of hanging the test.
 constexpr std::uint64_t kEventBudget = 5'000'000;
@@ -154,7 +154,7 @@ const char* probe_name(Probe probe) {
     case Probe::RestartBackup:
       return "restart the highest-priority backup";
     case Probe::RaiseBackup:
-      return "raise a backup above the master";
+      return "raise a backup above the master (up to 254)";
   }
   return "?";
 }
@@ -773,7 +773,8 @@ void Simulation::on_timer(int n, int v) {
   apply(n, v, cluster_.slot(n, v).instance->on_timer(now_));
 }
 
-// The ring buffer, then the record, whatever the instance's state (the proposed fixes).
+// Daemon::catch_up: the ring buffer, then the record, whatever the instance's state (the fixes
+// flush-before-inputs and flush-at-window-end).
 void Simulation::flush(int n, int v) {
   drain_ring(n);
   feed_record(n, v);
@@ -923,6 +924,14 @@ void Simulation::send_advert(int n, int v, std::uint8_t priority) {
   spec.auth_type = plan.auth_type;
   spec.auth_key = plan.auth_key;
   spec.addresses = plan.vips;
+  // The harness check's planted fault: a primary address is never a VIP (198.18/fd00:198:18::
+  // against 198.19/fd00:198:18:1VV::), so the advert no longer matches its VRID's plan.
+  std::vector<core::IpAddress> wrong_vips;
+  if (options_.bug == PlantedBug::EncodeWrongVip) {
+    wrong_vips = plan.vips;
+    wrong_vips.back() = world_.primary(n, plan.family);
+    spec.addresses = wrong_vips;
+  }
   Packet packet;
   packet.from = n;
   packet.family = plan.family;

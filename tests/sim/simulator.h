@@ -41,7 +41,7 @@ struct ReceiveStats {
   std::uint64_t arrivals = 0;       // valid adverts reaching a running node: every path's calls
   std::uint64_t advert_calls = 0;   // Instance::on_advert calls actually made
   std::uint64_t kernel_events = 0;  // coalesced: ring-buffer events
-  std::uint64_t record_feeds = 0;   // coalesced: records fed (timer expiry, or a proposed fix)
+  std::uint64_t record_feeds = 0;   // coalesced: records fed (timer expiry, or a fix)
   // The same counts restricted to the quiet phases (no scenario action but the probe).
   std::uint64_t quiet_arrivals = 0;
   std::uint64_t quiet_advert_calls = 0;

@@ -81,7 +81,7 @@ VridPlan draw_vrid(Rng& rng, std::uint8_t vrid, Time scale) {
   plan.priority_mode = priority_draw < 0.5   ? PriorityMode::Distinct
                        : priority_draw < 0.8 ? PriorityMode::Ties
                                              : PriorityMode::Owner;
-  const auto vip_count = static_cast<int>(rng.between(1, 3));
+  const auto vip_count = static_cast<int>(rng.between(1, kMaxVips));
   for (int k = 1; k <= vip_count; ++k) {
     if (plan.family == core::Family::V4) {
       plan.vips.push_back(core::IpAddress::v4(0xC6130000u | std::uint32_t{vrid} << 8 | k));

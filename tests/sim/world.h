@@ -19,6 +19,8 @@ using core::Time;
 
 inline constexpr int kMinNodes = 2;
 inline constexpr int kMaxNodes = 7;
+// VIPs per VRID: each VRID draws 1 to kMaxVips, and every advert buffer holds that many.
+inline constexpr int kMaxVips = 3;
 
 enum class PreemptMode : std::uint8_t { Preempt, NoPreempt, PreemptDelay, Mixed };
 enum class PriorityMode : std::uint8_t { Distinct, Ties, Owner };
