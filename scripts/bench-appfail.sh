@@ -7,8 +7,9 @@
 #   sudo scripts/bench-appfail.sh                                # 3 variants, 20 runs each
 #   sudo scripts/bench-appfail.sh --variants vipd,keepalived --runs 10 --json /tmp/raw.json
 #   scripts/bench-appfail.sh --from-json /tmp/raw.json           # the report of an earlier run
-# vipd is build/vipd unless VIPD_BUILD_DIR or VIPD_BINARY say otherwise. Takes ~15 min with the
-# defaults; docs/BENCHMARKS.md ("Application failure") has results and how to read them.
+# vipd is build/vipd unless VIPD_BUILD_DIR or VIPD_BINARY say otherwise. Took 6 min with the
+# defaults on a loaded 2-vCPU guest; docs/BENCHMARKS.md ("Application failure") has those results
+# and how to read them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ $EUID -ne 0 && " $* " != *" --from-json "* && " $* " != *" -h "* && " $* " != *" --help "* ]]; then

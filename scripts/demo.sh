@@ -12,11 +12,12 @@ repo=$PWD
 
 usage() {
   cat <<EOF
-usage: sudo scripts/demo.sh [--nodes N] [--version 2|3] [--interval S] [--keep]
+usage: sudo scripts/demo.sh [--nodes N] [--version 2|3] [--interval S] [--vrid N] [--keep]
                             [--no-setup] [--no-build] [--build-dir DIR]
   --nodes N       nodes in the lab, 2..8 (default 3; priorities 150, 120, 100, ...)
   --version 2|3   VRRP version (default 3)
   --interval S    advert interval in seconds (default 0.1 for v3, 1 for v2)
+  --vrid N        VRRP virtual router ID (default 51)
   --keep          leave the lab up for poking; prints how to tear it down
   --no-setup      do not run scripts/setup.sh (package installation)
   --no-build      do not build; use the vipd binary in the build directory

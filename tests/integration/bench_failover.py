@@ -98,11 +98,11 @@ class RunResult:
 
 
 def master_down_ms(setting: Setting) -> float:
-    return (3 * setting.interval + (256 - BACKUP_PRIORITY) / 256 * setting.interval) * 1000
+    return daemons.master_down_interval(setting.interval, BACKUP_PRIORITY) * 1000
 
 
 def skew_ms(setting: Setting) -> float:
-    return (256 - BACKUP_PRIORITY) / 256 * setting.interval * 1000
+    return daemons.skew_time(setting.interval, BACKUP_PRIORITY) * 1000
 
 
 def rfc_window(setting: Setting, scenario: str, aligned: bool = False) -> str:

@@ -49,7 +49,8 @@ BACKUP_PRIORITY = 100
 SUBNET = "198.18.0.0/23"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 REFERENCE = "keepalived"
-# /work/shared/reference/vrrp.md, "CPU, 200 instances" (keepalived, master / backup % of a core).
+# The project's keepalived reference figures for 200 instances (master / backup % of a core), as
+# quoted in docs/BENCHMARKS.md ("Scale: CPU, wake-ups, memory").
 REFERENCE_CPU = {0.01: (21, 23, 9, 10), 0.1: (2.6, 2.6, 0.95, 0.95)}
 REFERENCE_MEMORY_MIB = (13.4, 5.5)
 
@@ -70,7 +71,7 @@ def vip_ranges(instances: int) -> str:
 
 
 def master_down_s(interval: float) -> float:
-    return 3 * interval + (256 - BACKUP_PRIORITY) / 256 * interval
+    return daemons.master_down_interval(interval, BACKUP_PRIORITY)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -213,10 +213,10 @@ class Cluster:
                          desc=f"{node} in {state}")
 
     def master_down_interval(self, priority: int) -> float:
-        return 3 * self.flavor.interval + self.skew_time(priority)
+        return daemons.master_down_interval(self.flavor.interval, priority)
 
     def skew_time(self, priority: int) -> float:
-        return (256 - priority) / 256 * self.flavor.interval
+        return daemons.skew_time(self.flavor.interval, priority)
 
     def election_timeout(self) -> float:
         """Generous bound for an election from a cold start (start-up plus Master_Down_Interval)."""

@@ -19,6 +19,31 @@ import vipdlab
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KEEPALIVED = os.environ.get("VIPD_KEEPALIVED", "/usr/sbin/keepalived")
 
+# keepalived log lines that mean it did not like a VRRP packet it received (vipd's, in the
+# interop and migration suites): a bad checksum, TTL, version or password, or a master advert
+# missing one of the configured VIPs.
+KEEPALIVED_COMPLAINTS = re.compile(
+    r"bogus|invalid passwd|checksum|TTL|wrong version|not present in MASTER advert", re.I)
+
+# The daemons' own configuration variables: test daemons must not inherit them from the shell
+# that runs the tests.
+_CONFIG_ENV_PREFIXES = ("OPENSHIFT_HA_", "VIPD_", "HA_")
+
+
+def skew_time(interval: float, priority: int) -> float:
+    """RFC 3768 / 5798 Skew_Time of a backup with `priority`, in seconds (interval in seconds)."""
+    return (256 - priority) / 256 * interval
+
+
+def master_down_interval(interval: float, priority: int) -> float:
+    """RFC 3768 / 5798 Master_Down_Interval: 3 x interval + Skew_Time, in seconds."""
+    return 3 * interval + skew_time(interval, priority)
+
+
+def scrubbed_environment() -> dict[str, str]:
+    """Our environment without the daemons' configuration variables."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(_CONFIG_ENV_PREFIXES)}
+
 
 @dataclasses.dataclass
 class VrrpSettings:
@@ -45,11 +70,7 @@ class VrrpSettings:
         return f"{self.config_name}_VIP_1"
 
     def master_down_interval(self, backup_priority: int) -> float:
-        """RFC 3768 / 5798: 3 x interval + skew, in seconds."""
-        return 3 * self.advert_interval + (256 - backup_priority) / 256 * self.advert_interval
-
-    def skew_time(self, backup_priority: int) -> float:
-        return (256 - backup_priority) / 256 * self.advert_interval
+        return master_down_interval(self.advert_interval, backup_priority)
 
 
 class DaemonProcess:
@@ -102,9 +123,10 @@ class Daemon:
     def backup_pattern(self, settings: VrrpSettings) -> str:
         raise NotImplementedError
 
-    def environment(self, lab: vipdlab.Lab, node: vipdlab.Node, settings: VrrpSettings) -> Optional[dict]:
-        """The daemon's environment; None: inherit ours."""
-        return None
+    def environment(self, lab: vipdlab.Lab, node: vipdlab.Node, settings: VrrpSettings) -> dict:
+        """The daemon's environment: ours without OPENSHIFT_HA_*, VIPD_* and HA_* (a variable
+        left in the shell must not configure the daemon under test)."""
+        return scrubbed_environment()
 
     def start(self, lab: vipdlab.Lab, node, settings: VrrpSettings) -> DaemonProcess:
         node = lab.node(node)
@@ -172,7 +194,7 @@ class Keepalived(Daemon):
 
 
 class Vipd(Daemon):
-    """vipd's agent; the command line follows the lead's planned `vipd run` interface."""
+    """vipd's agent, configured through `vipd run` options."""
 
     name = "vipd"
 
@@ -228,9 +250,9 @@ class IpfailoverInstance:
 
 class Ipfailover:
     """What ipfailover's generator (openshift/images ipfailover/keepalived lib/config-generators.sh)
-    writes for an OPENSHIFT_HA_* environment, re-implemented from its documented behaviour
-    (/work/shared/reference/ipfailover.md), IPv4 VIPs only. Backup priorities are random in
-    ipfailover; `rng` makes them reproducible."""
+    writes for an OPENSHIFT_HA_* environment, re-implemented from its behaviour as docs/CONFIG.md
+    describes it (the variables, the priority scheme), IPv4 VIPs only. Backup priorities are random
+    in ipfailover; `rng` makes them reproducible."""
 
     def __init__(self, env: dict[str, str], rng=None):
         self.env = env
@@ -371,8 +393,6 @@ class IpfailoverKeepalived(Keepalived):
     (the node's own eth0 address drives the priorities and the check). `instances_for(node)`
     overrides the generated instances, e.g. to reuse the priorities vipd chose."""
 
-    name = "keepalived"
-
     def __init__(self, ipfailover: Ipfailover, instances_for=None):
         self.ipfailover = ipfailover
         self.instances_for = instances_for
@@ -407,9 +427,7 @@ class IpfailoverVipd(Vipd):
         return [str(self.binary), "run", *settings.extra_args]
 
     def environment(self, lab, node, settings):
-        base = {k: v for k, v in os.environ.items()
-                if not k.startswith(("OPENSHIFT_HA_", "VIPD_", "HA_"))}
-        return {**base, **self.env}
+        return {**super().environment(lab, node, settings), **self.env}
 
 
 DAEMONS = {"keepalived": Keepalived, "vipd": Vipd}

@@ -35,9 +35,9 @@ SETUP_SH = REPO / "scripts" / "setup.sh"
 INSTALLED_BINARY = "/usr/local/sbin/vipd"
 CMD_TIMEOUT = 60
 
-# The seed's ipfailover Deployment (shared/reference/deploy-ipfailover.yaml.md): the variables it
-# sets, with its values. The vipd manifests must set the same ones; only the documented typo fix
-# (no_preempt -> nopreempt) and the example VIP may differ.
+# The seed's keepalived ipfailover Deployment (docs/DEPLOY.md, "What changed against the
+# keepalived Deployment"): the variables it sets, with its values. The vipd manifests must set the
+# same ones; only the documented typo fix (no_preempt -> nopreempt) and the example VIP may differ.
 SEED_ENV = {
     "OPENSHIFT_HA_CHECK_INTERVAL": "2",
     "OPENSHIFT_HA_CHECK_SCRIPT": "",
@@ -300,10 +300,12 @@ def test_unit_keeps_what_vipd_needs():
     assert "AF_PACKET" in settings["RestrictAddressFamilies"].split(), "gratuitous ARP uses AF_PACKET"
 
 
-def _systemd_analyze_or_skip() -> str:
-    tool = shutil.which("systemd-analyze")
-    if tool is None:
-        pytest.skip("systemd-analyze not installed: unit verification skipped")
+def _required_tool(name: str) -> str:
+    """The tool's path. Missing is a failure, not a skip (see conftest.require_root): Debian 12
+    has systemd-analyze, apt-cache and dpkg in the base system, and scripts/setup.sh installs
+    strace."""
+    tool = shutil.which(name)
+    assert tool is not None, f"{name} not installed (run scripts/setup.sh)"
     return tool
 
 
@@ -313,7 +315,7 @@ def _unit_copy(tmp_path: Path, binary: Path) -> Path:
 
 
 def test_unit_passes_systemd_analyze_verify(tmp_path, binary):
-    tool = _systemd_analyze_or_skip()
+    tool = _required_tool("systemd-analyze")
     instance = _unit_copy(tmp_path, binary)
     result = run([tool, "verify", "--man=no", str(instance)], cwd=tmp_path)
     assert result.returncode == 0 and "vipd@" not in result.stderr, result.stderr
@@ -345,10 +347,8 @@ def test_unit_syscall_filter_covers_what_vipd_calls(binary, netns, tmp_path):
     """strace vipd through start, MASTER, check and notify scripts and SIGTERM; every syscall
     must pass the unit's SystemCallFilter= (the filter answers EPERM, which would silently turn
     the XDP path into the raw-socket fallback)."""
-    tool = _systemd_analyze_or_skip()
-    strace = shutil.which("strace")
-    if strace is None:
-        pytest.skip("strace not installed: syscall filter check skipped")
+    tool = _required_tool("systemd-analyze")
+    strace = _required_tool("strace")
     settings = unit_settings(UNIT.read_text())
     allowed = _filter_syscalls(tool, settings["SystemCallFilter"][-1].split())
     assert "bpf" in allowed and "socket" in allowed, allowed
@@ -431,18 +431,16 @@ def test_containerfile_build_packages_follow_setup_sh():
 
 
 def test_containerfile_packages_exist_in_debian():
-    if shutil.which("apt-cache") is None:
-        pytest.skip("apt-cache not available")
+    apt_cache = _required_tool("apt-cache")
     wanted = {package for stage in containerfile_stages() for package in apt_packages(stage)}
     # One call: apt-cache loads its cache once; missing names only lack a "Package:" stanza.
-    listing = run(["apt-cache", "show", "--no-all-versions"] + sorted(wanted), timeout=180).stdout
+    listing = run([apt_cache, "show", "--no-all-versions"] + sorted(wanted), timeout=180).stdout
     found = set(re.findall(r"^Package: (\S+)$", listing, flags=re.M))
     assert not wanted - found, f"not in the apt lists (apt-get update?): {sorted(wanted - found)}"
 
 
 def test_runtime_stage_has_every_library_vipd_links(binary):
-    if shutil.which("dpkg") is None:
-        pytest.skip("dpkg not available")
+    dpkg = _required_tool("dpkg")
     _, runtime = containerfile_stages()
     shipped = set(apt_packages(runtime)) | BASE_IMAGE_PACKAGES
     ldd = run(["ldd", str(binary)])
@@ -454,7 +452,7 @@ def test_runtime_stage_has_every_library_vipd_links(binary):
     queries = sorted({c.replace("/usr/lib/", "/lib/") for group in candidates.values() for c in group} |
                      {c for group in candidates.values() for c in group})
     owners = {}
-    for line in run(["dpkg", "-S"] + queries).stdout.splitlines():
+    for line in run([dpkg, "-S"] + queries).stdout.splitlines():
         package, _, owned = line.partition(": ")
         owners[owned.strip()] = package.split(":")[0]
     missing = {}

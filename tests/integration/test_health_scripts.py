@@ -83,7 +83,6 @@ def test_hanging_check_script_is_killed_and_fails(make_cluster, stubborn):
     works, 2 s later (SIGKILL) when the script ignores SIGTERM. Then n1 is in FAULT, n2 holds
     the VIP, the script's whole process group is gone and runs never overlap."""
     cluster = make_cluster(2, V3_XDP)
-    cluster.base_args = ("--monitor-port", "0")
     dirs = {n: cluster.lab.workdir / f"{n}-check" for n in ("n1", "n2")}
     for d in dirs.values():
         d.mkdir()
@@ -198,9 +197,5 @@ def test_notify_script_sequence(make_cluster):
             assert len(args) == 4 and args[3].isdigit(), args
             if args[2] != "FAULT":
                 assert int(args[3]) == priority, (node, args)
-    # Appended in order: the uptime stamps never go backwards.
-    for out in outs.values():
-        stamps = [float(line.split()[0]) for line in out.read_text().splitlines()]
-        assert stamps == sorted(stamps)
     time.sleep(0.5)  # nothing more arrives after the stops
     assert len(notifications(outs["n1"])) == 6 and len(notifications(outs["n2"])) == 5

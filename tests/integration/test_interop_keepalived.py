@@ -20,8 +20,6 @@ import daemons
 import vipdlab
 from conftest import FAILOVER_MARGIN_S, record_timing, stop_gracefully, vrrp_address
 
-KEEPALIVED_COMPLAINTS = re.compile(
-    r"bogus|invalid passwd|checksum|TTL|wrong version|not present in MASTER advert", re.I)
 HIGH, LOW = 150, 100
 
 
@@ -36,10 +34,10 @@ class Setting:
                                     preemption=self.preemption, extra_args=tuple(extra))
 
     def mdi(self, priority):
-        return 3 * self.interval + (256 - priority) / 256 * self.interval
+        return daemons.master_down_interval(self.interval, priority)
 
     def skew(self, priority):
-        return (256 - priority) / 256 * self.interval
+        return daemons.skew_time(self.interval, priority)
 
 
 SETTINGS = [
@@ -67,9 +65,6 @@ class Pair:
         self.procs[node] = self.daemons[kind].start(self.lab, node, self.setting.vrrp(self.vip, priority, extra))
         return self.procs[node]
 
-    def keepalived_proc(self):
-        return self.procs["n1"] if self.kinds["n1"] == "keepalived" else self.procs["n2"]
-
     def holders(self):
         return self.lab.vip_holders(self.vip)
 
@@ -95,7 +90,7 @@ class Pair:
         for node, proc in self.procs.items():
             if self.kinds[node] != "keepalived":
                 continue
-            bad = [l for l in proc.log().splitlines() if KEEPALIVED_COMPLAINTS.search(l)]
+            bad = [l for l in proc.log().splitlines() if daemons.KEEPALIVED_COMPLAINTS.search(l)]
             assert bad == [], f"keepalived on {node} complains: {bad}"
 
 

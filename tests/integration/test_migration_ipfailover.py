@@ -28,8 +28,6 @@ import daemons
 import vipdlab
 from conftest import stop_gracefully
 
-KEEPALIVED_COMPLAINTS = re.compile(r"bogus|invalid passwd|checksum|wrong version|TTL", re.I)
-
 BASE_ENV = {
     "OPENSHIFT_HA_CONFIG_NAME": "ipf-migrate",
     "OPENSHIFT_HA_VIRTUAL_IPS": "198.18.0.100-102",
@@ -42,7 +40,10 @@ BASE_ENV = {
     "OPENSHIFT_HA_PREEMPTION": "preempt_delay 0",
 }
 ADVERT = 1.0  # ipfailover emits no advert_int: VRRPv2, 1 s
-MDI_BOUND = 3 * ADVERT + 1 + 2  # Master_Down_Interval (<= 4 s) + start-up and margin
+# Master_Down_Interval of the lowest priority (1): no instance here waits longer (< 4 s).
+MDI_MAX = daemons.master_down_interval(ADVERT, 1)
+TAKEOVER_BOUND = MDI_MAX + 0.2  # what a takeover measured by the address watcher may take
+MDI_BOUND = MDI_MAX + 2  # timeout of the waits: Master_Down_Interval + start-up and margin
 
 
 class Migration:
@@ -53,7 +54,6 @@ class Migration:
         self.vipd = daemons.IpfailoverVipd(env, binary=str(vipd_binary))
         self.keepalived = daemons.IpfailoverKeepalived(self.ipf)
         self.procs: dict[str, daemons.DaemonProcess] = {}
-        self.kinds: dict[str, str] = {}
         self.keepalived_logs: list[daemons.DaemonProcess] = []
         self.httpd = {n.name: lab.start_http(n) for n in lab.nodes}
         self.plans = {n.name: self.vipd_plan(n.name) for n in lab.nodes}
@@ -75,7 +75,7 @@ class Migration:
     def start(self, node: str, kind: str) -> daemons.DaemonProcess:
         daemon = self.vipd if kind == "vipd" else self.keepalived
         proc = daemon.start(self.lab, node, self.settings())
-        self.procs[node], self.kinds[node] = proc, kind
+        self.procs[node] = proc
         if kind == "keepalived":
             self.keepalived_logs.append(proc)
         return proc
@@ -112,7 +112,7 @@ class Migration:
 
     def assert_keepalived_quiet(self) -> None:
         for proc in self.keepalived_logs:
-            bad = [l for l in proc.log().splitlines() if KEEPALIVED_COMPLAINTS.search(l)]
+            bad = [l for l in proc.log().splitlines() if daemons.KEEPALIVED_COMPLAINTS.search(l)]
             assert not bad, f"keepalived on {proc.node.name} complains: {bad[:5]}"
 
 
@@ -171,7 +171,9 @@ def test_rolling_migration_keepalived_to_vipd(migration):
     t = vipdlab.now_ns()
     vipd_n1 = migration.start("n1", "vipd")
     migration.wait_masters(expected, timeout=MDI_BOUND + 3, desc="vipd on n1, keepalived on n2")
-    assert migration.gains("n1", inst2.vips, t, 1, watchers["n1"]) > 0
+    # Started as BACKUP, vipd preempts instance 2 after its Master_Down_Interval.
+    took = migration.gains("n1", inst2.vips, t, 1, watchers["n1"])
+    assert took <= TAKEOVER_BOUND, f"vipd took instance 2 {took:.3f}s after its start"
     time.sleep(2 * ADVERT)
     assert migration.masters() == {k: [v] for k, v in expected.items()}, "not stable"
     assert vipd_n1.alive(), vipd_n1.log()[-2000:]
@@ -203,7 +205,7 @@ def test_rolling_migration_keepalived_to_vipd(migration):
     ka_n2.crash()
     ka_n2.wait(5)
     took = migration.gains("n1", inst1.vips, t, MDI_BOUND, watchers["n1"])
-    assert took <= 3 * ADVERT + 1 + 0.2, f"vipd took instance 1 after {took:.3f}s"
+    assert took <= TAKEOVER_BOUND, f"vipd took instance 1 after {took:.3f}s"
     # A crashed keepalived leaves its VIPs behind (ipfailover's pod would delete them); the
     # restarted keepalived clears them and preempts instance 1 back.
     migration.start("n2", "keepalived")
@@ -214,7 +216,7 @@ def test_rolling_migration_keepalived_to_vipd(migration):
     vipd_n1.crash()
     vipd_n1.wait(5)
     took = migration.gains("n2", inst2.vips, t, MDI_BOUND, watchers["n2"])
-    assert took <= 3 * ADVERT + 1 + 0.2, f"keepalived took instance 2 after {took:.3f}s"
+    assert took <= TAKEOVER_BOUND, f"keepalived took instance 2 after {took:.3f}s"
     migration.start("n1", "vipd")
     migration.wait_masters(expected, timeout=MDI_BOUND + 3, desc="vipd restarted on n1")
 
@@ -251,9 +253,11 @@ def test_default_preempt_delay_with_state_master(vipd, first, joiner):
         migration.start("n2", first)
         migration.wait_masters({inst1.name: "n2", inst2.name: "n2"}, timeout=MDI_BOUND + 3,
                                desc=f"{first} alone on n2")
+        watcher = lab.watch_addresses("n1")
         t = vipdlab.now_ns()
         migration.start("n1", joiner)
         migration.wait_masters(migration.expected_masters(), timeout=MDI_BOUND + 3,
                                desc=f"{joiner} on n1 takes instance 2 despite preempt_delay 300")
-        assert (vipdlab.now_ns() - t) / 1e9 <= MDI_BOUND + 3
+        took = migration.gains("n1", inst2.vips, t, 1, watcher)
+        assert took <= TAKEOVER_BOUND, f"{joiner} on n1 took instance 2 {took:.3f}s after its start"
         migration.assert_keepalived_quiet()

@@ -28,6 +28,7 @@ import vipdlab  # noqa: E402
 
 TRACING = Path("/sys/kernel/tracing")
 INSTANCE = TRACING / "instances" / "vipd-takeover"
+MASTER_PRIORITY, BACKUP_PRIORITY = 150, 100
 EVENTS = ("raw_syscalls:sys_enter", "raw_syscalls:sys_exit", "sched:sched_wakeup", "sched:sched_switch")
 SYSCALLS = {0: "read", 1: "write", 7: "poll", 44: "sendto", 45: "recvfrom", 46: "sendmsg",
             47: "recvmsg", 55: "getsockopt", 232: "epoll_wait", 286: "timerfd_settime",
@@ -56,7 +57,7 @@ def main() -> int:
     daemon = daemons.make_daemon(args.daemon)
     if why_not := daemon.available():
         parser.error(why_not)
-    master_down_ns = int((3 * args.interval + 156 / 256 * args.interval) * 1e9)
+    master_down_ns = int(daemons.master_down_interval(args.interval, BACKUP_PRIORITY) * 1e9)
 
     with vipdlab.Lab(nodes=2) as lab:
         lab.start_http_servers()  # vipd's default port-80 check
@@ -66,9 +67,9 @@ def main() -> int:
             return daemons.VrrpSettings(vip=vip, priority=priority, vrid=51, version=3,
                                         advert_interval=args.interval, config_name="trace")
 
-        daemon.start(lab, "n2", settings(100))
+        daemon.start(lab, "n2", settings(BACKUP_PRIORITY))
         vipdlab.wait_for(lambda: lab.vip_holders(vip) == ["n2"], timeout=5, desc="n2 holds the VIP")
-        master = daemon.start(lab, "n1", settings(150))
+        master = daemon.start(lab, "n1", settings(MASTER_PRIORITY))
         vipdlab.wait_for(lambda: lab.vip_holders(vip) == ["n1"], timeout=5, desc="n1 holds the VIP")
         time.sleep(0.5)
         addresses = lab.watch_addresses("n2")

@@ -721,9 +721,6 @@ class Lab:
     def start_daemon(self, node, argv: list[str], name: str, env: Optional[dict] = None) -> Proc:
         return self.start_process(self.node(node), argv, name=f"{self.node(node).name}-{name}", env=env)
 
-    def status(self) -> dict:
-        return {n.name: {"ns": n.ns_name, "addresses": n.addresses()} for n in [self.client, *self.nodes]}
-
 
 def _is_address(value) -> bool:
     if not isinstance(value, str):
