@@ -284,9 +284,6 @@ void Daemon::start_instances() {
   const core::Time now = monotonic_now();
   for (std::size_t i = 0; i < runtimes_.size(); ++i) {
     Runtime& runtime = runtimes_[i];
-    for (std::uint8_t bit = 1; bit != 0 && bit <= 4; bit = static_cast<std::uint8_t>(bit << 1)) {
-      if (faults_ & bit) runtime.instance.raise_fault(now, static_cast<core::FaultReason>(bit));
-    }
     runtime.state_since = now;
     catch_up(i);
     execute(i, runtime.instance.start(now), now);
@@ -579,8 +576,8 @@ void Daemon::set_fault(core::FaultReason reason, bool raised) {
   const core::Time now = monotonic_now();
   for (std::size_t i = 0; i < runtimes_.size(); ++i) {
     core::Instance& instance = runtimes_[i].instance;
-    if (instance.state() == core::State::Initialize) continue;  // start() applies faults itself
-    catch_up(i);
+    // Before start() the core only records the fault (no actions) and start() honours it.
+    if (instance.state() != core::State::Initialize) catch_up(i);
     execute(i, raised ? instance.raise_fault(now, reason) : instance.clear_fault(now, reason), now);
   }
 }
@@ -595,17 +592,10 @@ void Daemon::on_health(health::Health status, const std::string& detail) {
     }
   }
   if (plan_.health.weight == 0) {
-    if (instances_started_) {
-      set_fault(core::FaultReason::CheckFailed, failed);
-    } else {
-      if (failed)
-        faults_ = static_cast<std::uint8_t>(
-            faults_ | static_cast<std::uint8_t>(core::FaultReason::CheckFailed));
-      start_instances();
-    }
-    return;
+    set_fault(core::FaultReason::CheckFailed, failed);
+  } else {
+    apply_check_weight(status);
   }
-  apply_check_weight(status);
   if (!instances_started_) start_instances();
 }
 
