@@ -76,18 +76,8 @@ int main(int argc, char** argv) {
   CLI::App app{"vipd: eBPF-assisted VRRP agent keeping virtual IPs alive"};
   app.require_subcommand(1);
 
-  // Both commands read the same options, so check-config resolves exactly what run would. Each has
-  // its own copy: CLI11 applies the environment to every subcommand, parsed or not, so a shared one
-  // would let the other command's environment values overwrite this command's flags.
-  vipd::config::RunOptions run_options;
-  vipd::config::RunOptions check_options;
-  auto* run = app.add_subcommand("run", "Run the VRRP daemon in the foreground");
-  vipd::config::add_run_options(*run, run_options);
-  bool json = false;
-  auto* check =
-      app.add_subcommand("check-config", "Print the resolved plan (or every error) and exit");
-  vipd::config::add_run_options(*check, check_options);
-  check->add_flag("--json", json, "Stable JSON output (docs/CONFIG.md)");
+  vipd::config::CommandOptions commands;
+  vipd::config::add_run_commands(app, commands);
 
   vipd::app::StatusOptions status_options;
   auto* status = app.add_subcommand("status", "Show the state of a running vipd");
@@ -96,11 +86,9 @@ int main(int argc, char** argv) {
   app.add_subcommand("version", "Print version, git commit and libbpf version");
 
   // The config file goes in first; environment and flags parsed next override it.
-  if (const std::string path = vipd::config::find_config_path(argc, argv); !path.empty()) {
-    const auto errors = vipd::config::apply_config_file(path, run_options);
+  if (const auto errors = vipd::config::apply_config_file(argc, argv, commands); !errors.empty()) {
     for (const std::string& error : errors) std::cerr << "vipd: " << error << "\n";
-    if (!errors.empty()) return kExitBadConfig;
-    check_options = run_options;
+    return kExitBadConfig;
   }
   try {
     app.parse(argc, argv);
@@ -114,6 +102,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (app.got_subcommand("status")) return vipd::app::show_status(status_options);
-  if (app.got_subcommand("check-config")) return check_config(check_options, json);
-  return run_daemon(run_options);
+  const vipd::config::RunOptions& options = vipd::config::parsed_run_options(app, commands);
+  if (app.got_subcommand("check-config")) return check_config(options, commands.json);
+  return run_daemon(options);
 }

@@ -211,6 +211,28 @@ std::string find_config_path(int argc, const char* const* argv) {
   return from_env == nullptr ? std::string() : std::string(from_env);
 }
 
+void add_run_commands(CLI::App& app, CommandOptions& options) {
+  auto* run = app.add_subcommand("run", "Run the VRRP daemon in the foreground");
+  add_run_options(*run, options.run);
+  auto* check =
+      app.add_subcommand("check-config", "Print the resolved plan (or every error) and exit");
+  add_run_options(*check, options.check);
+  check->add_flag("--json", options.json, "Stable JSON output (docs/CONFIG.md)");
+}
+
+std::vector<std::string> apply_config_file(int argc, const char* const* argv,
+                                           CommandOptions& options) {
+  const std::string path = find_config_path(argc, argv);
+  if (path.empty()) return {};
+  std::vector<std::string> errors = apply_config_file(path, options.run);
+  options.check = options.run;
+  return errors;
+}
+
+const RunOptions& parsed_run_options(const CLI::App& app, const CommandOptions& options) {
+  return app.got_subcommand("check-config") ? options.check : options.run;
+}
+
 std::vector<std::string> ignored_settings(const RunOptions& o) {
   std::vector<std::string> set;
   if (!o.admin_emails.empty()) set.push_back("OPENSHIFT_HA_ADMIN_EMAILS");

@@ -68,6 +68,27 @@ std::vector<std::string> apply_config_file(const std::string& path, RunOptions& 
 // `--config FILE` / `--config=FILE` from argv, else VIPD_CONFIG; empty when neither.
 std::string find_config_path(int argc, const char* const* argv);
 
+// The two commands that read RunOptions. Each has its own copy: CLI11 applies the environment to
+// every subcommand, parsed or not, so a shared one would let the other command's environment values
+// overwrite this command's flags. Both resolve exactly the same way, so check-config shows what run
+// would do.
+struct CommandOptions {
+  RunOptions run;
+  RunOptions check;
+  bool json = false;  // check-config --json
+};
+
+// Adds `run` and `check-config` to `app`, bound to `options`.
+void add_run_commands(CLI::App& app, CommandOptions& options);
+
+// Applies the config file named by argv (--config) or VIPD_CONFIG, if any, to both commands'
+// options; call before parsing, so environment and flags override it. Returns one line per problem.
+std::vector<std::string> apply_config_file(int argc, const char* const* argv,
+                                           CommandOptions& options);
+
+// After parsing: the options of the command that was given.
+const RunOptions& parsed_run_options(const CLI::App& app, const CommandOptions& options);
+
 // The ignored ipfailover variables that were set, for one log line each.
 std::vector<std::string> ignored_settings(const RunOptions& options);
 

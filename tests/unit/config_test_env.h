@@ -66,35 +66,25 @@ struct Parsed {
   std::vector<std::string> errors;
 };
 
-// main.cpp's sequence: `run` and `check-config` each bound to their own RunOptions, the config
-// file (from --config or VIPD_CONFIG) applied first to both, then CLI11 parses argv and the
-// environment; the parsed command's options are the result.
+// main.cpp's sequence through the same functions: the run commands, the config file, CLI11's
+// parse of argv and the environment, the given command's options.
 inline Parsed parse_like_main(const std::vector<std::string>& args) {
   Parsed parsed;
-  RunOptions check_options;
+  CommandOptions commands;
   CLI::App app{"vipd"};
   app.require_subcommand(1);
-  auto* run = app.add_subcommand("run");
-  add_run_options(*run, parsed.options);
-  bool json = false;
-  auto* check = app.add_subcommand("check-config");
-  add_run_options(*check, check_options);
-  check->add_flag("--json", json);
-
+  add_run_commands(app, commands);
   std::vector<const char*> argv = {"vipd"};
   for (const std::string& arg : args) argv.push_back(arg.c_str());
   const int argc = static_cast<int>(argv.size());
-  if (const std::string path = find_config_path(argc, argv.data()); !path.empty()) {
-    parsed.errors = apply_config_file(path, parsed.options);
-    if (!parsed.errors.empty()) return parsed;
-    check_options = parsed.options;
-  }
+  parsed.errors = apply_config_file(argc, argv.data(), commands);
+  if (!parsed.errors.empty()) return parsed;
   try {
     app.parse(argc, argv.data());
   } catch (const CLI::ParseError& error) {
     parsed.errors.push_back(error.what());
   }
-  if (app.got_subcommand("check-config")) parsed.options = check_options;
+  parsed.options = parsed_run_options(app, commands);
   return parsed;
 }
 
