@@ -33,12 +33,12 @@ struct {
   __type(value, struct vipd_port_stat);
 } vipd_port_stat SEC(".maps");
 
-// Its own ring buffer: the XDP object has another map of the same name; the loader pins this one
-// as vipd_tc_events.
+// Port events only; the XDP object's vipd_events carries adverts and conflicts. The agent reads
+// both through one ring_buffer.
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, VIPD_RINGBUF_BYTES);
-} vipd_events SEC(".maps");
+} vipd_tc_events SEC(".maps");
 
 enum direction { DIR_INGRESS, DIR_EGRESS };
 
@@ -115,7 +115,7 @@ static __always_inline void report_refusal(struct __sk_buff* skb, const struct t
                                            struct vipd_port_cfg* cfg, struct vipd_port_stat* stat) {
   __u64 now = bpf_ktime_get_ns();
   if (cfg->last_event_ns && now - cfg->last_event_ns < VIPD_PORT_EVENT_INTERVAL_NS) return;
-  struct vipd_port_event* event = bpf_ringbuf_reserve(&vipd_events, sizeof(*event), 0);
+  struct vipd_port_event* event = bpf_ringbuf_reserve(&vipd_tc_events, sizeof(*event), 0);
   if (!event) return;
   cfg->last_event_ns = now;
   vipd_fill_event_hdr(&event->hdr, VIPD_EVENT_PORT_REFUSED, sizeof(*event), skb->ifindex, now);

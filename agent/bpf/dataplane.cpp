@@ -43,7 +43,6 @@ struct Dataplane::Skeletons {
 
 namespace {
 
-constexpr std::string_view kTcMapPrefix = "tc:";
 constexpr std::string_view kLoopback = "lo";
 
 std::string load_failure(std::string_view object, int error) {
@@ -52,14 +51,6 @@ std::string load_failure(std::string_view object, int error) {
   if (error == -EPERM || error == -EACCES)
     text += " (need CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN, plus CAP_NET_ADMIN)";
   return text;
-}
-
-bpf_program* first_xdp_program(bpf_object* object) {
-  for (bpf_program* program = bpf_object__next_program(object, nullptr); program;
-       program = bpf_object__next_program(object, program)) {
-    if (bpf_program__type(program) == BPF_PROG_TYPE_XDP) return program;
-  }
-  return nullptr;
 }
 
 int find_map_fd(bpf_object* object, std::string_view name) {
@@ -159,7 +150,6 @@ Result<std::unique_ptr<Dataplane>> Dataplane::open(const Options& options) {
   if (!skeletons->tc) return Error{"BPF unavailable: opening vipd_tc failed: " + errno_text(errno)};
   if (int error = vipd_xdp__load(skeletons->xdp)) return Error{load_failure("vipd_xdp", error)};
   if (int error = vipd_tc__load(skeletons->tc)) return Error{load_failure("vipd_tc", error)};
-  if (!first_xdp_program(skeletons->xdp->obj)) return Error{"vipd_xdp has no XDP program"};
   std::unique_ptr<Dataplane> dataplane(new Dataplane(options, std::move(skeletons)));
   if (Status status = dataplane->create_ring_buffer(); !status) return Error{status.message()};
   return dataplane;
@@ -173,14 +163,13 @@ Dataplane::~Dataplane() {
 }
 
 Status Dataplane::create_ring_buffer() {
-  int tc_events = bpf_map__fd(skel_->tc->maps.vipd_events);
-  skel_->events = ring_buffer__new(tc_events, &Dataplane::on_record, this, nullptr);
+  // One ring_buffer over both objects' ring buffers: adverts and conflicts (XDP), port events (tc).
+  skel_->events = ring_buffer__new(bpf_map__fd(skel_->tc->maps.vipd_tc_events),
+                                   &Dataplane::on_record, this, nullptr);
   if (!skel_->events) return Error{"ring_buffer__new failed: " + errno_text(errno)};
-  // The XDP object grows its ring buffer with the advert path; without it only port events flow.
-  if (int xdp_events = xdp_map_fd("vipd_events"); xdp_events >= 0) {
-    if (int error = ring_buffer__add(skel_->events, xdp_events, &Dataplane::on_record, this)) {
-      return Error{"ring_buffer__add(vipd_xdp vipd_events) failed: " + errno_text(error)};
-    }
+  if (int error = ring_buffer__add(skel_->events, bpf_map__fd(skel_->xdp->maps.vipd_events),
+                                   &Dataplane::on_record, this)) {
+    return Error{"ring_buffer__add(vipd_events) failed: " + errno_text(error)};
   }
   return {};
 }
@@ -194,8 +183,8 @@ int Dataplane::tc_map_fd(std::string_view name) const {
 }
 
 int Dataplane::map_fd(std::string_view name) const {
-  if (name.starts_with(kTcMapPrefix)) return tc_map_fd(name.substr(kTcMapPrefix.size()));
-  return xdp_map_fd(name);
+  const int fd = xdp_map_fd(name);
+  return fd >= 0 ? fd : tc_map_fd(name);
 }
 
 // ---- attach / detach ----------------------------------------------------------------------------
@@ -232,7 +221,7 @@ Status Dataplane::attach() {
 }
 
 Status Dataplane::attach_xdp() {
-  int prog_fd = bpf_program__fd(first_xdp_program(skel_->xdp->obj));
+  int prog_fd = bpf_program__fd(skel_->xdp->progs.vipd_xdp_advert);
   Result<XdpAttachment> attached =
       attach_xdp_program(ifindex_, options_.interface, prog_fd, options_.xdp_mode);
   if (!attached) return attached.status();
@@ -277,7 +266,7 @@ void Dataplane::detach_tc_from(TcTarget& target) {
 
 void Dataplane::detach() {
   if (state_.xdp_attached) {
-    int prog_fd = bpf_program__fd(first_xdp_program(skel_->xdp->obj));
+    int prog_fd = bpf_program__fd(skel_->xdp->progs.vipd_xdp_advert);
     detach_xdp_program(ifindex_, prog_fd, state_.xdp_mode);
   }
   for (TcTarget& target : tc_targets_) detach_tc_from(target);
@@ -319,19 +308,16 @@ std::string Dataplane::clsact_marker(const std::string& ifname) const {
 void Dataplane::pin_maps() {
   if (pin_dir_.empty()) return;
   remove_stale_pins(pin_dir_);
-  auto pin_all = [&](bpf_object* object, bool is_tc) -> Status {
+  auto pin_all = [&](bpf_object* object) -> Status {
     for (bpf_map* map = bpf_object__next_map(object, nullptr); map;
          map = bpf_object__next_map(object, map)) {
       if (bpf_map__is_internal(map)) continue;
-      std::string name = bpf_map__name(map);
-      // Both objects have a vipd_events ring buffer: the tc one is pinned as vipd_tc_events.
-      if (is_tc && xdp_map_fd(name) >= 0) name = "vipd_tc_" + name.substr(name.find('_') + 1);
-      if (Status status = pin_map(map, pin_dir_ + "/" + name); !status) return status;
+      if (Status status = pin_map(map, pin_dir_ + "/" + bpf_map__name(map)); !status) return status;
     }
     return {};
   };
-  Status status = pin_all(skel_->xdp->obj, false);
-  if (status) status = pin_all(skel_->tc->obj, true);
+  Status status = pin_all(skel_->xdp->obj);
+  if (status) status = pin_all(skel_->tc->obj);
   if (!status) {
     state_.pin_note = status.message() + "; running without pins";
     remove_stale_pins(pin_dir_);

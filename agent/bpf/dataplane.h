@@ -138,8 +138,8 @@ class Dataplane {
   Result<vipd_vrid_stat> vrid_stats(std::uint8_t vrid) const;
   Result<vipd_port_stat> port_stats(std::uint16_t port) const;
 
-  // Map file descriptor by map name (tc maps: "tc:<name>"), or -1. For tests and bpftool-like
-  // inspection.
+  // Map file descriptor by map name (the names are unique across both objects), or -1. For tests
+  // and bpftool-like inspection.
   int map_fd(std::string_view name) const;
 
   // Test hook: forget the attachments and pins without removing them, as a SIGKILL would.

@@ -13,8 +13,8 @@
  *   vipd_ports      hash        __u16 port -> struct vipd_port_cfg          monitored TCP ports (tc)
  *   vipd_port_stat  percpu hash __u16 port -> struct vipd_port_stat             (tc)
  *   vipd_events     ringbuf     struct vipd_advert_event | vipd_conflict_event   (XDP)
- * Port keys are local TCP ports in host byte order. The tc object (bpf/vipd_tc.bpf.c) has its own
- * vipd_events ring buffer carrying vipd_port_event only; the loader pins it as vipd_tc_events.
+ *   vipd_tc_events  ringbuf     struct vipd_port_event                          (tc)
+ * Port keys are local TCP ports in host byte order.
  */
 #ifndef VIPD_BPF_ABI_H
 #define VIPD_BPF_ABI_H

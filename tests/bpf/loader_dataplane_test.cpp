@@ -220,7 +220,7 @@ TEST_F(LoaderTest, AttachesOnceAndPinsAndCleanStopRemovesEverything) {
     EXPECT_TRUE(path_exists(path)) << path;
     EXPECT_EQ(file_mode(path), 0600u) << path;
   }
-  EXPECT_EQ(pinned_map_id(kPinDir + "/vipd_tc_events"), map_id(*dataplane, "tc:vipd_events"));
+  EXPECT_EQ(pinned_map_id(kPinDir + "/vipd_tc_events"), map_id(*dataplane, "vipd_tc_events"));
   EXPECT_EQ(pinned_map_id(kPinDir + "/vipd_events"), map_id(*dataplane, "vipd_events"));
 
   dataplane.reset();
@@ -275,7 +275,7 @@ TEST_F(LoaderTest, RestartAfterLeakReplacesProgramsFiltersAndPins) {
   ASSERT_NE(crashed, nullptr);
   const std::uint32_t old_xdp = crashed->state().xdp_prog_id;
   const std::uint32_t old_ingress = crashed->state().tc_ingress_prog_id;
-  const std::uint32_t old_events_map = map_id(*crashed, "tc:vipd_events");
+  const std::uint32_t old_events_map = map_id(*crashed, "vipd_tc_events");
   crashed->leak_for_test();
   crashed.reset();
   ASSERT_EQ(xdp_ids(ifindex_).native, old_xdp) << "the leaked program stays attached";
@@ -290,7 +290,7 @@ TEST_F(LoaderTest, RestartAfterLeakReplacesProgramsFiltersAndPins) {
   expect_exactly_attached(*restarted);
   std::uint32_t pinned = pinned_map_id(kPinDir + "/vipd_tc_events");
   EXPECT_NE(pinned, old_events_map);
-  EXPECT_EQ(pinned, map_id(*restarted, "tc:vipd_events"));
+  EXPECT_EQ(pinned, map_id(*restarted, "vipd_tc_events"));
 
   restarted.reset();
   expect_nothing_attached();

@@ -34,7 +34,7 @@ class TcCountersTest : public ::testing::Test {
     ports_fd_ = bpf_map__fd(skel_->maps.vipd_ports);
     stat_fd_ = bpf_map__fd(skel_->maps.vipd_port_stat);
     monitor(kMonitored);
-    events_ = ring_buffer__new(bpf_map__fd(skel_->maps.vipd_events), &TcCountersTest::on_event,
+    events_ = ring_buffer__new(bpf_map__fd(skel_->maps.vipd_tc_events), &TcCountersTest::on_event,
                                this, nullptr);
     ASSERT_NE(events_, nullptr);
   }

@@ -83,8 +83,8 @@ class TcNetnsTest : public ::testing::Test {
     create_clsact();
     attach(BPF_TC_INGRESS, skel_->progs.vipd_tc_ingress);
     attach(BPF_TC_EGRESS, skel_->progs.vipd_tc_egress);
-    events_ = ring_buffer__new(bpf_map__fd(skel_->maps.vipd_events), &TcNetnsTest::on_event, this,
-                               nullptr);
+    events_ = ring_buffer__new(bpf_map__fd(skel_->maps.vipd_tc_events), &TcNetnsTest::on_event,
+                               this, nullptr);
     ASSERT_NE(events_, nullptr);
   }
 
