@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -22,11 +23,25 @@ socklen_t make_address(const std::string& path, sockaddr_un& address) {
   return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length);
 }
 
+bool someone_listens(const sockaddr_un& address, socklen_t length) {
+  const int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return false;
+  const bool connected = connect(probe, reinterpret_cast<const sockaddr*>(&address), length) == 0;
+  close(probe);
+  return connected;
+}
+
+ino_t inode_of(const std::string& path) {
+  struct stat info {};
+  return stat(path.c_str(), &info) == 0 ? info.st_ino : 0;
+}
+
 }  // namespace
 
 StatusServer::~StatusServer() {
   if (fd_ >= 0) close(fd_);
-  if (!path_.empty() && path_[0] != '@') unlink(path_.c_str());
+  // Only our own socket file: a later vipd may have replaced it after we went stale.
+  if (inode_ != 0 && inode_of(path_) == inode_) unlink(path_.c_str());
 }
 
 std::string StatusServer::listen(const std::string& path) {
@@ -34,11 +49,18 @@ std::string StatusServer::listen(const std::string& path) {
   if (fd_ < 0) return std::string("status socket: ") + std::strerror(errno);
   sockaddr_un address;
   const socklen_t length = make_address(path, address);
-  if (path[0] != '@') unlink(path.c_str());
+  const bool filesystem = path[0] != '@';
+  if (filesystem) {
+    // A socket file nobody answers on is left by a killed run; a live one belongs to another vipd.
+    if (someone_listens(address, length))
+      return "status socket " + path + ": in use (is another vipd running on this interface?)";
+    unlink(path.c_str());
+  }
   if (bind(fd_, reinterpret_cast<const sockaddr*>(&address), length) != 0) {
     return "status socket " + path + ": " + std::strerror(errno) +
            (errno == EADDRINUSE ? " (is another vipd running on this interface?)" : "");
   }
+  if (filesystem) inode_ = inode_of(path);
   if (::listen(fd_, 8) != 0) return "status socket listen: " + std::string(std::strerror(errno));
   path_ = path;
   return {};

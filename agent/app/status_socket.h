@@ -2,6 +2,8 @@
 // has its own) that answers every connection with one JSON snapshot and closes.
 #pragma once
 
+#include <sys/types.h>
+
 #include <functional>
 #include <string>
 
@@ -14,8 +16,8 @@ class StatusServer {
   StatusServer(const StatusServer&) = delete;
   StatusServer& operator=(const StatusServer&) = delete;
 
-  // Empty string on success. A path not starting with '@' is a filesystem socket (replaced if
-  // stale).
+  // Empty string on success. A path not starting with '@' is a filesystem socket: replaced if
+  // stale (nobody answers on it), refused if another process listens on it.
   std::string listen(const std::string& path);
   int fd() const { return fd_; }
   // Accepts pending connections and writes `snapshot()` to each.
@@ -24,6 +26,7 @@ class StatusServer {
  private:
   int fd_ = -1;
   std::string path_;
+  ino_t inode_ = 0;  // of our socket file (filesystem paths only)
 };
 
 // Connects, reads the whole answer. Empty string and `error` set on failure.
