@@ -58,10 +58,6 @@ int find_map_fd(bpf_object* object, std::string_view name) {
   return map ? bpf_map__fd(map) : -1;
 }
 
-Status missing_map(std::string_view object, std::string_view map) {
-  return Error{std::string(object) + " has no map " + std::string(map)};
-}
-
 Status update_failure(std::string_view map, int error) {
   return Error{"updating " + std::string(map) + " failed: " + errno_text(error)};
 }
@@ -106,6 +102,17 @@ void delete_keys_except(int fd, const std::vector<Key>& wanted) {
                             [&](const Key& other) { return same_key(key, other); });
     if (!keep) bpf_map_delete_elem(fd, &key);
   }
+}
+
+// Makes the keys of a set-like map (value: a present byte) exactly `keys`.
+template <typename Key>
+Status replace_key_set(int fd, const std::vector<Key>& keys, std::string_view map) {
+  delete_keys_except(fd, keys);
+  const __u8 present = 1;
+  for (const Key& key : keys) {
+    if (bpf_map_update_elem(fd, &key, &present, BPF_ANY) != 0) return update_failure(map, errno);
+  }
+  return {};
 }
 
 // Per-CPU counter structs are all __u64 fields: summing is field-wise over the CPUs.
@@ -174,17 +181,9 @@ Status Dataplane::create_ring_buffer() {
   return {};
 }
 
-int Dataplane::xdp_map_fd(std::string_view name) const {
-  return find_map_fd(skel_->xdp->obj, name);
-}
-
-int Dataplane::tc_map_fd(std::string_view name) const {
-  return find_map_fd(skel_->tc->obj, name);
-}
-
 int Dataplane::map_fd(std::string_view name) const {
-  const int fd = xdp_map_fd(name);
-  return fd >= 0 ? fd : tc_map_fd(name);
+  const int fd = find_map_fd(skel_->xdp->obj, name);
+  return fd >= 0 ? fd : find_map_fd(skel_->tc->obj, name);
 }
 
 // ---- attach / detach ----------------------------------------------------------------------------
@@ -338,8 +337,7 @@ void Dataplane::unpin_maps() {
 // ---- configuration ------------------------------------------------------------------------------
 
 Status Dataplane::set_global_config(const GlobalConfig& config) {
-  int fd = xdp_map_fd("vipd_cfg");
-  if (fd < 0) return missing_map("vipd_xdp", "vipd_cfg");
+  const int fd = bpf_map__fd(skel_->xdp->maps.vipd_cfg);
   vipd_global_cfg value{};
   value.stale_ns = static_cast<__u64>(config.stale.count());
   value.drop_invalid = config.drop_invalid ? 1 : 0;
@@ -349,8 +347,7 @@ Status Dataplane::set_global_config(const GlobalConfig& config) {
 }
 
 Status Dataplane::set_vrid_config(const VridConfig& config) {
-  int fd = xdp_map_fd("vipd_vrid_cfg");
-  if (fd < 0) return missing_map("vipd_xdp", "vipd_vrid_cfg");
+  const int fd = bpf_map__fd(skel_->xdp->maps.vipd_vrid_cfg);
   vipd_vrid_cfg value{};
   value.enabled = 1;
   value.version = static_cast<__u8>(config.version);
@@ -367,8 +364,7 @@ Status Dataplane::set_vrid_config(const VridConfig& config) {
 }
 
 Status Dataplane::clear_vrid_config(std::uint8_t vrid) {
-  int fd = xdp_map_fd("vipd_vrid_cfg");
-  if (fd < 0) return missing_map("vipd_xdp", "vipd_vrid_cfg");
+  const int fd = bpf_map__fd(skel_->xdp->maps.vipd_vrid_cfg);
   vipd_vrid_cfg value{};
   __u32 key = vrid;
   if (bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0) {
@@ -378,8 +374,7 @@ Status Dataplane::clear_vrid_config(std::uint8_t vrid) {
 }
 
 Status Dataplane::set_deliver_all(std::uint8_t vrid, bool on) {
-  int fd = xdp_map_fd("vipd_vrid_cfg");
-  if (fd < 0) return missing_map("vipd_xdp", "vipd_vrid_cfg");
+  const int fd = bpf_map__fd(skel_->xdp->maps.vipd_vrid_cfg);
   __u32 key = vrid;
   vipd_vrid_cfg value{};
   if (bpf_map_lookup_elem(fd, &key, &value) != 0) return update_failure("vipd_vrid_cfg", errno);
@@ -391,23 +386,13 @@ Status Dataplane::set_deliver_all(std::uint8_t vrid, bool on) {
 }
 
 Status Dataplane::set_unicast_peers(std::span<const core::IpAddress> peers) {
-  int fd = xdp_map_fd("vipd_peers");
-  if (fd < 0) return missing_map("vipd_xdp", "vipd_peers");
   std::vector<vipd_addr> keys;
   for (const core::IpAddress& peer : peers) keys.push_back(to_abi(peer));
-  delete_keys_except(fd, keys);
-  const __u8 present = 1;
-  for (const vipd_addr& key : keys) {
-    if (bpf_map_update_elem(fd, &key, &present, BPF_ANY) != 0) {
-      return update_failure("vipd_peers", errno);
-    }
-  }
-  return {};
+  return replace_key_set(bpf_map__fd(skel_->xdp->maps.vipd_peers), keys, "vipd_peers");
 }
 
 Status Dataplane::set_vips(std::span<const Vip> vips) {
-  int fd = xdp_map_fd("vipd_vips");
-  if (fd < 0) return missing_map("vipd_xdp", "vipd_vips");
+  const int fd = bpf_map__fd(skel_->xdp->maps.vipd_vips);
   std::vector<vipd_addr> keys;
   for (const Vip& vip : vips) keys.push_back(to_abi(vip.address));
   delete_keys_except(fd, keys);
@@ -424,24 +409,14 @@ Status Dataplane::set_vips(std::span<const Vip> vips) {
 }
 
 Status Dataplane::set_own_macs(std::span<const MacAddress> macs) {
-  int fd = xdp_map_fd("vipd_own_macs");
-  if (fd < 0) return missing_map("vipd_xdp", "vipd_own_macs");
   std::vector<vipd_mac> keys;
   for (const MacAddress& mac : macs) keys.push_back(to_abi(mac));
-  delete_keys_except(fd, keys);
-  const __u8 present = 1;
-  for (const vipd_mac& key : keys) {
-    if (bpf_map_update_elem(fd, &key, &present, BPF_ANY) != 0) {
-      return update_failure("vipd_own_macs", errno);
-    }
-  }
-  return {};
+  return replace_key_set(bpf_map__fd(skel_->xdp->maps.vipd_own_macs), keys, "vipd_own_macs");
 }
 
 Status Dataplane::set_monitored_ports(std::span<const std::uint16_t> ports) {
-  int cfg_fd = tc_map_fd("vipd_ports");
-  int stat_fd = tc_map_fd("vipd_port_stat");
-  if (cfg_fd < 0 || stat_fd < 0) return missing_map("vipd_tc", "vipd_ports/vipd_port_stat");
+  const int cfg_fd = bpf_map__fd(skel_->tc->maps.vipd_ports);
+  const int stat_fd = bpf_map__fd(skel_->tc->maps.vipd_port_stat);
   std::vector<__u16> keys(ports.begin(), ports.end());
   delete_keys_except(cfg_fd, keys);
   delete_keys_except(stat_fd, keys);
@@ -505,8 +480,7 @@ int Dataplane::on_record(void* context, void* data, std::size_t size) {
 }
 
 std::optional<vipd_last_adv> Dataplane::last_advert(std::uint8_t vrid) const {
-  int fd = xdp_map_fd("vipd_last_adv");
-  if (fd < 0) return std::nullopt;
+  const int fd = bpf_map__fd(skel_->xdp->maps.vipd_last_adv);
   __u32 key = vrid;
   vipd_last_adv record{};
   if (bpf_map_lookup_elem(fd, &key, &record) != 0 || !record.valid) return std::nullopt;
@@ -514,8 +488,7 @@ std::optional<vipd_last_adv> Dataplane::last_advert(std::uint8_t vrid) const {
 }
 
 Status Dataplane::forget_last_advert(std::uint8_t vrid) {
-  const int fd = xdp_map_fd("vipd_last_adv");
-  if (fd < 0) return Error{"vipd_xdp has no map vipd_last_adv"};
+  const int fd = bpf_map__fd(skel_->xdp->maps.vipd_last_adv);
   const __u32 key = vrid;
   const vipd_last_adv empty{};
   if (bpf_map_update_elem(fd, &key, &empty, BPF_ANY) != 0) {
@@ -525,15 +498,13 @@ Status Dataplane::forget_last_advert(std::uint8_t vrid) {
 }
 
 Result<vipd_vrid_stat> Dataplane::vrid_stats(std::uint8_t vrid) const {
-  int fd = xdp_map_fd("vipd_vrid_stat");
-  if (fd < 0) return Error{"vipd_xdp has no map vipd_vrid_stat"};
+  const int fd = bpf_map__fd(skel_->xdp->maps.vipd_vrid_stat);
   __u32 key = vrid;
   return sum_per_cpu<vipd_vrid_stat>(fd, &key, "vipd_vrid_stat");
 }
 
 Result<vipd_port_stat> Dataplane::port_stats(std::uint16_t port) const {
-  int fd = tc_map_fd("vipd_port_stat");
-  if (fd < 0) return Error{"vipd_tc has no map vipd_port_stat"};
+  const int fd = bpf_map__fd(skel_->tc->maps.vipd_port_stat);
   __u16 key = port;
   return sum_per_cpu<vipd_port_stat>(fd, &key, "vipd_port_stat");
 }

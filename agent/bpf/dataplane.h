@@ -165,8 +165,6 @@ class Dataplane {
   std::string clsact_marker(const std::string& ifname) const;
   void pin_maps();
   void unpin_maps();
-  int xdp_map_fd(std::string_view name) const;
-  int tc_map_fd(std::string_view name) const;
   static int on_record(void* context, void* data, std::size_t size);
 
   Options options_;
