@@ -91,7 +91,9 @@ struct {
   __uint(max_entries, VIPD_RINGBUF_BYTES);
 } vipd_events SEC(".maps");
 
-// Outcome of the last VRRP packet (see struct vipd_xdp_last in bpf_abi.h).
+// Outcome of the last VRRP packet (see struct vipd_xdp_last in bpf_abi.h), recorded only when a
+// test sets vipd_record_last before load: the agent's program never writes this shared line.
+const volatile __u8 vipd_record_last = 0;
 struct vipd_xdp_last vipd_xdp_last = {};
 
 // The longest address list: 255 IPv6 addresses, in 32-bit words.
@@ -407,8 +409,10 @@ static __always_inline int handle_vrrp(struct xdp_md* ctx, void* msg, void* data
       }
     }
   }
-  vipd_xdp_last.reason = reason;
-  vipd_xdp_last.slot = slot;
+  if (vipd_record_last) {
+    vipd_xdp_last.reason = reason;
+    vipd_xdp_last.slot = slot;
+  }
 
   struct vipd_vrid_stat* stat = bpf_map_lookup_elem(&vipd_vrid_stat, &slot);
   if (!stat) return XDP_PASS;

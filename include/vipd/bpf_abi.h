@@ -205,9 +205,10 @@ struct vipd_port_event {
   __u64 rst_tx;       /* per-CPU count on the CPU that saw it, for the log */
 };
 
-/* vipd_xdp's .bss global `vipd_xdp_last`: the outcome of the last VRRP packet any CPU looked at.
- * A diagnostic (racy across CPUs by design); tests read it after bpf_prog_test_run_opts to compare
- * the program's reason with vipd::core's. */
+/* vipd_xdp's .bss global `vipd_xdp_last`: the outcome of the last VRRP packet any CPU looked at,
+ * written only if the .rodata flag `vipd_record_last` was set before load (tests do; the agent does
+ * not). Racy across CPUs by design; tests read it after bpf_prog_test_run_opts to compare the
+ * program's reason with vipd::core's. */
 struct vipd_xdp_last {
   __u32 reason; /* enum vipd_reason */
   __u32 slot;   /* vipd_vrid_stat key the packet was counted under */

@@ -56,8 +56,14 @@ struct RawEvent {
 class XdpHarness {
  public:
   XdpHarness() {
-    skel_ = vipd_xdp__open_and_load();
+    skel_ = vipd_xdp__open();
     if (!skel_) return;
+    skel_->rodata->vipd_record_last = 1;  // the reason of each run, read by last()
+    if (vipd_xdp__load(skel_) != 0) {
+      vipd_xdp__destroy(skel_);
+      skel_ = nullptr;
+      return;
+    }
     ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.vipd_events), &XdpHarness::on_event, this,
                              nullptr);
   }
