@@ -99,7 +99,9 @@ Result<XdpAttachment> attach_xdp_program(int ifindex, const std::string& ifname,
   } else {
     order = {requested};
   }
-  // Native and generic cannot be active together: a stale copy in the other mode goes first.
+  const bool replaced = !stale->empty();
+  // Native and generic cannot be active together: a stale copy in the other mode goes first, and
+  // is then no longer there to be replaced (should the first mode fail and that one be tried).
   for (const AttachedProgram& program : *stale) {
     if (program.mode == order.front()) continue;
     if (int error = detach_by_id(ifindex, program)) {
@@ -107,11 +109,12 @@ Result<XdpAttachment> attach_xdp_program(int ifindex, const std::string& ifname,
                    " failed: " + errno_text(error)};
     }
   }
+  std::erase_if(*stale, [&](const AttachedProgram& p) { return p.mode != order.front(); });
   std::string failures;
   for (XdpMode mode : order) {
     std::uint32_t stale_id = stale_id_in(*stale, mode);
     int error = attach_in_mode(ifindex, prog_fd, mode, stale_id);
-    if (error == 0) return XdpAttachment{mode, program_id(prog_fd), !stale->empty()};
+    if (error == 0) return XdpAttachment{mode, program_id(prog_fd), replaced};
     failures += std::string(failures.empty() ? "" : "; ") + std::string(to_string(mode)) + ": " +
                 errno_text(error);
     if (stale_id) detach_by_id(ifindex, {mode, stale_id});  // let the next mode in

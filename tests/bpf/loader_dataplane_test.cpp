@@ -344,6 +344,31 @@ TEST_F(LoaderTest, RestartInAnotherXdpModeReplacesTheStaleCopy) {
   expect_exactly_attached(*restarted);
 }
 
+TEST_F(LoaderTest, RestartInAutoModeWhereOnlyGenericWorksReplacesTheStaleGenericCopy) {
+  // Auto tries native first, so the stale generic copy is removed before native fails on lo; the
+  // generic attempt then attaches afresh. (Asking the kernel to replace the removed program also
+  // works while nothing else holds it, since "no program" matches; the loader no longer relies on
+  // that.)
+  Options loopback = options();
+  loopback.interface = "lo";
+  std::unique_ptr<Dataplane> crashed = open_and_attach(loopback);
+  ASSERT_NE(crashed, nullptr);
+  ASSERT_EQ(crashed->state().xdp_mode, XdpMode::Generic);
+  const std::uint32_t old_xdp = crashed->state().xdp_prog_id;
+  crashed->leak_for_test();
+  crashed.reset();
+  ASSERT_EQ(xdp_ids(lo_).generic, old_xdp) << "the leaked program stays attached";
+
+  std::unique_ptr<Dataplane> restarted = open_and_attach(loopback);
+  ASSERT_NE(restarted, nullptr);
+  EXPECT_EQ(restarted->state().xdp_mode, XdpMode::Generic);
+  EXPECT_TRUE(restarted->state().replaced_stale_xdp);
+  EXPECT_NE(restarted->state().xdp_prog_id, old_xdp);
+  EXPECT_EQ(xdp_ids(lo_).generic, restarted->state().xdp_prog_id);
+  restarted.reset();
+  EXPECT_EQ(xdp_ids(lo_).generic, 0u);
+}
+
 TEST_F(LoaderTest, ForeignXdpProgramIsRefusedAndKept) {
   int foreign = load_foreign_xdp();
   ASSERT_GE(foreign, 0) << std::strerror(errno);
