@@ -1,12 +1,14 @@
 #include "health/child_process.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <utility>
@@ -59,9 +61,8 @@ std::string ChildProcess::spawn(const std::vector<std::string>& argv) {
   posix_spawnattr_destroy(&attributes);
   if (error != 0) return "cannot run " + argv[0] + ": " + std::strerror(error);
   pid_ = pid;
-  pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));  // close-on-exec by definition
   if (pidfd_ < 0) return "pidfd_open: " + std::string(std::strerror(errno));
-  fcntl(pidfd_, F_SETFD, FD_CLOEXEC);
   return {};
 }
 
@@ -84,14 +85,19 @@ void ChildProcess::signal(int signo) const {
 std::string run_and_wait(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   ChildProcess child;
   if (std::string error = child.spawn(argv); !error.empty()) return error;
-  constexpr auto kPoll = std::chrono::milliseconds(10);
-  for (auto waited = std::chrono::milliseconds(0); waited < timeout; waited += kPoll) {
-    if (const auto status = child.reap()) {
-      return *status == 0 ? std::string() : argv[0] + " " + describe_wait_status(*status);
-    }
-    usleep(static_cast<useconds_t>(std::chrono::microseconds(kPoll).count()));
+  // The pidfd turns readable when the child exits.
+  pollfd exited{child.pidfd(), POLLIN, 0};
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || poll(&exited, 1, static_cast<int>(left.count())) > 0) break;
+  }
+  if (const auto status = child.reap()) {
+    return *status == 0 ? std::string() : argv[0] + " " + describe_wait_status(*status);
   }
   child.signal(SIGKILL);
+  poll(&exited, 1, 1000);  // SIGKILL is not delayed; reap it rather than leave a zombie
   child.reap();
   return argv[0] + " did not finish in time";
 }
