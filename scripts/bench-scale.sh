@@ -8,8 +8,4 @@
 # docs/BENCHMARKS.md ("Scale: CPU, wake-ups, memory") has results and how to read them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ $EUID -ne 0 && " $* " != *" -h "* && " $* " != *" --help "* ]]; then
-  echo "bench-scale.sh: run as root (network namespaces): sudo scripts/bench-scale.sh" >&2
-  exit 1
-fi
 exec /usr/bin/python3 tests/integration/bench_scale.py "$@"

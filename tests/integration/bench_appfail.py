@@ -34,7 +34,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import random
 import sys
 import time
@@ -43,14 +42,12 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import daemons  # noqa: E402
-from benchstats import Stats  # noqa: E402
+from benchstats import (POLL_INTERVAL, POLL_TIMEOUT, REFERENCE, Stats, block_sizes,  # noqa: E402
+                        client_outage_ms, environment, fmt)
 import vipdlab  # noqa: E402
 
 CHECK_INTERVAL = 2.0
 ADVERT_INTERVAL = 1.0
-POLL_INTERVAL = 0.01
-POLL_TIMEOUT = 0.3
-REFERENCE = "keepalived"
 VARIANTS = ("keepalived", "vipd", "vipd-nofastfail")
 
 
@@ -136,10 +133,7 @@ class Bench:
             pass
         try:
             first = self.poller.wait_answer_from(backup, since_ns=t0, timeout=budget)
-            self.poller.wait_settled(first.sent_ns)
-            outages = [o for o in self.poller.outages(since_ns=t0 - 100_000_000, until_ns=first.sent_ns)
-                       if o.end_ns > t0]
-            outage_ms = sum(o.ms for o in outages)
+            outage_ms = client_outage_ms(self.poller, t0, first.sent_ns)
         except TimeoutError:
             pass
         refused = self.poller.first_refused(t0)
@@ -186,21 +180,6 @@ def markdown(results: dict[str, list[RunResult]]) -> str:
     return "\n".join(lines)
 
 
-def environment() -> dict:
-    return {"kernel": platform.release(), "cpus": os.cpu_count(),
-            "loadavg": [round(x, 2) for x in os.getloadavg()],
-            "time": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
-
-
-def block_sizes(runs: int, rounds: int) -> list[int]:
-    rounds = max(1, min(rounds, runs))
-    return [runs // rounds + (1 if i < runs % rounds else 0) for i in range(rounds)]
-
-
-def fmt(value: Optional[float]) -> str:
-    return "FAILED" if value is None else f"{value:.1f}"
-
-
 def run_block(variant: str, runs: int, binary: Optional[str], progress, label: str) -> list[RunResult]:
     results = []
     with vipdlab.Lab(nodes=2) as lab:
@@ -243,6 +222,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         report(results, raw["args"]["runs"], len(block_sizes(raw["args"]["runs"], raw["args"]["rounds"])),
                raw["start"], raw["end"], raw.get("minutes", 0))
         return 0
+    if os.geteuid() != 0:
+        print("bench-appfail.sh: run as root (network namespaces): sudo scripts/bench-appfail.sh", file=sys.stderr)
+        return 1
     if not 1 <= args.runs <= 1000:
         parser.error("--runs must be 1..1000")
     if args.seed is not None:

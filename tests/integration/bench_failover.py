@@ -35,7 +35,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import random
 import sys
 import time
@@ -44,14 +43,12 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import daemons  # noqa: E402
-from benchstats import Stats  # noqa: E402
+from benchstats import (POLL_INTERVAL, POLL_TIMEOUT, REFERENCE, Stats, block_sizes,  # noqa: E402
+                        client_outage_ms, environment, fmt)
 import vipdlab  # noqa: E402
 
 MASTER_PRIORITY = 150
 BACKUP_PRIORITY = 100
-POLL_INTERVAL = 0.01
-POLL_TIMEOUT = 0.3
-REFERENCE = "keepalived"
 CRASH_P90_SLACK_MS = 20.0  # target: crash takeover p90 <= Master_Down_Interval + this
 # "At most keepalived's time" is judged within the measurement's resolution: the netlink stamp of
 # the VIP is exact to well under 1 ms; the client outage is counted in 10 ms poll steps.
@@ -184,10 +181,7 @@ class Bench:
         outage_ms = None
         try:
             first_n2 = self.poller.wait_answer_from("n2", since_ns=t0, timeout=with_budget + 2)
-            self.poller.wait_settled(first_n2.sent_ns)
-            outages = [o for o in self.poller.outages(since_ns=t0 - 100_000_000, until_ns=first_n2.sent_ns)
-                       if o.end_ns > t0]
-            outage_ms = sum(o.ms for o in outages)
+            outage_ms = client_outage_ms(self.poller, t0, first_n2.sent_ns)
         except TimeoutError:
             pass
         phase_ms = self.crash_phase_ms(t0) if scenario == "crash" else None
@@ -308,12 +302,6 @@ def verdicts(results: dict, daemon_names: list[str], setting_keys: list[str], sc
     return lines
 
 
-def environment() -> dict:
-    load = os.getloadavg()
-    return {"kernel": platform.release(), "cpus": os.cpu_count(),
-            "loadavg": [round(x, 2) for x in load], "time": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
-
-
 # ----------------------------------------------------------------------------------------------
 # Driver
 
@@ -331,15 +319,6 @@ def run_block(daemon: daemons.Daemon, setting: Setting, scenarios: list[str], ru
                 progress(f"{daemon.name} {setting.key} {scenario} {label} run {run + 1}/{runs}: takeover "
                          f"{fmt(result.takeover_ms)} ms, outage {fmt(result.outage_ms)} ms")
     return results
-
-
-def fmt(value: Optional[float]) -> str:
-    return "FAILED" if value is None else f"{value:.1f}"
-
-
-def block_sizes(runs: int, rounds: int) -> list[int]:
-    rounds = max(1, min(rounds, runs))
-    return [runs // rounds + (1 if i < runs % rounds else 0) for i in range(rounds)]
 
 
 def report(results: dict, names: list[str], setting_keys: list[str], scenarios: list[str],
@@ -385,6 +364,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.from_json:
         return report_from_json(args.from_json)
+    if os.geteuid() != 0:
+        print("bench-failover.sh: run as root (network namespaces): sudo scripts/bench-failover.sh", file=sys.stderr)
+        return 1
     if args.seed is not None:
         random.seed(args.seed)
     if not 1 <= args.runs <= 1000:

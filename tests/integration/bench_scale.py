@@ -42,13 +42,13 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import daemons  # noqa: E402
+from benchstats import REFERENCE  # noqa: E402
 import vipdlab  # noqa: E402
 
 MASTER_PRIORITY = 150
 BACKUP_PRIORITY = 100
 SUBNET = "198.18.0.0/23"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-REFERENCE = "keepalived"
 # The project's keepalived reference figures for 200 instances (master / backup % of a core), as
 # quoted in docs/BENCHMARKS.md ("Scale: CPU, wake-ups, memory").
 REFERENCE_CPU = {0.01: (21, 23, 9, 10), 0.1: (2.6, 2.6, 0.95, 0.95)}
@@ -458,7 +458,7 @@ def parse_args(argv):
 def main(argv=None) -> int:
     args = parse_args(argv)
     if os.geteuid() != 0:
-        print("bench-scale: run as root (network namespaces)", file=sys.stderr)
+        print("bench-scale.sh: run as root (network namespaces): sudo scripts/bench-scale.sh", file=sys.stderr)
         return 1
     rows = []
     for interval in args.interval_list:

@@ -1,11 +1,19 @@
-"""Statistics shared by the lab benchmarks: nearest-rank percentiles and a median / p90 / max cell."""
+"""Shared by the lab benchmarks: the client's poll settings, nearest-rank percentiles, a median /
+p90 / max cell, the client-visible outage, the machine's environment and the alternating blocks."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import platform
 import statistics
+import time
 from typing import Optional
+
+POLL_INTERVAL = 0.01  # the client's HTTP request period: the outage resolution
+POLL_TIMEOUT = 0.3
+REFERENCE = "keepalived"  # the daemon the others are compared with (ratios)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -33,3 +41,29 @@ class Stats:
     def cell(self) -> str:
         failed = f" ({self.failed} failed)" if self.failed else ""
         return f"{self.median:.1f} / {self.p90:.1f} / {self.max:.1f}{failed}"
+
+
+def fmt(value: Optional[float]) -> str:
+    return "FAILED" if value is None else f"{value:.1f}"
+
+
+def client_outage_ms(poller, since_ns: int, until_ns: int) -> float:
+    """Client-visible outage: the runs of failed requests, by send time, that end after `since_ns`
+    (from 100 ms before it) up to the request sent at `until_ns` (e.g. the first answer from the
+    new master). Waits until every request sent before `until_ns` has reported."""
+    poller.wait_settled(until_ns)
+    outages = [o for o in poller.outages(since_ns=since_ns - 100_000_000, until_ns=until_ns)
+               if o.end_ns > since_ns]
+    return sum(o.ms for o in outages)
+
+
+def environment() -> dict:
+    return {"kernel": platform.release(), "cpus": os.cpu_count(),
+            "loadavg": [round(x, 2) for x in os.getloadavg()],
+            "time": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+
+
+def block_sizes(runs: int, rounds: int) -> list[int]:
+    """`runs` split into at most `rounds` blocks, as even as can be (the daemons take turns)."""
+    rounds = max(1, min(rounds, runs))
+    return [runs // rounds + (1 if i < runs % rounds else 0) for i in range(rounds)]

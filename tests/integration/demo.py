@@ -24,6 +24,7 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import daemons  # noqa: E402
+from benchstats import client_outage_ms  # noqa: E402
 import vipdlab  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -177,11 +178,9 @@ class Demo:
 
     def outage_ms(self, since_ns: int, until_ns: int) -> tuple[float, int]:
         """Client-visible outage: the failed requests' runs, by send time (10 ms resolution)."""
-        self.poller.wait_settled(until_ns)
-        outages = [o for o in self.poller.outages(since_ns=since_ns - 100_000_000, until_ns=until_ns)
-                   if o.end_ns > since_ns]
+        outage = client_outage_ms(self.poller, since_ns, until_ns)
         failed = sum(1 for s in self.poller.samples(since_ns) if s.sent_ns <= until_ns and s.node is None)
-        return sum(o.ms for o in outages), failed
+        return outage, failed
 
     def live_holders(self) -> list[str]:
         """Nodes holding the VIP, without a crashed node (SIGKILL leaves the VIP on its cut link)."""
