@@ -1,6 +1,6 @@
 // Plan equivalence: realistic ipfailover environments, read through the environment exactly as the
 // daemon reads them, give the VRIDs, VIP assignment and priorities that ipfailover's generator
-// (lib/config-generators.sh, described in shared/reference/ipfailover.md) writes into
+// (lib/config-generators.sh in the ipfailover image, summarised in docs/CONFIG.md) writes into
 // keepalived.conf. The expected values below were worked out by hand from that generator.
 #include <gtest/gtest.h>
 
