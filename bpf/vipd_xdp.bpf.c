@@ -96,6 +96,10 @@ struct {
 const volatile __u8 vipd_record_last = 0;
 struct vipd_xdp_last vipd_xdp_last = {};
 
+// Tests only, set before load: update vipd_last_adv without its lock, so the multi-CPU test can
+// show what the lock prevents (torn records). The agent's program always locks.
+const volatile __u8 vipd_test_unlocked_record = 0;
+
 // The longest address list: 255 IPv6 addresses, in 32-bit words.
 #define VIPD_MAX_ADDR_WORDS (255 * 16 / 4)
 
@@ -236,46 +240,56 @@ static __always_inline enum vipd_reason check(void* msg, void* data_end,
 }
 
 static __always_inline void count_invalid(struct vipd_vrid_stat* stat, enum vipd_reason reason) {
-  switch (reason) {
-    case VIPD_REASON_TRUNCATED:
-    case VIPD_REASON_COUNT_MISMATCH:
-      stat->rx_bad_len++;
-      break;
-    case VIPD_REASON_BAD_VERSION:
-      stat->rx_bad_version++;
-      break;
-    case VIPD_REASON_BAD_TYPE:
-      stat->rx_bad_type++;
-      break;
-    case VIPD_REASON_BAD_CHECKSUM:
-      stat->rx_bad_checksum++;
-      break;
-    case VIPD_REASON_BAD_TTL:
-      stat->rx_bad_ttl++;
-      break;
-    case VIPD_REASON_ZERO_INTERVAL:
-    case VIPD_REASON_INTERVAL_MISMATCH:
-      stat->rx_bad_interval++;
-      break;
-    case VIPD_REASON_AUTH_TYPE_MISMATCH:
-    case VIPD_REASON_AUTH_MISMATCH:
-      stat->rx_bad_auth++;
-      break;
-    case VIPD_REASON_FAMILY_MISMATCH:
-      stat->rx_bad_family++;
-      break;
-    case VIPD_REASON_UNKNOWN_VRID:
-      stat->rx_unknown_vrid++;
-      break;
-    default:
-      break;
-  }
+  if (reason > VIPD_REASON_OK && reason < VIPD_REASON_COUNT) stat->rx_invalid[reason]++;
+}
+
+// A vipd_last_adv without its lock: what one CPU read of the record while holding it.
+struct record_view {
+  __u64 rx_ns;
+  __u8 src[16];
+  __u8 family;
+  __u8 version;
+  __u8 priority;
+  __u8 valid;
+  __u16 interval_cs;
+  __u16 addr_sum;
+};
+
+static __always_inline void lock_record(struct vipd_last_adv* rec) {
+  if (!vipd_test_unlocked_record) bpf_spin_lock(&rec->lock);
+}
+
+static __always_inline void unlock_record(struct vipd_last_adv* rec) {
+  if (!vipd_test_unlocked_record) bpf_spin_unlock(&rec->lock);
+}
+
+// Field by field: the lock itself may not be read or copied.
+static __always_inline void read_record(struct record_view* view, const struct vipd_last_adv* rec) {
+  view->rx_ns = rec->rx_ns;
+  __builtin_memcpy(view->src, rec->src, sizeof(view->src));
+  view->family = rec->family;
+  view->version = rec->version;
+  view->priority = rec->priority;
+  view->valid = rec->valid;
+  view->interval_cs = rec->interval_cs;
+  view->addr_sum = rec->addr_sum;
+}
+
+static __always_inline void write_record(struct vipd_last_adv* rec, const struct vrrp_meta* meta,
+                                         const struct advert* adv) {
+  __builtin_memcpy(rec->src, meta->src.addr, sizeof(rec->src));
+  rec->family = meta->src.family;
+  rec->version = adv->version;
+  rec->priority = adv->priority;
+  rec->interval_cs = adv->interval_cs;
+  rec->addr_sum = adv->addr_sum;
+  rec->valid = 1;
 }
 
 // What changed against the record (0: nothing, the advert coalesces).
-static __always_inline __u16 coalesce_cause(const struct vipd_last_adv* rec,
+static __always_inline __u16 coalesce_cause(const struct record_view* rec,
                                             const struct vrrp_meta* meta, const struct advert* adv,
-                                            __u64 now) {
+                                            __u64 now, __u64 stale_ns) {
   __u16 cause = adv->priority == 0 ? VIPD_CAUSE_PRIORITY_ZERO : 0;
   if (!rec->valid) return cause | VIPD_CAUSE_NEW;
   // 32-bit words: vipd_addr.addr is only 4-byte aligned on the stack.
@@ -289,17 +303,13 @@ static __always_inline __u16 coalesce_cause(const struct vipd_last_adv* rec,
   if (rec->interval_cs != adv->interval_cs) cause |= VIPD_CAUSE_INTERVAL;
   if (rec->version != adv->version) cause |= VIPD_CAUSE_VERSION;
   if (rec->addr_sum != adv->addr_sum) cause |= VIPD_CAUSE_ADDRESSES;
-  __u32 zero = 0;
-  const struct vipd_global_cfg* global = bpf_map_lookup_elem(&vipd_cfg, &zero);
-  if (global && global->stale_ns != 0 && now - rec->rx_ns > global->stale_ns) {
-    cause |= VIPD_CAUSE_STALE;
-  }
+  if (stale_ns != 0 && now - rec->rx_ns > stale_ns) cause |= VIPD_CAUSE_STALE;
   return cause;
 }
 
-// The record as it is before this advert replaces it (all zero when there is none).
+// The record as it was before this advert replaced it (all zero when there was none).
 static __always_inline void copy_replaced_record(struct vipd_advert_event* ev,
-                                                 const struct vipd_last_adv* rec) {
+                                                 const struct record_view* rec) {
   if (!rec->valid) {
     ev->prev_rx_ns = 0;
     __builtin_memset(ev->prev_src, 0, sizeof(ev->prev_src));
@@ -321,12 +331,11 @@ static __always_inline void copy_replaced_record(struct vipd_advert_event* ev,
   ev->prev_addr_sum = rec->addr_sum;
 }
 
-static __always_inline int emit_advert_event(struct xdp_md* ctx, const struct vrrp_meta* meta,
-                                             const struct advert* adv,
-                                             const struct vipd_last_adv* rec, __u16 cause,
-                                             __u64 now) {
-  struct vipd_advert_event* ev = bpf_ringbuf_reserve(&vipd_events, sizeof(*ev), 0);
-  if (!ev) return -1;
+static __always_inline void fill_advert_event(struct vipd_advert_event* ev, struct xdp_md* ctx,
+                                              const struct vrrp_meta* meta,
+                                              const struct advert* adv,
+                                              const struct record_view* replaced, __u16 cause,
+                                              __u64 now) {
   vipd_fill_event_hdr(&ev->hdr, VIPD_EVENT_ADVERT, sizeof(*ev), ctx->ingress_ifindex, now);
   ev->vrid = adv->vrid;
   ev->version = adv->version;
@@ -342,15 +351,20 @@ static __always_inline int emit_advert_event(struct xdp_md* ctx, const struct vr
   ev->pad1 = 0;
   __builtin_memcpy(ev->src, meta->src.addr, sizeof(ev->src));
   __builtin_memcpy(ev->dst, meta->dst, sizeof(ev->dst));
-  copy_replaced_record(ev, rec);
-  bpf_ringbuf_submit(ev, 0);
-  return 0;
+  copy_replaced_record(ev, replaced);
 }
 
 // Emits an event when the advert tells the agent something new, or for every advert of a
 // deliver_all VRID; otherwise only refreshes the record's timestamp. When the ring buffer is full
 // a changed record is left untouched, so the next advert retries the event (at worst the agent's
 // Master_Down timer sees an older rx_ns); an unchanged one still gets its timestamp.
+//
+// Adverts of one VRID may run on several CPUs at once. The record's fields are only ever written
+// under its lock (no helper may run while it is held, so the ring-buffer slot is reserved first),
+// and the agent reads them under it too, so neither side ever sees one sender's address with
+// another's priority (tests/bpf/xdp_record_lock_test.cpp). The steady state, an advert identical
+// to the record, stays lock-free: it stores only rx_ns, one aligned 8-byte word, and a comparison
+// made while another CPU rewrites the record at worst sends the advert down the locked path.
 static __always_inline void coalesce(struct xdp_md* ctx, const struct vrrp_meta* meta,
                                      const struct advert* adv, const struct vipd_vrid_cfg* cfg,
                                      struct vipd_vrid_stat* stat) {
@@ -358,28 +372,31 @@ static __always_inline void coalesce(struct xdp_md* ctx, const struct vrrp_meta*
   struct vipd_last_adv* rec = bpf_map_lookup_elem(&vipd_last_adv, &key);
   if (!rec) return;
   __u64 now = bpf_ktime_get_ns();
-  __u16 change = coalesce_cause(rec, meta, adv, now);
-  __u16 cause = change;
-  if (!cause && cfg && cfg->deliver_all) cause = VIPD_CAUSE_DELIVER_ALL;
-  if (!cause) {
+  __u32 zero = 0;
+  const struct vipd_global_cfg* global = bpf_map_lookup_elem(&vipd_cfg, &zero);
+  struct record_view before;
+  read_record(&before, rec);
+  const __u16 change = coalesce_cause(&before, meta, adv, now, global ? global->stale_ns : 0);
+  if (!change && !(cfg && cfg->deliver_all)) {
     rec->rx_ns = now;
     return;
   }
-  if (emit_advert_event(ctx, meta, adv, rec, cause, now) < 0) {
+  struct vipd_advert_event* ev = bpf_ringbuf_reserve(&vipd_events, sizeof(*ev), 0);
+  if (!ev) {
     stat->rx_events_dropped++;
     if (!change) rec->rx_ns = now;
     return;
   }
-  stat->rx_events++;
+  // What this advert replaces is the record as the locked section finds it, which another CPU
+  // may have rewritten since the comparison.
+  lock_record(rec);
+  read_record(&before, rec);
   rec->rx_ns = now;
-  if (!change) return;
-  __builtin_memcpy(rec->src, meta->src.addr, sizeof(rec->src));
-  rec->family = meta->src.family;
-  rec->version = adv->version;
-  rec->priority = adv->priority;
-  rec->interval_cs = adv->interval_cs;
-  rec->addr_sum = adv->addr_sum;
-  rec->valid = 1;
+  if (change) write_record(rec, meta, adv);
+  unlock_record(rec);
+  fill_advert_event(ev, ctx, meta, adv, &before, change ? change : VIPD_CAUSE_DELIVER_ALL, now);
+  bpf_ringbuf_submit(ev, 0);
+  stat->rx_events++;
 }
 
 static __always_inline int drop_invalid(void) {

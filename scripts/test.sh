@@ -10,6 +10,6 @@ if [[ $EUID -ne 0 ]]; then
 fi
 
 scripts/setup.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIPD_WERROR=ON
 ninja -C build
 ctest --test-dir build --output-on-failure --timeout 900 -j2 "$@"

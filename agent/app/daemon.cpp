@@ -4,30 +4,19 @@
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 
+#include <csignal>
 #include <cstdarg>
 #include <cstdio>
-
-#include <unistd.h>
-
-#include <csignal>
 #include <nlohmann/json.hpp>
 
 #include "app/raw_receiver.h"
-#include "app/wording.h"
 #include "app/xdp_receiver.h"
+#include "node/wording.h"
+#include "vipd/core/overloaded.h"
 
 namespace vipd::app {
 namespace {
 
-enum TimerKind {
-  kProtocolTimer = 0,
-  kGarpRepeatTimer = 1,
-  kGarpRefreshTimer = 2,
-  kPreemptWindowTimer = 3
-};
-// A master that hears a lower priority re-announces its VIPs (the other side may have sent
-// gratuitous ARPs of its own): at once for each new peer, else at most this often.
-constexpr core::Time kLowerPriorityAnnounceInterval = std::chrono::seconds(1);
 constexpr core::Time kRejectLogInterval = std::chrono::seconds(5);
 
 double to_ms(core::Time t) {
@@ -48,6 +37,32 @@ core::Expectation expectation_for(const config::InstancePlan& instance, core::Fa
   return expectation;
 }
 
+bpf::XdpMode to_bpf(config::XdpMode mode) {
+  switch (mode) {
+    case config::XdpMode::Native:
+      return bpf::XdpMode::Native;
+    case config::XdpMode::Generic:
+      return bpf::XdpMode::Generic;
+    case config::XdpMode::Auto:
+      break;
+  }
+  return bpf::XdpMode::Auto;
+}
+
+spdlog::level::level_enum to_spdlog(node::Level level) {
+  switch (level) {
+    case node::Level::Debug:
+      return spdlog::level::debug;
+    case node::Level::Info:
+      return spdlog::level::info;
+    case node::Level::Warn:
+      return spdlog::level::warn;
+    case node::Level::Error:
+      return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
 // libbpf's own chatter (e.g. "Cannot find specified filter chain" while probing for a stale tc
 // filter) is expected noise: the loader reports real failures itself, so it goes to debug.
 int libbpf_to_debug_log(enum libbpf_print_level, const char* format, va_list args) {
@@ -63,45 +78,40 @@ int libbpf_to_debug_log(enum libbpf_print_level, const char* format, va_list arg
 
 Daemon::Daemon(config::Plan plan)
     : plan_(std::move(plan)), firewall_([](const Argv& argv) {
-        return health::run_and_wait(argv, std::chrono::seconds(5));
-      }) {
-  runtimes_.reserve(plan_.instances.size());
-  for (const config::InstancePlan& instance : plan_.instances) {
-    Runtime runtime{instance, core::Instance(instance.core)};
-    for (std::uint64_t& timer : runtime.timers) timer = loop_.allocate_timer_id();
-    for (const config::Vip& vip : instance.vips) runtime.vip_addresses.push_back(vip.address);
-    runtimes_.push_back(std::move(runtime));
-    by_vrid_[instance.core.vrid] = static_cast<int>(runtimes_.size());
-  }
-}
+        return proc::run_and_wait(argv, std::chrono::seconds(5));
+      }) {}
 
 Daemon::~Daemon() = default;
 
 int Daemon::run() {
-  started_ = monotonic_now();
-  if (std::string error = loop_.init({SIGTERM, SIGINT, SIGHUP}); !error.empty()) {
-    spdlog::error("cannot start the event loop: {}", error);
+  started_ = loop::monotonic_now();
+  if (core::Status status = loop_.init({SIGTERM, SIGINT, SIGHUP}); !status) {
+    spdlog::error("cannot start the event loop: {}", status.message());
     return 1;
   }
   loop_.on_signal([this](int signo) { on_signal(signo); });
-  if (std::string error = open_io(); !error.empty()) {
-    spdlog::error("{}", error);
+  if (core::Status status = open_io(); !status) {
+    spdlog::error("{}", status.message());
     return 1;
   }
+  const node::Level verbosity =
+      spdlog::should_log(spdlog::level::debug) ? node::Level::Debug : node::Level::Info;
+  node_ = std::make_unique<node::Node>(plan_, *receiver_, verbosity);
+  timer_ids_.resize(node_->size() * node::kTimerKinds);
+  for (std::uint64_t& id : timer_ids_) id = loop_.allocate_timer_id();
+
   remove_stale_vips();
   if (!plan_.notify_script.empty())
     notifier_ =
         std::make_unique<health::Notifier>(loop_, std::vector<std::string>{plan_.notify_script});
-  if (plan_.health.kind == config::HealthPlan::Kind::None) {
-    start_instances();
-  } else {
-    // Like keepalived, instances enter service once the check has answered (a failing check with
-    // no weight starts them in FAULT).
+  if (plan_.health.kind != config::HealthPlan::Kind::None) {
     checker_ = std::make_unique<health::HealthChecker>(
         loop_, plan_.health,
         [this](health::Health status, const std::string& detail) { on_health(status, detail); });
     checker_->start();
   }
+  resync_interface();
+  dispatch(node::Start{});
   const int result = loop_.run();
   shutdown();
   if (result != 0) {
@@ -112,123 +122,110 @@ int Daemon::run() {
   return 0;
 }
 
-std::string Daemon::open_io() {
+core::Status Daemon::open_io() {
   // First: the status socket's name is unique per network namespace and interface, so a second
   // vipd on the same interface stops here, before it could replace the first one's XDP program.
-  if (std::string error = status_.listen(plan_.status_socket); !error.empty()) return error;
-  if (std::string error =
+  if (core::Status status = status_.listen(plan_.status_socket); !status) return status;
+  if (core::Status status =
           loop_.add_fd(status_.fd(), EPOLLIN,
                        [this](std::uint32_t) { status_.serve([this] { return status_json(); }); });
-      !error.empty()) {
-    return error;
+      !status) {
+    return status;
   }
-  if (std::string error = netlink_.open(); !error.empty()) return error;
-  if (std::string error = netlink_.subscribe_events(
+  if (core::Status status = netlink_.open(); !status) return status;
+  if (core::Status status = netlink_.subscribe_events(
           [this](const net::NetlinkEvent& event) { on_netlink_event(event); });
-      !error.empty()) {
-    return error;
+      !status) {
+    return status;
   }
-  if (std::string error = loop_.add_fd(netlink_.event_fd(), EPOLLIN,
-                                       [this](std::uint32_t) { netlink_.read_events(); });
-      !error.empty()) {
-    return error;
+  if (core::Status status = loop_.add_fd(netlink_.event_fd(), EPOLLIN,
+                                         [this](std::uint32_t) { netlink_.read_events(); });
+      !status) {
+    return status;
   }
   bool xdp = false;
   if (!plan_.use_bpf) {
     spdlog::info(
         "eBPF disabled (--no-bpf): receiving adverts on a raw socket; port-probe counters "
         "unavailable");
-  } else if (std::string why = open_dataplane(); !why.empty()) {
+  } else if (core::Status status = open_dataplane(); !status) {
     dataplane_.reset();
     spdlog::warn(
         "eBPF data plane unavailable: {}; falling back to a raw VRRP socket (port-probe counters "
         "unavailable)",
-        why);
+        status.message());
   } else {
     xdp = true;
   }
-  if (std::string error = socket_.open(plan_.interface, plan_.ifindex, plan_.source, !xdp);
-      !error.empty()) {
-    return "cannot open the VRRP socket on " + plan_.interface + ": " + error;
+  if (core::Status status = socket_.open(plan_.interface, plan_.ifindex, plan_.source, !xdp);
+      !status) {
+    return core::Error{"cannot open the VRRP socket on " + plan_.interface + ": " +
+                       status.message()};
   }
   if (xdp) {
     std::vector<std::uint8_t> vrids;
-    for (const Runtime& runtime : runtimes_) vrids.push_back(runtime.plan.core.vrid);
-    receiver_ = std::make_unique<XdpReceiver>(
-        *dataplane_, vrids, [this](const vipd_conflict_event& event) { on_vip_conflict(event); },
-        [this](const vipd_port_event& event) {
-          if (checker_) checker_->on_refused(event.port, event.rst_tx);
-        });
+    for (const config::InstancePlan& instance : plan_.instances)
+      vrids.push_back(instance.core.vrid);
+    receiver_ = std::make_unique<XdpReceiver>(*dataplane_, vrids);
   } else {
     std::array<std::optional<core::Expectation>, 256> expectations;
-    for (const Runtime& runtime : runtimes_) {
-      expectations[runtime.plan.core.vrid] = expectation_for(runtime.plan, plan_.source.family());
+    for (const config::InstancePlan& instance : plan_.instances) {
+      expectations[instance.core.vrid] = expectation_for(instance, plan_.source.family());
     }
     receiver_ = std::make_unique<RawSocketReceiver>(socket_, expectations, plan_.unicast_peers);
   }
   open_firewall();
-  if (std::string error =
+  if (core::Status status =
           loop_.add_fd(receiver_->fd(), EPOLLIN, [this](std::uint32_t) { on_receiver_readable(); });
-      !error.empty()) {
-    return error;
+      !status) {
+    return status;
   }
-  if (std::string error = announcer_.open(plan_.interface, plan_.ifindex, plan_.mac);
-      !error.empty()) {
-    return "cannot open the announcement socket: " + error;
+  if (core::Status status = announcer_.open(plan_.interface, plan_.ifindex, plan_.mac); !status) {
+    return core::Error{"cannot open the announcement socket: " + status.message()};
   }
-  loop_.on_idle([this] {
-    if (socket_.flush() > 0) spdlog::warn("sending adverts failed: {}", socket_.last_error());
-  });
+  loop_.on_idle([this] { flush_adverts(); });
   return {};
 }
 
-std::string Daemon::open_dataplane() {
+core::Status Daemon::open_dataplane() {
   libbpf_set_print(libbpf_to_debug_log);
   bpf::Options options;
   options.interface = plan_.interface;
-  options.xdp_mode = plan_.xdp_mode == "native"    ? bpf::XdpMode::Native
-                     : plan_.xdp_mode == "generic" ? bpf::XdpMode::Generic
-                                                   : bpf::XdpMode::Auto;
-  const std::string pin_suffix = "/vipd/" + plan_.interface;
-  if (plan_.pin_path.size() > pin_suffix.size() && plan_.pin_path.ends_with(pin_suffix)) {
-    options.bpffs_root = plan_.pin_path.substr(0, plan_.pin_path.size() - pin_suffix.size());
-  } else {
-    return "pin path " + plan_.pin_path + " must end in " + pin_suffix;
-  }
+  options.xdp_mode = to_bpf(plan_.xdp_mode);
+  options.bpffs_root = plan_.bpffs_root;
   auto opened = bpf::Dataplane::open(options);
-  if (!opened) return opened.message();
+  if (!opened) return opened.status();
   dataplane_ = std::move(opened.value());
-  if (bpf::Status status = dataplane_->attach(); !status) return status.message();
+  if (core::Status status = dataplane_->attach(); !status) return status;
 
   core::Time longest_interval{0};
-  for (const Runtime& runtime : runtimes_) {
-    longest_interval = std::max(longest_interval, runtime.plan.core.advert_interval);
-    const core::Expectation expectation = expectation_for(runtime.plan, plan_.source.family());
+  for (const config::InstancePlan& instance : plan_.instances) {
+    longest_interval = std::max(longest_interval, instance.core.advert_interval);
+    const core::Expectation expectation = expectation_for(instance, plan_.source.family());
     bpf::VridConfig vrid;
-    vrid.vrid = runtime.plan.core.vrid;
+    vrid.vrid = instance.core.vrid;
     vrid.version = expectation.version;
     vrid.family = expectation.family;
     vrid.auth_type = expectation.auth_type;
     vrid.auth_key = expectation.auth_key;
     vrid.v2_interval_s = static_cast<std::uint8_t>(expectation.v2_interval_s);
-    if (bpf::Status status = dataplane_->set_vrid_config(vrid); !status) return status.message();
+    if (core::Status status = dataplane_->set_vrid_config(vrid); !status) return status;
   }
   // A master that went quiet for two intervals and came back with an identical advert must still
   // reach us: the record is then stale and the kernel re-emits it.
-  if (bpf::Status status =
+  if (core::Status status =
           dataplane_->set_global_config({2 * longest_interval, plan_.xdp_drop_invalid});
       !status) {
-    return status.message();
+    return status;
   }
-  if (bpf::Status status = dataplane_->set_unicast_peers(plan_.unicast_peers); !status)
-    return status.message();
-  if (std::string error = update_watched_vips(); !error.empty()) return error;
-  const std::array<bpf::MacAddress, 1> macs = {plan_.mac};
-  if (bpf::Status status = dataplane_->set_own_macs(macs); !status) return status.message();
+  if (core::Status status = dataplane_->set_unicast_peers(plan_.unicast_peers); !status)
+    return status;
+  if (core::Status status = dataplane_->set_vips({}); !status) return status;
+  const std::array<core::MacAddress, 1> macs = {plan_.mac};
+  if (core::Status status = dataplane_->set_own_macs(macs); !status) return status;
   if (plan_.health.kind == config::HealthPlan::Kind::TcpPort) {
     const std::array<std::uint16_t, 1> ports = {plan_.health.port};
-    if (bpf::Status status = dataplane_->set_monitored_ports(ports); !status)
-      return status.message();
+    if (core::Status status = dataplane_->set_monitored_ports(ports); !status) return status;
   }
 
   const bpf::AttachState& state = dataplane_->state();
@@ -238,384 +235,6 @@ std::string Daemon::open_dataplane() {
                state.tc_attached ? "on" : "off",
                state.pinned ? "maps pinned at " + state.pin_dir : "no pins: " + state.pin_note);
   return {};
-}
-
-std::string Daemon::update_watched_vips() {
-  if (!dataplane_) return {};
-  // Only VIPs we hold can conflict: a backup hearing the master's gratuitous ARP is normal.
-  std::vector<bpf::Vip> vips;
-  for (const Runtime& runtime : runtimes_) {
-    if (!runtime.holds_vips) continue;
-    for (const core::IpAddress& address : runtime.vip_addresses)
-      vips.push_back({address, runtime.plan.core.vrid});
-  }
-  const bpf::Status status = dataplane_->set_vips(vips);
-  return status ? std::string() : status.message();
-}
-
-void Daemon::on_vip_conflict(const vipd_conflict_event& event) {
-  const auto family = event.family == 6 ? core::Family::V6 : core::Family::V4;
-  const core::IpAddress vip = core::IpAddress::from_bytes(family, event.ip);
-  spdlog::warn(
-      "VIP {} (VRID {}) is also announced on {} by {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, not "
-      "us",
-      vip.to_string(), event.vrid, plan_.interface, event.mac[0], event.mac[1], event.mac[2],
-      event.mac[3], event.mac[4], event.mac[5]);
-}
-
-void Daemon::remove_stale_vips() {
-  for (const net::AddressEntry& entry : netlink_.addresses(plan_.ifindex)) {
-    for (const Runtime& runtime : runtimes_) {
-      const auto& vips = runtime.vip_addresses;
-      if (std::find(vips.begin(), vips.end(), entry.address) == vips.end()) continue;
-      spdlog::warn("({}) removing stale VIP {}/{} from {} (left by an earlier run)",
-                   runtime.plan.name, entry.address.to_string(), entry.prefix, plan_.interface);
-      if (std::string error = netlink_.remove_address(plan_.ifindex, entry.address, entry.prefix);
-          !error.empty()) {
-        spdlog::error("({}) {}", runtime.plan.name, error);
-      }
-    }
-  }
-}
-
-void Daemon::start_instances() {
-  instances_started_ = true;
-  resync_interface();
-  const core::Time now = monotonic_now();
-  for (std::size_t i = 0; i < runtimes_.size(); ++i) {
-    Runtime& runtime = runtimes_[i];
-    runtime.state_since = now;
-    catch_up(i);
-    execute(i, runtime.instance.start(now), now);
-  }
-}
-
-void Daemon::stop_instances() {
-  const core::Time now = monotonic_now();
-  for (std::size_t i = 0; i < runtimes_.size(); ++i) {
-    catch_up(i);
-    execute(i, runtimes_[i].instance.stop(now), now);
-  }
-  if (socket_.flush() > 0)
-    spdlog::warn("sending priority 0 adverts failed: {}", socket_.last_error());
-}
-
-void Daemon::shutdown() {
-  if (!stopping_) stop_instances();
-  if (notifier_) notifier_->flush_detached();
-  checker_.reset();
-  firewall_.close();
-  for (Runtime& runtime : runtimes_) {
-    if (runtime.holds_vips) remove_vips(runtime);
-  }
-  receiver_.reset();
-  if (dataplane_) {
-    dataplane_->detach();
-    dataplane_.reset();
-    spdlog::info("eBPF data plane detached from {}", plan_.interface);
-  }
-}
-
-void Daemon::execute(std::size_t index, const core::ActionList& actions, core::Time now) {
-  Runtime& runtime = runtimes_[index];
-  for (const core::Action& action : actions) {
-    if (const auto* send = std::get_if<core::SendAdvert>(&action)) {
-      send_advert(runtime, send->priority);
-    } else if (std::holds_alternative<core::AddVips>(action)) {
-      // The new master's advert goes on the wire before the (slower) address change.
-      if (socket_.flush() > 0) spdlog::warn("sending adverts failed: {}", socket_.last_error());
-      add_vips(runtime);
-    } else if (std::holds_alternative<core::RemoveVips>(action)) {
-      // A priority-0 advert goes out before the address removal, which can take the kernel
-      // ~10 ms: backups wait only Skew_Time after it, and holding the VIP a few ms longer is
-      // harmless.
-      if (socket_.flush() > 0) spdlog::warn("sending adverts failed: {}", socket_.last_error());
-      remove_vips(runtime);
-    } else if (std::holds_alternative<core::Announce>(action)) {
-      announce(index, Burst::BecameMaster);
-    } else if (const auto* change = std::get_if<core::StateChange>(&action)) {
-      on_state_change(index, *change, now);
-    } else if (const auto* arm = std::get_if<core::ArmTimer>(&action)) {
-      loop_.set_timer(timer_id(index, kProtocolTimer), arm->at,
-                      [this, index](core::Time at) { on_instance_timer(index, at); });
-    } else if (const auto* note = std::get_if<core::Note>(&action)) {
-      spdlog::info("{}", note_text(runtime.plan.name, *note, runtime.instance.priority()));
-      if (note->kind == core::NoteKind::ForcingNewElection &&
-          lower_priority_episode(runtime, note->peer, now)) {
-        announce(index, Burst::LowerPriorityHeard);
-      }
-    }
-  }
-}
-
-void Daemon::send_advert(Runtime& runtime, std::uint8_t priority) {
-  core::AdvertSpec spec;
-  spec.version = runtime.plan.core.version;
-  spec.vrid = runtime.plan.core.vrid;
-  spec.priority = priority;
-  spec.interval_cs = core::to_centiseconds(runtime.plan.core.advert_interval);
-  spec.auth_type = runtime.plan.auth_type;
-  spec.auth_key = runtime.plan.auth_key;
-  spec.addresses = runtime.vip_addresses;
-  std::array<std::uint8_t, core::kMaxAdvertSize> buffer;
-  auto send_to = [&](const core::IpAddress& destination) {
-    const std::size_t size = core::encode_advert(spec, plan_.source, destination, buffer);
-    if (size == 0) {
-      spdlog::error("({}) cannot encode advert", runtime.plan.name);
-      return;
-    }
-    socket_.queue(std::span(buffer.data(), size), destination);
-    ++runtime.adverts_sent;
-  };
-  if (plan_.unicast_peers.empty()) {
-    send_to(core::vrrp_group(plan_.source.family()));
-  } else {
-    for (const core::IpAddress& peer : plan_.unicast_peers) send_to(peer);
-  }
-}
-
-void Daemon::add_vips(Runtime& runtime) {
-  for (const config::Vip& vip : runtime.plan.vips) {
-    if (std::string error = netlink_.add_address(plan_.ifindex, vip.address, vip.prefix);
-        !error.empty()) {
-      spdlog::error("({}) cannot add VIP: {}", runtime.plan.name, error);
-    }
-  }
-  runtime.holds_vips = true;
-  if (std::string error = update_watched_vips(); !error.empty())
-    spdlog::warn("ARP watch: {}", error);
-}
-
-void Daemon::remove_vips(Runtime& runtime) {
-  runtime.holds_vips = false;
-  if (std::string error = update_watched_vips(); !error.empty())
-    spdlog::warn("ARP watch: {}", error);
-  for (const config::Vip& vip : runtime.plan.vips) {
-    if (std::string error = netlink_.remove_address(plan_.ifindex, vip.address, vip.prefix);
-        !error.empty()) {
-      spdlog::error("({}) cannot remove VIP: {}", runtime.plan.name, error);
-    }
-  }
-}
-
-void Daemon::announce(std::size_t index, Burst burst) {
-  Runtime& runtime = runtimes_[index];
-  if (runtime.instance.state() != core::State::Master || plan_.garp.repeat == 0) return;
-  for (const core::IpAddress& vip : runtime.vip_addresses) {
-    spdlog::info("Sending {} on {} for {}",
-                 vip.is_v4() ? "gratuitous ARP" : "unsolicited neighbour advert", plan_.interface,
-                 vip.to_string());
-  }
-  std::size_t failed = 0;
-  for (int i = 0; i < plan_.garp.repeat; ++i) failed += announcer_.announce(runtime.vip_addresses);
-  if (failed > 0)
-    spdlog::warn("({}) {} of the announcements failed: {}", runtime.plan.name, failed,
-                 announcer_.last_error());
-  const core::Time now = monotonic_now();
-  if (burst == Burst::BecameMaster && plan_.garp.delay > core::Time{0}) {
-    loop_.set_timer(timer_id(index, kGarpRepeatTimer), now + plan_.garp.delay,
-                    [this, index](core::Time) { announce(index, Burst::Repeat); });
-  }
-  if ((burst == Burst::BecameMaster || burst == Burst::Refresh) &&
-      plan_.garp.refresh > core::Time{0}) {
-    loop_.set_timer(timer_id(index, kGarpRefreshTimer), now + plan_.garp.refresh,
-                    [this, index](core::Time) { announce(index, Burst::Refresh); });
-  }
-}
-
-void Daemon::on_state_change(std::size_t index, const core::StateChange& change, core::Time now) {
-  Runtime& runtime = runtimes_[index];
-  ++runtime.transitions;
-  runtime.state_since = now;
-  spdlog::info("{}", entering_state(runtime.plan.name, change));
-  spdlog::info("{}", transition_reason(runtime.plan.name, change, runtime.instance));
-  if (change.from == core::State::Master && change.reason == core::StateReason::HigherPriority) {
-    // A split brain just ended and clients may still have our MAC for the VIPs. One parting
-    // advert at our (lower) priority makes the winner answer and re-announce them, even when its
-    // advert reached us before ours reached it.
-    send_advert(runtime, runtime.instance.priority());
-  }
-  if (receiver_ && (change.to == core::State::Master || change.from == core::State::Master)) {
-    receiver_->set_master(runtime.plan.core.vrid, change.to == core::State::Master);
-  }
-  // Adverts accepted during preempt_delay must count until the window closes: look again then.
-  const bool window_opened = change.reason == core::StateReason::Startup ||
-                             change.reason == core::StateReason::FaultCleared;
-  if (window_opened && runtime.plan.core.preempt &&
-      runtime.plan.core.preempt_delay > core::Time{0}) {
-    loop_.set_timer(timer_id(index, kPreemptWindowTimer), now + runtime.plan.core.preempt_delay,
-                    [this, index](core::Time) { catch_up(index); });
-  }
-  if (notifier_ && change.to != core::State::Initialize) {
-    notifier_->notify(runtime.plan.name, std::string(core::to_string(change.to)),
-                      runtime.instance.priority());
-  }
-  if (change.from == core::State::Master) {
-    loop_.cancel_timer(timer_id(index, kGarpRepeatTimer));
-    loop_.cancel_timer(timer_id(index, kGarpRefreshTimer));
-  }
-}
-
-void Daemon::on_instance_timer(std::size_t index, core::Time now) {
-  // Adverts waiting in the ring buffer or coalesced in the kernel count before the timer does.
-  Runtime& runtime = runtimes_[index];
-  // A master hears every advert as an event (the kernel's deliver-all switch); only a backup's
-  // down timer depends on adverts the kernel coalesced.
-  if (runtime.instance.state() == core::State::Backup) {
-    catch_up(index);
-  } else {
-    on_receiver_readable();
-  }
-  execute(index, runtime.instance.on_timer(now), now);
-}
-
-bool Daemon::lower_priority_episode(Runtime& runtime, const core::IpAddress& peer, core::Time now) {
-  // A new peer, or one heard again after a silence (a partition healed), starts a new episode and
-  // gets an announcement at once; a peer that keeps sending gets one per interval at most.
-  const bool new_peer = peer != runtime.last_lower_peer;
-  const bool after_silence = now - runtime.last_lower_heard > 2 * runtime.plan.core.advert_interval;
-  const bool due = now - runtime.last_lower_announce >= kLowerPriorityAnnounceInterval;
-  runtime.last_lower_heard = now;
-  runtime.last_lower_peer = peer;
-  if (!new_peer && !after_silence && !due) return false;
-  runtime.last_lower_announce = now;
-  return true;
-}
-
-void Daemon::catch_up(std::size_t index) {
-  if (!receiver_) return;
-  on_receiver_readable();
-  Runtime& runtime = runtimes_[index];
-  if (auto latest = receiver_->latest(runtime.plan.core.vrid);
-      latest && latest->at > runtime.last_fed) {
-    on_advert(*latest);
-  }
-}
-
-void Daemon::on_advert(const HeardAdvert& heard) {
-  const int slot = by_vrid_[heard.vrid];
-  if (slot == 0) return;
-  const auto index = static_cast<std::size_t>(slot - 1);
-  Runtime& runtime = runtimes_[index];
-  if (heard.only_if_newer && heard.at <= runtime.last_fed) return;
-  if (heard.at > runtime.last_fed) runtime.last_fed = heard.at;
-  ++runtime.adverts_heard;
-  execute(index, runtime.instance.on_advert(heard.at, heard.advert), monotonic_now());
-}
-
-void Daemon::on_receiver_readable() {
-  receiver_->drain([this](const HeardAdvert& heard) { on_advert(heard); });
-  log_rejects();
-}
-
-void Daemon::log_rejects() {
-  const auto reject = receiver_->take_last_reject();
-  if (!reject) return;
-  const core::Time now = monotonic_now();
-  if (now - last_reject_log_ < kRejectLogInterval && last_reject_log_ != core::Time{0}) return;
-  last_reject_log_ = now;
-  spdlog::warn("{}", reject_text(plan_.interface, reject->first, reject->second));
-}
-
-void Daemon::on_netlink_event(const net::NetlinkEvent& event) {
-  using Kind = net::NetlinkEvent::Kind;
-  switch (event.kind) {
-    case Kind::Resync:
-      resync_interface();
-      return;
-    case Kind::LinkChanged:
-    case Kind::LinkRemoved:
-      if (event.link.ifindex != plan_.ifindex) return;
-      set_fault(core::FaultReason::InterfaceDown,
-                event.kind == Kind::LinkRemoved || !event.link.usable());
-      return;
-    case Kind::AddressAdded:
-      if (event.address.ifindex == plan_.ifindex && event.address.address == plan_.source) {
-        set_fault(core::FaultReason::AddressMissing, false);
-      }
-      return;
-    case Kind::AddressRemoved:
-      break;
-  }
-  if (event.address.ifindex != plan_.ifindex) return;
-  if (event.address.address == plan_.source) {
-    set_fault(core::FaultReason::AddressMissing, true);
-    return;
-  }
-  for (Runtime& runtime : runtimes_) {
-    const auto& vips = runtime.vip_addresses;
-    if (!runtime.holds_vips ||
-        std::find(vips.begin(), vips.end(), event.address.address) == vips.end()) {
-      continue;
-    }
-    spdlog::warn("({}) VIP {} was removed from {} while MASTER: re-adding it", runtime.plan.name,
-                 event.address.address.to_string(), plan_.interface);
-    add_vips(runtime);
-  }
-}
-
-void Daemon::resync_interface() {
-  const auto link = netlink_.link(plan_.ifindex);
-  set_fault(core::FaultReason::InterfaceDown, !link || !link->usable());
-  bool has_source = false;
-  for (const net::AddressEntry& entry : netlink_.addresses(plan_.ifindex)) {
-    if (entry.address == plan_.source) has_source = true;
-  }
-  set_fault(core::FaultReason::AddressMissing, !has_source);
-}
-
-void Daemon::set_fault(core::FaultReason reason, bool raised) {
-  const auto bit = static_cast<std::uint8_t>(reason);
-  if (((faults_ & bit) != 0) == raised) return;
-  faults_ = static_cast<std::uint8_t>(raised ? faults_ | bit : faults_ & ~bit);
-  if (reason == core::FaultReason::InterfaceDown) {
-    spdlog::info("Netlink reports {} {}", plan_.interface, raised ? "down" : "up");
-  } else {
-    spdlog::info("{}: instances {} FAULT", core::to_string(reason), raised ? "enter" : "may leave");
-  }
-  const core::Time now = monotonic_now();
-  for (std::size_t i = 0; i < runtimes_.size(); ++i) {
-    core::Instance& instance = runtimes_[i].instance;
-    // Before start() the core only records the fault (no actions) and start() honours it.
-    if (instance.state() != core::State::Initialize) catch_up(i);
-    execute(i, raised ? instance.raise_fault(now, reason) : instance.clear_fault(now, reason), now);
-  }
-}
-
-void Daemon::on_health(health::Health status, const std::string& detail) {
-  const bool failed = status == health::Health::Failed;
-  if (failed && dataplane_ && plan_.health.kind == config::HealthPlan::Kind::TcpPort) {
-    if (const auto stats = dataplane_->port_stats(plan_.health.port)) {
-      spdlog::info("{}: the kernel saw {} SYNs and {} refused connections (RST) on port {} ({})",
-                   plan_.health.name, stats.value().syn_rx, stats.value().rst_tx, plan_.health.port,
-                   detail);
-    }
-  }
-  if (plan_.health.weight == 0) {
-    set_fault(core::FaultReason::CheckFailed, failed);
-  } else {
-    apply_check_weight(status);
-  }
-  if (!instances_started_) start_instances();
-}
-
-void Daemon::apply_check_weight(health::Health status) {
-  const int weight = plan_.health.weight;
-  int adjustment = 0;
-  if (status == health::Health::Healthy && weight > 0) adjustment = weight;
-  if (status == health::Health::Failed && weight < 0) adjustment = weight;
-  const core::Time now = monotonic_now();
-  for (std::size_t i = 0; i < runtimes_.size(); ++i) {
-    Runtime& runtime = runtimes_[i];
-    const std::uint8_t next = core::effective_priority(runtime.plan.core.priority, adjustment);
-    if (next == runtime.instance.priority()) continue;
-    spdlog::info("({}) Changing effective priority from {} to {}", runtime.plan.name,
-                 runtime.instance.priority(), next);
-    catch_up(i);
-    execute(i, runtime.instance.set_priority(now, next), now);
-    // Adverts the kernel coalesced were judged against the old priority: hear the next one anew.
-    if (receiver_) receiver_->forget(runtime.plan.core.vrid);
-  }
 }
 
 void Daemon::open_firewall() {
@@ -630,6 +249,230 @@ void Daemon::open_firewall() {
   firewall_.open(firewall, plan_.interface, plan_.source.is_v4());
 }
 
+void Daemon::remove_stale_vips() {
+  for (const net::AddressEntry& entry : netlink_.addresses(plan_.ifindex)) {
+    for (const config::InstancePlan& instance : plan_.instances) {
+      const auto& vips = instance.vips;
+      if (std::none_of(vips.begin(), vips.end(),
+                       [&](const config::Vip& vip) { return vip.address == entry.address; })) {
+        continue;
+      }
+      spdlog::warn("({}) removing stale VIP {}/{} from {} (left by an earlier run)", instance.name,
+                   entry.address.to_string(), entry.prefix, plan_.interface);
+      if (core::Status status = netlink_.remove_address(plan_.ifindex, entry.address, entry.prefix);
+          !status) {
+        spdlog::error("({}) {}", instance.name, status.message());
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The node's inputs and commands
+
+void Daemon::dispatch(const node::Input& input) {
+  dispatch(input, loop::monotonic_now());
+}
+
+void Daemon::dispatch(const node::Input& input, core::Time now) {
+  if (dispatching_) {
+    follow_ups_.push_back(input);
+    return;
+  }
+  dispatching_ = true;
+  for (const node::Command& command : node_->handle(now, input)) execute(command);
+  while (!follow_ups_.empty()) {
+    const node::Input next = std::move(follow_ups_.front());
+    follow_ups_.pop_front();
+    for (const node::Command& command : node_->handle(loop::monotonic_now(), next)) {
+      execute(command);
+    }
+  }
+  dispatching_ = false;
+}
+
+void Daemon::execute(const node::Command& command) {
+  std::visit(core::Overloaded{
+                 [&](const node::SendAdvert& send) { send_advert(send); },
+                 [&](const node::AddVips& add) { add_vips(add.instance); },
+                 [&](const node::RemoveVips& remove) { remove_vips(remove.instance); },
+                 [&](const node::Announce& burst) { announce(burst); },
+                 [&](const node::SetTimer& timer) { set_timer(timer); },
+                 [&](const node::StateChanged&) {},
+                 [&](const node::Notify& notify) {
+                   if (!notifier_) return;
+                   notifier_->notify(node_->instance(notify.instance).plan.name,
+                                     std::string(core::to_string(notify.state)), notify.priority);
+                 },
+                 [&](const node::CheckNow& check) {
+                   if (checker_) checker_->on_refused(check.port, check.refusals);
+                 },
+                 [&](const node::Log& line) { log(line); },
+             },
+             command);
+}
+
+void Daemon::send_advert(const node::SendAdvert& send) {
+  const config::InstancePlan& instance = node_->instance(send.instance).plan;
+  core::AdvertSpec spec;
+  spec.version = instance.core.version;
+  spec.vrid = instance.core.vrid;
+  spec.priority = send.priority;
+  spec.interval_cs = core::to_centiseconds(instance.core.advert_interval);
+  spec.auth_type = instance.auth_type;
+  spec.auth_key = instance.auth_key;
+  std::array<core::IpAddress, 255> addresses;
+  const std::size_t count = std::min(instance.vips.size(), addresses.size());
+  for (std::size_t i = 0; i < count; ++i) addresses[i] = instance.vips[i].address;
+  spec.addresses = std::span(addresses.data(), count);
+  std::array<std::uint8_t, core::kMaxAdvertSize> buffer;
+  const std::size_t size = core::encode_advert(spec, plan_.source, send.destination, buffer);
+  if (size == 0) {
+    spdlog::error("({}) cannot encode advert", instance.name);
+    return;
+  }
+  socket_.queue(std::span(buffer.data(), size), send.destination);
+}
+
+void Daemon::flush_adverts() {
+  if (socket_.flush() > 0) spdlog::warn("sending adverts failed: {}", socket_.last_error());
+}
+
+void Daemon::add_vips(std::size_t index) {
+  // The new master's advert goes on the wire before the (slower) address change.
+  flush_adverts();
+  const config::InstancePlan& instance = node_->instance(index).plan;
+  std::string failure;
+  for (const config::Vip& vip : instance.vips) {
+    if (core::Status status = netlink_.add_address(plan_.ifindex, vip.address, vip.prefix);
+        !status && failure.empty()) {
+      failure = status.message();
+    }
+  }
+  update_watched_vips();
+  if (!failure.empty()) dispatch(node::VipAddFailed{index, failure});
+}
+
+void Daemon::remove_vips(std::size_t index) {
+  // A priority-0 advert goes out before the address removal, which can take the kernel ~10 ms:
+  // backups wait only Skew_Time after it, and holding the VIP a few ms longer is harmless.
+  flush_adverts();
+  update_watched_vips();
+  const config::InstancePlan& instance = node_->instance(index).plan;
+  for (const config::Vip& vip : instance.vips) {
+    if (core::Status status = netlink_.remove_address(plan_.ifindex, vip.address, vip.prefix);
+        !status) {
+      spdlog::error("({}) cannot remove VIP: {}", instance.name, status.message());
+    }
+  }
+}
+
+void Daemon::announce(const node::Announce& burst) {
+  const config::InstancePlan& instance = node_->instance(burst.instance).plan;
+  std::vector<core::IpAddress> addresses;
+  for (const config::Vip& vip : instance.vips) addresses.push_back(vip.address);
+  std::size_t failed = 0;
+  for (int i = 0; i < burst.repeat; ++i) failed += announcer_.announce(addresses);
+  if (failed > 0) {
+    spdlog::warn("({}) {} of the announcements failed: {}", instance.name, failed,
+                 announcer_.last_error());
+  }
+}
+
+void Daemon::set_timer(const node::SetTimer& timer) {
+  const std::uint64_t id = timer_ids_[timer.timer.index()];
+  if (timer.at == core::kNever) {
+    loop_.cancel_timer(id);
+    return;
+  }
+  loop_.set_timer(id, timer.at, [this, expired = timer.timer](core::Time now) {
+    dispatch(node::TimerExpired{expired}, now);
+  });
+}
+
+void Daemon::log(const node::Log& line) const {
+  spdlog::log(to_spdlog(line.level), "{}", line.text);
+}
+
+void Daemon::update_watched_vips() {
+  if (!dataplane_) return;
+  // Only VIPs we hold can conflict: a backup hearing the master's gratuitous ARP is normal.
+  std::vector<bpf::Vip> vips;
+  for (std::size_t i = 0; i < node_->size(); ++i) {
+    const node::InstanceState& instance = node_->instance(i);
+    if (!instance.holds_vips) continue;
+    for (const config::Vip& vip : instance.plan.vips)
+      vips.push_back({vip.address, instance.plan.core.vrid});
+  }
+  if (core::Status status = dataplane_->set_vips(vips); !status)
+    spdlog::warn("ARP watch: {}", status.message());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events from the host
+
+void Daemon::on_receiver_readable() {
+  dispatch(node::AdvertsPending{});
+  log_rejects();
+}
+
+void Daemon::log_rejects() {
+  const auto reject = receiver_->take_last_reject();
+  if (!reject) return;
+  const core::Time now = loop::monotonic_now();
+  if (now - last_reject_log_ < kRejectLogInterval && last_reject_log_ != core::Time{0}) return;
+  last_reject_log_ = now;
+  spdlog::warn("{}", node::reject_text(plan_.interface, reject->first, reject->second));
+}
+
+void Daemon::on_netlink_event(const net::NetlinkEvent& event) {
+  using Kind = net::NetlinkEvent::Kind;
+  switch (event.kind) {
+    case Kind::Resync:
+      return resync_interface();
+    case Kind::LinkChanged:
+    case Kind::LinkRemoved:
+      if (event.link.ifindex != plan_.ifindex) return;
+      return dispatch(node::FaultChanged{core::FaultReason::InterfaceDown,
+                                         event.kind == Kind::LinkRemoved || !event.link.usable(),
+                                         std::nullopt});
+    case Kind::AddressAdded:
+      if (event.address.ifindex == plan_.ifindex && event.address.address == plan_.source) {
+        dispatch(node::FaultChanged{core::FaultReason::AddressMissing, false, std::nullopt});
+      }
+      return;
+    case Kind::AddressRemoved:
+      if (event.address.ifindex != plan_.ifindex) return;
+      if (event.address.address == plan_.source) {
+        return dispatch(node::FaultChanged{core::FaultReason::AddressMissing, true, std::nullopt});
+      }
+      return dispatch(node::VipMissing{event.address.address});
+  }
+}
+
+void Daemon::resync_interface() {
+  const auto link = netlink_.link(plan_.ifindex);
+  dispatch(
+      node::FaultChanged{core::FaultReason::InterfaceDown, !link || !link->usable(), std::nullopt});
+  bool has_source = false;
+  for (const net::AddressEntry& entry : netlink_.addresses(plan_.ifindex)) {
+    if (entry.address == plan_.source) has_source = true;
+  }
+  dispatch(node::FaultChanged{core::FaultReason::AddressMissing, !has_source, std::nullopt});
+}
+
+void Daemon::on_health(health::Health status, const std::string& detail) {
+  const bool failed = status == health::Health::Failed;
+  if (failed && dataplane_ && plan_.health.kind == config::HealthPlan::Kind::TcpPort) {
+    if (const auto stats = dataplane_->port_stats(plan_.health.port)) {
+      spdlog::info("{}: the kernel saw {} SYNs and {} refused connections (RST) on port {} ({})",
+                   plan_.health.name, stats.value().syn_rx, stats.value().rst_tx, plan_.health.port,
+                   detail);
+    }
+  }
+  dispatch(node::CheckResult{!failed, detail});
+}
+
 void Daemon::on_signal(int signo) {
   if (signo == SIGHUP) {
     spdlog::info("SIGHUP received: configuration reload is not supported yet, ignoring");
@@ -637,54 +480,70 @@ void Daemon::on_signal(int signo) {
   }
   if (stopping_) return;
   spdlog::info("Stopping vipd ({} received)", signo == SIGTERM ? "SIGTERM" : "SIGINT");
-  stop_instances();
+  dispatch(node::Shutdown{});
+  flush_adverts();
   stopping_ = true;
   // Detaching XDP/tc takes the kernel's rtnl lock for a few milliseconds; a backup on the same host
   // (or in a lab) adding the VIP after our priority-0 advert would wait for it. Give backups their
   // Skew_Time (at most one advert interval) first, bounded so that we still exit within a second.
   core::Time grace{0};
-  for (const Runtime& runtime : runtimes_)
-    grace = std::max(grace, runtime.plan.core.advert_interval);
+  for (const config::InstancePlan& instance : plan_.instances)
+    grace = std::max(grace, instance.core.advert_interval);
   grace =
       std::min<core::Time>(grace + std::chrono::milliseconds(5), std::chrono::milliseconds(500));
   if (!dataplane_) grace = core::Time{0};
-  loop_.set_timer(loop_.allocate_timer_id(), monotonic_now() + grace,
+  loop_.set_timer(loop_.allocate_timer_id(), loop::monotonic_now() + grace,
                   [this](core::Time) { loop_.stop(); });
 }
 
+void Daemon::shutdown() {
+  if (!stopping_) {
+    dispatch(node::Shutdown{});
+    flush_adverts();
+  }
+  if (notifier_) notifier_->flush_detached();
+  checker_.reset();
+  firewall_.close();
+  receiver_.reset();
+  if (dataplane_) {
+    dataplane_->detach();
+    dataplane_.reset();
+    spdlog::info("eBPF data plane detached from {}", plan_.interface);
+  }
+}
+
 std::string Daemon::status_json() const {
-  const core::Time now = monotonic_now();
+  const core::Time now = loop::monotonic_now();
   nlohmann::json instances = nlohmann::json::array();
-  for (const Runtime& runtime : runtimes_) {
+  for (std::size_t i = 0; i < node_->size(); ++i) {
+    const node::InstanceState& instance = node_->instance(i);
     nlohmann::json vips = nlohmann::json::array();
-    for (const config::Vip& vip : runtime.plan.vips) {
+    for (const config::Vip& vip : instance.plan.vips) {
       vips.push_back(vip.address.to_string() + "/" + std::to_string(vip.prefix));
     }
-    const auto master = runtime.instance.master_address();
+    const auto master = instance.core.master_address();
     instances.push_back({
-        {"name", runtime.plan.name},
-        {"vrid", runtime.plan.core.vrid},
-        {"state", core::to_string(runtime.instance.state())},
-        {"priority", runtime.instance.priority()},
-        {"base_priority", runtime.plan.core.priority},
+        {"name", instance.plan.name},
+        {"vrid", instance.plan.core.vrid},
+        {"state", core::to_string(instance.core.state())},
+        {"priority", instance.core.priority()},
+        {"base_priority", instance.base_priority},
         {"master", master ? master->to_string() : ""},
         {"vips", vips},
-        {"holds_vips", runtime.holds_vips},
-        {"state_for_ms", to_ms(now - runtime.state_since)},
-        {"transitions", runtime.transitions},
-        {"adverts_sent", runtime.adverts_sent},
-        {"adverts_heard", runtime.adverts_heard},
-        {"master_down_interval_ms", to_ms(runtime.instance.master_down_interval())},
+        {"holds_vips", instance.holds_vips},
+        {"state_for_ms", to_ms(now - instance.state_since)},
+        {"transitions", instance.transitions},
+        {"adverts_sent", instance.adverts_sent},
+        {"adverts_heard", instance.adverts_heard},
+        {"records_fed", instance.records_fed},
+        {"master_down_interval_ms", to_ms(instance.core.master_down_interval())},
     });
   }
   nlohmann::json rejects = nlohmann::json::object();
   const RejectCounters counters = receiver_ ? receiver_->rejects() : RejectCounters{};
-  for (std::size_t i = 1; i < counters.size(); ++i) {
-    if (counters[i] == 0) continue;
-    const std::string key = i == kUnknownVridSlot
-                                ? "unknown VRID"
-                                : std::string(core::to_string(static_cast<core::DecodeError>(i)));
-    rejects[key] = counters[i];
+  for (const core::DecodeError reason : core::reject_reasons()) {
+    const std::uint64_t count = counters[static_cast<std::size_t>(reason)];
+    if (count != 0) rejects[std::string(core::reason_label(reason))] = count;
   }
   nlohmann::json status = {
       {"interface", plan_.interface},

@@ -1,28 +1,27 @@
-// `vipd run`: wires the pure protocol core to the host — the receive path (XDP or raw socket), the
-// sender, netlink (VIPs, interface tracking), announcements, timers, signals and the status socket
-// — all on one epoll loop.
+// `vipd run`: the I/O shell around the node's orchestration. It opens the receive path (XDP or raw
+// socket), the sender, netlink (VIPs, interface tracking), announcements, timers, signals and the
+// status socket on one epoll loop, turns what happens into node inputs and carries out the node's
+// commands. Decisions live in node::Node; this file only executes them.
 #pragma once
 
 #include <cstdint>
-#include <functional>
-#include <limits>
+#include <deque>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "app/advert_receiver.h"
-#include "app/event_loop.h"
 #include "app/firewall.h"
 #include "app/status_socket.h"
 #include "bpf/dataplane.h"
 #include "config/plan.h"
 #include "health/health_checker.h"
 #include "health/notifier.h"
+#include "loop/event_loop.h"
 #include "net/announcer.h"
 #include "net/netlink.h"
 #include "net/vrrp_socket.h"
-#include "vipd/core/instance.h"
+#include "node/node.h"
 
 namespace vipd::app {
 
@@ -34,81 +33,50 @@ class Daemon {
   int run();
 
  private:
-  struct Runtime {
-    Runtime(config::InstancePlan instance_plan, core::Instance core_instance)
-        : plan(std::move(instance_plan)), instance(std::move(core_instance)) {}
-    config::InstancePlan plan;
-    core::Instance instance;
-    std::array<std::uint64_t, 4> timers{};  // protocol, GARP repeat, GARP refresh, preempt window
-    std::vector<core::IpAddress> vip_addresses;
-    bool holds_vips = false;
-    core::Time last_fed{0};  // receive time of the newest advert fed to the core
-    core::Time state_since{0};
-    std::uint64_t transitions = 0;
-    std::uint64_t adverts_sent = 0;
-    std::uint64_t adverts_heard = 0;
-    core::Time last_lower_announce{std::numeric_limits<std::int64_t>::min() / 2};
-    core::IpAddress last_lower_peer;
-    core::Time last_lower_heard{std::numeric_limits<std::int64_t>::min() / 2};
-  };
-
-  std::string open_io();
-  // Empty string when the XDP/tc data plane is attached and configured, else the cause.
-  std::string open_dataplane();
-  void on_vip_conflict(const vipd_conflict_event& event);
-  void on_health(health::Health status, const std::string& detail);
-  void apply_check_weight(health::Health status);
+  core::Status open_io();
+  // The XDP/tc data plane attached and configured, or why not.
+  core::Status open_dataplane();
   void open_firewall();
-  std::string update_watched_vips();
   void remove_stale_vips();
-  void start_instances();
-  void stop_instances();
-  void shutdown();
 
-  void execute(std::size_t index, const core::ActionList& actions, core::Time now);
-  void send_advert(Runtime& runtime, std::uint8_t priority);
-  void add_vips(Runtime& runtime);
-  void remove_vips(Runtime& runtime);
-  // Gratuitous ARP / NA bursts: on becoming master, the repeat after garp delay, periodic refresh,
-  // and after hearing a lower priority (someone else may have announced the VIPs).
-  enum class Burst { BecameMaster, Repeat, Refresh, LowerPriorityHeard };
-  void announce(std::size_t index, Burst burst);
-  void on_state_change(std::size_t index, const core::StateChange& change, core::Time now);
+  // One input to the node, its commands carried out in order. Inputs that arise while carrying
+  // them out (a VIP the host refused, a health check that answered at once) follow afterwards.
+  void dispatch(const node::Input& input, core::Time now);
+  void dispatch(const node::Input& input);
+  void execute(const node::Command& command);
+  void send_advert(const node::SendAdvert& send);
+  void add_vips(std::size_t index);
+  void remove_vips(std::size_t index);
+  void announce(const node::Announce& announce);
+  void set_timer(const node::SetTimer& timer);
+  void log(const node::Log& line) const;
+  void flush_adverts();
+  void update_watched_vips();
 
-  void on_instance_timer(std::size_t index, core::Time now);
-  void on_advert(const HeardAdvert& heard);
-  // Drains pending events and feeds the kernel's newer record, so an input that changes how adverts
-  // are judged (priority, faults, start, stop, the end of preempt_delay) sees them first.
-  void catch_up(std::size_t index);
-  // Whether a lower-priority advert heard as master calls for re-announcing the VIPs.
-  bool lower_priority_episode(Runtime& runtime, const core::IpAddress& peer, core::Time now);
   void on_receiver_readable();
+  void log_rejects();
   void on_netlink_event(const net::NetlinkEvent& event);
   void resync_interface();
-  void set_fault(core::FaultReason reason, bool raised);
+  void on_health(health::Health status, const std::string& detail);
   void on_signal(int signo);
-  void log_rejects();
+  void shutdown();
   std::string status_json() const;
 
-  std::uint64_t timer_id(std::size_t index, int kind) const {
-    return runtimes_[index].timers[static_cast<std::size_t>(kind)];
-  }
-
   config::Plan plan_;
-  EventLoop loop_;
+  loop::EventLoop loop_;
   net::Netlink netlink_;
   net::VrrpSocket socket_;
   net::Announcer announcer_;
   StatusServer status_;
   std::unique_ptr<bpf::Dataplane> dataplane_;
   std::unique_ptr<AdvertReceiver> receiver_;
+  std::unique_ptr<node::Node> node_;
   std::unique_ptr<health::HealthChecker> checker_;
   std::unique_ptr<health::Notifier> notifier_;
   VrrpFirewall firewall_;
-  bool instances_started_ = false;
-  std::vector<Runtime> runtimes_;
-  std::array<int, 256> by_vrid_{};  // VRID -> index + 1 (0: none)
-  std::uint8_t faults_ = 0;
+  std::vector<std::uint64_t> timer_ids_;  // node::TimerId::index() -> event-loop timer id
+  std::deque<node::Input> follow_ups_;
+  bool dispatching_ = false;
   core::Time started_{0};
   core::Time last_reject_log_{0};
   bool stopping_ = false;

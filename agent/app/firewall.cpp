@@ -59,13 +59,13 @@ void VrrpFirewall::open(const config::FirewallPlan& plan, const std::string& int
 
 void VrrpFirewall::apply(const FirewallCommands& commands, const std::string& what) {
   int stale = 0;
-  while (commands.remove_leftovers && stale < kMaxStaleRules && runner_(commands.remove).empty()) {
+  while (commands.remove_leftovers && stale < kMaxStaleRules && runner_(commands.remove).ok()) {
     ++stale;
   }
   if (stale > 0)
     spdlog::info("Removed {} VRRP accept rule(s) left in {} by an earlier run", stale, what);
-  if (std::string error = runner_(commands.add); !error.empty()) {
-    spdlog::error("cannot add the VRRP accept rule to {}: {}", what, error);
+  if (core::Status status = runner_(commands.add); !status) {
+    spdlog::error("cannot add the VRRP accept rule to {}: {}", what, status.message());
     return;
   }
   undo_.push_back(commands.remove);
@@ -74,8 +74,8 @@ void VrrpFirewall::apply(const FirewallCommands& commands, const std::string& wh
 
 void VrrpFirewall::close() {
   for (const Argv& argv : undo_) {
-    if (std::string error = runner_(argv); !error.empty())
-      spdlog::warn("firewall cleanup: {}", error);
+    if (core::Status status = runner_(argv); !status)
+      spdlog::warn("firewall cleanup: {}", status.message());
   }
   undo_.clear();
 }

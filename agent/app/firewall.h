@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/plan.h"
+#include "vipd/core/result.h"
 
 namespace vipd::app {
 
@@ -35,8 +36,8 @@ std::string nftables_table(const std::string& interface);
 
 class VrrpFirewall {
  public:
-  // Runs a command to completion; "" on success, else why it failed.
-  using Runner = std::function<std::string(const Argv&)>;
+  // Runs a command to completion; ok, or why it failed.
+  using Runner = std::function<core::Status(const Argv&)>;
 
   explicit VrrpFirewall(Runner runner) : runner_(std::move(runner)) {}
   VrrpFirewall(const VrrpFirewall&) = delete;

@@ -7,10 +7,10 @@
 #include <iostream>
 
 #include "app/daemon.h"
+#include "app/host_facts.h"
 #include "app/plan_view.h"
 #include "app/status_view.h"
 #include "app/version.h"
-#include "config/host_facts.h"
 #include "config/options.h"
 #include "config/plan.h"
 
@@ -30,7 +30,7 @@ void setup_logging(const std::string& level) {
 vipd::config::PlanResult resolve(const vipd::config::RunOptions& options) {
   vipd::config::PlanResult planned;
   std::vector<std::string> errors;
-  const auto facts = vipd::config::read_host_facts(options, errors);
+  const auto facts = vipd::app::read_host_facts(options, errors);
   if (facts) planned = vipd::config::build_plan(options, *facts);
   planned.errors.insert(planned.errors.begin(), errors.begin(), errors.end());
   static const std::array<std::string, 5> kLevels = {"trace", "debug", "info", "warn", "error"};
@@ -38,7 +38,7 @@ vipd::config::PlanResult resolve(const vipd::config::RunOptions& options) {
     planned.errors.push_back("invalid log level '" + options.log_level +
                              "' (trace, debug, info, warn, error)");
   }
-  if (planned.ok()) vipd::config::check_host_paths(planned.plan, planned.errors);
+  if (planned.ok()) vipd::app::check_host_paths(planned.plan, planned.errors);
   return planned;
 }
 

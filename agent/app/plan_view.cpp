@@ -88,7 +88,10 @@ std::string plan_text(const config::Plan& plan) {
   out += "interface   " + plan.interface + "\n";
   out += "source      " + plan.source.to_string() + "\n";
   out += "transport   " + std::string(plan.unicast_peers.empty() ? "multicast" : "unicast");
-  for (const auto& peer : plan.unicast_peers) out += " " + peer.to_string();
+  for (const auto& peer : plan.unicast_peers) {
+    out += ' ';
+    out += peer.to_string();
+  }
   out += "\nVRRP        v" + std::to_string(static_cast<int>(first.version)) + ", adverts every " +
          std::to_string(to_ms(first.advert_interval)) + " ms\n";
   out += "receive     " +
@@ -116,7 +119,10 @@ std::string plan_text(const config::Plan& plan) {
   out += line;
   for (const config::InstancePlan& instance : plan.instances) {
     std::string vips;
-    for (const config::Vip& vip : instance.vips) vips += (vips.empty() ? "" : ",") + vip_text(vip);
+    for (const config::Vip& vip : instance.vips) {
+      if (!vips.empty()) vips += ',';
+      vips += vip_text(vip);
+    }
     const std::string preemption =
         !instance.core.preempt ? "nopreempt"
         : instance.core.preempt_delay.count() == 0

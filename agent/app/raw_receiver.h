@@ -3,6 +3,7 @@
 
 #include <array>
 #include <optional>
+#include <vector>
 
 #include "app/advert_receiver.h"
 #include "net/vrrp_socket.h"
@@ -19,22 +20,24 @@ class RawSocketReceiver final : public AdvertReceiver {
 
   std::string name() const override { return "raw-socket"; }
   int fd() const override { return socket_.fd(); }
-  void drain(const std::function<void(const HeardAdvert&)>& deliver) override;
-  std::optional<HeardAdvert> latest(std::uint8_t) override { return std::nullopt; }
+  void drain(const std::function<void(const node::Received&)>& deliver) override;
+  // Every advert is delivered: there is no record to consult, forget or switch.
+  std::optional<node::HeardAdvert> latest(std::uint8_t) override { return std::nullopt; }
   void forget(std::uint8_t) override {}
   void set_master(std::uint8_t, bool) override {}
   RejectCounters rejects() const override { return rejects_; }
   std::uint64_t accepted() const override { return accepted_; }
-  // Reason of the last rejected packet and its source, for rate-limited logging.
-  std::optional<std::pair<std::size_t, core::IpAddress>> take_last_reject() override;
+  std::optional<std::pair<core::DecodeError, core::IpAddress>> take_last_reject() override;
 
  private:
+  void reject(core::DecodeError reason, const core::IpAddress& source);
+
   net::VrrpSocket& socket_;
   std::array<std::optional<core::Expectation>, 256> expectations_;
   std::vector<core::IpAddress> peers_;
   RejectCounters rejects_{};
   std::uint64_t accepted_ = 0;
-  std::optional<std::pair<std::size_t, core::IpAddress>> last_reject_;
+  std::optional<std::pair<core::DecodeError, core::IpAddress>> last_reject_;
 };
 
 }  // namespace vipd::app

@@ -44,24 +44,27 @@ StatusServer::~StatusServer() {
   if (inode_ != 0 && inode_of(path_) == inode_) unlink(path_.c_str());
 }
 
-std::string StatusServer::listen(const std::string& path) {
+core::Status StatusServer::listen(const std::string& path) {
   fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd_ < 0) return std::string("status socket: ") + std::strerror(errno);
+  if (fd_ < 0) return core::errno_error("status socket", errno);
   sockaddr_un address;
   const socklen_t length = make_address(path, address);
   const bool filesystem = path[0] != '@';
   if (filesystem) {
     // A socket file nobody answers on is left by a killed run; a live one belongs to another vipd.
     if (someone_listens(address, length))
-      return "status socket " + path + ": in use (is another vipd running on this interface?)";
+      return core::Error{"status socket " + path +
+                         ": in use (is another vipd running on this interface?)"};
     unlink(path.c_str());
   }
   if (bind(fd_, reinterpret_cast<const sockaddr*>(&address), length) != 0) {
-    return "status socket " + path + ": " + std::strerror(errno) +
-           (errno == EADDRINUSE ? " (is another vipd running on this interface?)" : "");
+    const int error = errno;
+    core::Error failed = core::errno_error("status socket " + path, error);
+    if (error == EADDRINUSE) failed.message += " (is another vipd running on this interface?)";
+    return failed;
   }
   if (filesystem) inode_ = inode_of(path);
-  if (::listen(fd_, 8) != 0) return "status socket listen: " + std::string(std::strerror(errno));
+  if (::listen(fd_, 8) != 0) return core::errno_error("status socket listen", errno);
   path_ = path;
   return {};
 }
@@ -83,18 +86,16 @@ void StatusServer::serve(const std::function<std::string()>& snapshot) {
   }
 }
 
-std::string query_status(const std::string& path, std::string& error) {
+core::Result<std::string> query_status(const std::string& path) {
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    error = std::strerror(errno);
-    return {};
-  }
+  if (fd < 0) return core::errno_error("status socket", errno);
   sockaddr_un address;
   const socklen_t length = make_address(path, address);
   if (connect(fd, reinterpret_cast<const sockaddr*>(&address), length) != 0) {
-    error = "cannot connect to " + path + ": " + std::strerror(errno) + " (is vipd running here?)";
+    core::Error error = core::errno_error("cannot connect to " + path, errno);
+    error.message += " (is vipd running here?)";
     close(fd);
-    return {};
+    return error;
   }
   std::string answer;
   char buffer[4096];

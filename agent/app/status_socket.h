@@ -7,6 +7,8 @@
 #include <functional>
 #include <string>
 
+#include "vipd/core/result.h"
+
 namespace vipd::app {
 
 class StatusServer {
@@ -16,9 +18,9 @@ class StatusServer {
   StatusServer(const StatusServer&) = delete;
   StatusServer& operator=(const StatusServer&) = delete;
 
-  // Empty string on success. A path not starting with '@' is a filesystem socket: replaced if
-  // stale (nobody answers on it), refused if another process listens on it.
-  std::string listen(const std::string& path);
+  // A path not starting with '@' is a filesystem socket: replaced if stale (nobody answers on
+  // it), refused if another process listens on it.
+  core::Status listen(const std::string& path);
   int fd() const { return fd_; }
   // Accepts pending connections and writes `snapshot()` to each.
   void serve(const std::function<std::string()>& snapshot);
@@ -29,7 +31,7 @@ class StatusServer {
   ino_t inode_ = 0;  // of our socket file (filesystem paths only)
 };
 
-// Connects, reads the whole answer. Empty string and `error` set on failure.
-std::string query_status(const std::string& path, std::string& error);
+// Connects, reads the whole answer.
+core::Result<std::string> query_status(const std::string& path);
 
 }  // namespace vipd::app

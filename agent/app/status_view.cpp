@@ -35,7 +35,8 @@ void print_table(const nlohmann::json& status) {
   for (const auto& instance : status.value("instances", nlohmann::json::array())) {
     std::string vips;
     for (const auto& vip : instance.value("vips", nlohmann::json::array())) {
-      vips += (vips.empty() ? "" : ",") + vip.get<std::string>();
+      if (!vips.empty()) vips += ',';
+      vips += vip.get<std::string>();
     }
     std::printf("%-28s %4d %-7s %4d %-16s %s\n", instance.value("name", "").c_str(),
                 instance.value("vrid", 0), instance.value("state", "").c_str(),
@@ -66,13 +67,14 @@ int show_status(const StatusOptions& options) {
   }
   int result = 0;
   for (const std::string& socket : sockets) {
-    std::string error;
-    const std::string answer = query_status(socket, error);
-    if (answer.empty()) {
-      std::cerr << "vipd status: " << (error.empty() ? "no answer from " + socket : error) << "\n";
+    const core::Result<std::string> queried = query_status(socket);
+    if (!queried || queried->empty()) {
+      std::cerr << "vipd status: " << (queried ? "no answer from " + socket : queried.message())
+                << "\n";
       result = 1;
       continue;
     }
+    const std::string& answer = *queried;
     if (options.json) {
       std::fputs(answer.c_str(), stdout);
       continue;

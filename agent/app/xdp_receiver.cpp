@@ -9,46 +9,58 @@ core::IpAddress to_address(std::uint8_t family, const std::uint8_t* bytes) {
   return core::IpAddress::from_bytes(family == 6 ? core::Family::V6 : core::Family::V4, bytes);
 }
 
+core::Time to_time(std::uint64_t ns) {
+  return core::Time(static_cast<std::int64_t>(ns));
+}
+
+node::AdvertEvent to_advert_event(const vipd_advert_event& event) {
+  node::AdvertEvent out;
+  out.heard = {
+      to_time(event.hdr.ts_ns), event.vrid,
+      core::RxAdvert{to_address(event.family, event.src), event.priority, event.interval_cs}};
+  if (event.prev_valid != 0) {
+    out.replaced = node::HeardAdvert{to_time(event.prev_rx_ns), event.vrid,
+                                     core::RxAdvert{to_address(event.prev_family, event.prev_src),
+                                                    event.prev_priority, event.prev_interval_cs}};
+  }
+  return out;
+}
+
 }  // namespace
 
-void XdpReceiver::drain(const std::function<void(const HeardAdvert&)>& deliver) {
+void XdpReceiver::drain(const std::function<void(const node::Received&)>& deliver) {
   dataplane_.consume([&](const bpf::Event& event) {
     if (const auto* advert = std::get_if<vipd_advert_event>(&event)) {
-      // The record this advert replaced may hold adverts newer than any we were given (they were
-      // coalesced into it): they count first, or a backup would time out one interval early.
-      if (advert->prev_valid != 0) {
-        deliver(HeardAdvert{core::Time(static_cast<std::int64_t>(advert->prev_rx_ns)), advert->vrid,
-                            core::RxAdvert{to_address(advert->prev_family, advert->prev_src),
-                                           advert->prev_priority, advert->prev_interval_cs},
-                            true});
-      }
-      deliver(HeardAdvert{core::Time(static_cast<std::int64_t>(advert->hdr.ts_ns)), advert->vrid,
-                          core::RxAdvert{to_address(advert->family, advert->src), advert->priority,
-                                         advert->interval_cs}});
+      deliver(to_advert_event(*advert));
     } else if (const auto* conflict = std::get_if<vipd_conflict_event>(&event)) {
-      if (on_conflict_) on_conflict_(*conflict);
+      const auto family = conflict->family == 6 ? core::Family::V6 : core::Family::V4;
+      node::VipClaimed claimed{core::IpAddress::from_bytes(family, conflict->ip),
+                               static_cast<std::uint8_t>(conflict->vrid),
+                               {}};
+      std::copy(std::begin(conflict->mac), std::end(conflict->mac), claimed.mac.begin());
+      deliver(claimed);
     } else if (const auto* port = std::get_if<vipd_port_event>(&event)) {
-      if (on_port_) on_port_(*port);
+      deliver(node::PortRefused{port->port, port->rst_tx});
     }
   });
 }
 
-std::optional<HeardAdvert> XdpReceiver::latest(std::uint8_t vrid) {
+std::optional<node::HeardAdvert> XdpReceiver::latest(std::uint8_t vrid) {
   const auto record = dataplane_.last_advert(vrid);
-  if (!record || record->valid == 0) return std::nullopt;
-  return HeardAdvert{core::Time(static_cast<std::int64_t>(record->rx_ns)), vrid,
-                     core::RxAdvert{to_address(record->family, record->src), record->priority,
-                                    record->interval_cs}};
+  if (!record) return std::nullopt;
+  return node::HeardAdvert{to_time(record->rx_ns), vrid,
+                           core::RxAdvert{to_address(record->family, record->src), record->priority,
+                                          record->interval_cs}};
 }
 
 void XdpReceiver::forget(std::uint8_t vrid) {
-  if (bpf::Status status = dataplane_.forget_last_advert(vrid); !status) {
+  if (core::Status status = dataplane_.forget_last_advert(vrid); !status) {
     spdlog::warn("VRID {}: {}", vrid, status.message());
   }
 }
 
 void XdpReceiver::set_master(std::uint8_t vrid, bool master) {
-  if (bpf::Status status = dataplane_.set_deliver_all(vrid, master); !status) {
+  if (core::Status status = dataplane_.set_deliver_all(vrid, master); !status) {
     spdlog::warn("VRID {}: cannot switch the kernel's deliver-all mode: {}", vrid,
                  status.message());
   }
@@ -59,16 +71,9 @@ RejectCounters XdpReceiver::rejects() const {
   auto add = [&](std::uint8_t vrid) {
     const auto stats = dataplane_.vrid_stats(vrid);
     if (!stats) return;
-    const vipd_vrid_stat& s = stats.value();
-    counters[static_cast<std::size_t>(core::DecodeError::BadTtl)] += s.rx_bad_ttl;
-    counters[static_cast<std::size_t>(core::DecodeError::BadChecksum)] += s.rx_bad_checksum;
-    counters[static_cast<std::size_t>(core::DecodeError::CountMismatch)] += s.rx_bad_len;
-    counters[static_cast<std::size_t>(core::DecodeError::BadVersion)] += s.rx_bad_version;
-    counters[static_cast<std::size_t>(core::DecodeError::BadType)] += s.rx_bad_type;
-    counters[static_cast<std::size_t>(core::DecodeError::AuthMismatch)] += s.rx_bad_auth;
-    counters[static_cast<std::size_t>(core::DecodeError::IntervalMismatch)] += s.rx_bad_interval;
-    counters[static_cast<std::size_t>(core::DecodeError::FamilyMismatch)] += s.rx_bad_family;
-    counters[kUnknownVridSlot] += s.rx_unknown_vrid;
+    for (std::size_t reason = 1; reason < counters.size(); ++reason) {
+      counters[reason] += stats.value().rx_invalid[reason];
+    }
   };
   add(0);
   for (const std::uint8_t vrid : vrids_) add(vrid);

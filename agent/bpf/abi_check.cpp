@@ -1,19 +1,12 @@
 // The agent's (g++, host) view of every record the BPF programs (clang, BPF target) share with it:
 // sizes and offsets pinned to the numbers the header was laid out for (fixed-width types, explicit
 // padding), so a header change that moves a field fails the build here instead of corrupting maps
-// at run time. The kernel's reject reasons are the codec's DecodeError values.
+// at run time.
 #include <cstddef>
 
 #include "vipd/bpf_abi.h"
-#include "vipd/core/advert.h"
 
 namespace {
-
-using vipd::core::DecodeError;
-static_assert(VIPD_REASON_TRUNCATED == static_cast<int>(DecodeError::Truncated));
-static_assert(VIPD_REASON_BAD_TTL == static_cast<int>(DecodeError::BadTtl));
-static_assert(VIPD_REASON_FAMILY_MISMATCH == static_cast<int>(DecodeError::FamilyMismatch));
-static_assert(VIPD_REASON_UNKNOWN_VRID == vipd::core::kDecodeErrorCount + 1);
 
 static_assert(sizeof(vipd_addr) == 20);
 static_assert(offsetof(vipd_addr, addr) == 4);
@@ -22,8 +15,10 @@ static_assert(sizeof(vipd_global_cfg) == 16);
 static_assert(sizeof(vipd_vrid_cfg) == 16);
 static_assert(offsetof(vipd_vrid_cfg, deliver_all) == 5);
 static_assert(offsetof(vipd_vrid_cfg, auth_key) == 8);
-static_assert(sizeof(vipd_vrid_stat) == 13 * 8);
-static_assert(sizeof(vipd_last_adv) == 32);
+static_assert(sizeof(vipd_vrid_stat) == (4 + VIPD_REASON_COUNT) * 8);
+static_assert(offsetof(vipd_vrid_stat, rx_invalid) == 32);
+static_assert(sizeof(vipd_last_adv) == 40);
+static_assert(offsetof(vipd_last_adv, lock) == 32);
 static_assert(offsetof(vipd_last_adv, src) == 8);
 static_assert(offsetof(vipd_last_adv, family) == 24);
 static_assert(offsetof(vipd_last_adv, interval_cs) == 28);

@@ -33,37 +33,37 @@ std::string bpffs_safe_name(std::string name) {
   return name;
 }
 
-Status ensure_bpffs(const std::string& root, bool may_mount) {
+core::Status ensure_bpffs(const std::string& root, bool may_mount) {
   if (is_bpffs(root)) return {};
-  if (!may_mount) return Error{root + " is not a bpffs (mounting one is disabled)"};
+  if (!may_mount) return core::Error{root + " is not a bpffs (mounting one is disabled)"};
   if (mkdir(root.c_str(), kPinDirMode) != 0 && errno != EEXIST) {
-    return Error{root + " is not a bpffs and cannot be created: " + errno_text(errno)};
+    return core::Error{root + " is not a bpffs and cannot be created: " + core::errno_text(errno)};
   }
   if (mount("bpf", root.c_str(), "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") != 0) {
-    return Error{root + " is not a bpffs and mounting one failed: " + errno_text(errno) +
-                 " (need CAP_SYS_ADMIN)"};
+    return core::Error{root + " is not a bpffs and mounting one failed: " +
+                       core::errno_text(errno) + " (need CAP_SYS_ADMIN)"};
   }
   return {};
 }
 
-Status make_directories(const std::string& path) {
+core::Status make_directories(const std::string& path) {
   for (std::size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
     std::string prefix = path.substr(0, slash);
     if (mkdir(prefix.c_str(), kPinDirMode) != 0 && errno != EEXIST) {
-      return Error{"mkdir " + prefix + " failed: " + errno_text(errno)};
+      return core::Error{"mkdir " + prefix + " failed: " + core::errno_text(errno)};
     }
     if (slash == std::string::npos) return {};
   }
 }
 
-Status pin_map(bpf_map* map, const std::string& path) {
+core::Status pin_map(bpf_map* map, const std::string& path) {
   if (unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return Error{"cannot remove stale pin " + path + ": " + errno_text(errno)};
+    return core::Error{"cannot remove stale pin " + path + ": " + core::errno_text(errno)};
   }
   int error = bpf_map__pin(map, path.c_str());
-  if (error) return Error{"pinning " + path + " failed: " + errno_text(-error)};
+  if (error) return core::Error{"pinning " + path + " failed: " + core::errno_text(-error)};
   if (chmod(path.c_str(), kPinMode) != 0) {
-    return Error{"chmod 0600 " + path + " failed: " + errno_text(errno)};
+    return core::Error{"chmod 0600 " + path + " failed: " + core::errno_text(errno)};
   }
   return {};
 }

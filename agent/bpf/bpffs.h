@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "bpf/result.h"
+#include "vipd/core/result.h"
 
 struct bpf_map;
 
@@ -15,13 +15,13 @@ std::string bpffs_safe_name(std::string name);
 
 // Makes sure `root` is a bpffs, mounting one there if `may_mount` (needs CAP_SYS_ADMIN in the
 // mount namespace); `ip netns exec` remounts /sys, hiding the host's bpffs.
-Status ensure_bpffs(const std::string& root, bool may_mount);
+core::Status ensure_bpffs(const std::string& root, bool may_mount);
 
 // mkdir -p with mode 0700 for the created levels.
-Status make_directories(const std::string& path);
+core::Status make_directories(const std::string& path);
 
 // Pins `map` at `path`, mode 0600, replacing whatever a previous run left there.
-Status pin_map(bpf_map* map, const std::string& path);
+core::Status pin_map(bpf_map* map, const std::string& path);
 
 // Removes every pin in `dir` (not subdirectories): a dead run's leftovers.
 void remove_stale_pins(const std::string& dir);

@@ -46,8 +46,8 @@ namespace {
 constexpr std::string_view kLoopback = "lo";
 
 std::string load_failure(std::string_view object, int error) {
-  std::string text =
-      "BPF unavailable: bpf_object__load(" + std::string(object) + ") failed: " + errno_text(error);
+  std::string text = "BPF unavailable: bpf_object__load(" + std::string(object) +
+                     ") failed: " + core::errno_text(error);
   if (error == -EPERM || error == -EACCES)
     text += " (need CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN, plus CAP_NET_ADMIN)";
   return text;
@@ -58,8 +58,8 @@ int find_map_fd(bpf_object* object, std::string_view name) {
   return map ? bpf_map__fd(map) : -1;
 }
 
-Status update_failure(std::string_view map, int error) {
-  return Error{"updating " + std::string(map) + " failed: " + errno_text(error)};
+core::Status update_failure(std::string_view map, int error) {
+  return core::Error{"updating " + std::string(map) + " failed: " + core::errno_text(error)};
 }
 
 vipd_addr to_abi(const core::IpAddress& address) {
@@ -69,7 +69,7 @@ vipd_addr to_abi(const core::IpAddress& address) {
   return abi;
 }
 
-vipd_mac to_abi(const MacAddress& mac) {
+vipd_mac to_abi(const core::MacAddress& mac) {
   vipd_mac abi{};
   std::memcpy(abi.addr, mac.data(), mac.size());
   return abi;
@@ -106,7 +106,7 @@ void delete_keys_except(int fd, const std::vector<Key>& wanted) {
 
 // Makes the keys of a set-like map (value: a present byte) exactly `keys`.
 template <typename Key>
-Status replace_key_set(int fd, const std::vector<Key>& keys, std::string_view map) {
+core::Status replace_key_set(int fd, const std::vector<Key>& keys, std::string_view map) {
   delete_keys_except(fd, keys);
   const __u8 present = 1;
   for (const Key& key : keys) {
@@ -117,13 +117,13 @@ Status replace_key_set(int fd, const std::vector<Key>& keys, std::string_view ma
 
 // Per-CPU counter structs are all __u64 fields: summing is field-wise over the CPUs.
 template <typename Value>
-Result<Value> sum_per_cpu(int fd, const void* key, std::string_view map) {
+core::Result<Value> sum_per_cpu(int fd, const void* key, std::string_view map) {
   static_assert(sizeof(Value) % sizeof(__u64) == 0);
   int cpus = libbpf_num_possible_cpus();
-  if (cpus <= 0) return Error{"cannot count possible CPUs: " + errno_text(cpus)};
+  if (cpus <= 0) return core::Error{"cannot count possible CPUs: " + core::errno_text(cpus)};
   std::vector<Value> per_cpu(static_cast<std::size_t>(cpus));
   if (bpf_map_lookup_elem(fd, key, per_cpu.data()) != 0) {
-    return Error{"lookup in " + std::string(map) + " failed: " + errno_text(errno)};
+    return core::Error{"lookup in " + std::string(map) + " failed: " + core::errno_text(errno)};
   }
   constexpr std::size_t kFields = sizeof(Value) / sizeof(__u64);
   std::array<__u64, kFields> sum{};
@@ -148,17 +148,20 @@ bool decode_into(const void* data, std::size_t size, Event& event) {
 
 }  // namespace
 
-Result<std::unique_ptr<Dataplane>> Dataplane::open(const Options& options) {
+core::Result<std::unique_ptr<Dataplane>> Dataplane::open(const Options& options) {
   auto skeletons = std::make_unique<Skeletons>();
   skeletons->xdp = vipd_xdp__open();
   if (!skeletons->xdp)
-    return Error{"BPF unavailable: opening vipd_xdp failed: " + errno_text(errno)};
+    return core::Error{"BPF unavailable: opening vipd_xdp failed: " + core::errno_text(errno)};
   skeletons->tc = vipd_tc__open();
-  if (!skeletons->tc) return Error{"BPF unavailable: opening vipd_tc failed: " + errno_text(errno)};
-  if (int error = vipd_xdp__load(skeletons->xdp)) return Error{load_failure("vipd_xdp", error)};
-  if (int error = vipd_tc__load(skeletons->tc)) return Error{load_failure("vipd_tc", error)};
+  if (!skeletons->tc)
+    return core::Error{"BPF unavailable: opening vipd_tc failed: " + core::errno_text(errno)};
+  if (int error = vipd_xdp__load(skeletons->xdp))
+    return core::Error{load_failure("vipd_xdp", error)};
+  if (int error = vipd_tc__load(skeletons->tc)) return core::Error{load_failure("vipd_tc", error)};
   std::unique_ptr<Dataplane> dataplane(new Dataplane(options, std::move(skeletons)));
-  if (Status status = dataplane->create_ring_buffer(); !status) return Error{status.message()};
+  if (core::Status status = dataplane->create_ring_buffer(); !status)
+    return core::Error{status.message()};
   return dataplane;
 }
 
@@ -169,14 +172,14 @@ Dataplane::~Dataplane() {
   if (skel_) detach();
 }
 
-Status Dataplane::create_ring_buffer() {
+core::Status Dataplane::create_ring_buffer() {
   // One ring_buffer over both objects' ring buffers: adverts and conflicts (XDP), port events (tc).
   skel_->events = ring_buffer__new(bpf_map__fd(skel_->tc->maps.vipd_tc_events),
                                    &Dataplane::on_record, this, nullptr);
-  if (!skel_->events) return Error{"ring_buffer__new failed: " + errno_text(errno)};
+  if (!skel_->events) return core::Error{"ring_buffer__new failed: " + core::errno_text(errno)};
   if (int error = ring_buffer__add(skel_->events, bpf_map__fd(skel_->xdp->maps.vipd_events),
                                    &Dataplane::on_record, this)) {
-    return Error{"ring_buffer__add(vipd_events) failed: " + errno_text(error)};
+    return core::Error{"ring_buffer__add(vipd_events) failed: " + core::errno_text(error)};
   }
   return {};
 }
@@ -188,13 +191,13 @@ int Dataplane::map_fd(std::string_view name) const {
 
 // ---- attach / detach ----------------------------------------------------------------------------
 
-Status Dataplane::attach() {
-  if (state_.xdp_attached || state_.tc_attached) return Error{"already attached"};
+core::Status Dataplane::attach() {
+  if (state_.xdp_attached || state_.tc_attached) return core::Error{"already attached"};
   ifindex_ = static_cast<int>(if_nametoindex(options_.interface.c_str()));
-  if (!ifindex_) return Error{"interface " + options_.interface + " not found"};
+  if (!ifindex_) return core::Error{"interface " + options_.interface + " not found"};
   prepare_pin_dir();
   if (options_.attach_xdp) {
-    if (Status status = attach_xdp(); !status) {
+    if (core::Status status = attach_xdp(); !status) {
       detach();
       return status;
     }
@@ -206,7 +209,7 @@ Status Dataplane::attach() {
       if (lo) tc_targets_.push_back({lo, std::string(kLoopback)});
     }
     for (TcTarget& target : tc_targets_) {
-      if (Status status = attach_tc_to(target); !status) {
+      if (core::Status status = attach_tc_to(target); !status) {
         detach();
         return status;
       }
@@ -219,9 +222,9 @@ Status Dataplane::attach() {
   return {};
 }
 
-Status Dataplane::attach_xdp() {
+core::Status Dataplane::attach_xdp() {
   int prog_fd = bpf_program__fd(skel_->xdp->progs.vipd_xdp_advert);
-  Result<XdpAttachment> attached =
+  core::Result<XdpAttachment> attached =
       attach_xdp_program(ifindex_, options_.interface, prog_fd, options_.xdp_mode);
   if (!attached) return attached.status();
   state_.xdp_attached = true;
@@ -231,8 +234,8 @@ Status Dataplane::attach_xdp() {
   return {};
 }
 
-Status Dataplane::attach_tc_to(TcTarget& target) {
-  Result<bool> created = ensure_clsact(target.ifindex, target.ifname);
+core::Status Dataplane::attach_tc_to(TcTarget& target) {
+  core::Result<bool> created = ensure_clsact(target.ifindex, target.ifname);
   if (!created) return created.status();
   std::string marker = clsact_marker(target.ifname);
   struct stat marker_stat {};
@@ -241,12 +244,12 @@ Status Dataplane::attach_tc_to(TcTarget& target) {
   // A directory in the pin dir remembers across a crash that the qdisc is ours to remove.
   if (*created && !marker.empty()) mkdir(marker.c_str(), 0700);
   const TcFilterId id{kTcHandle, kTcPriority};
-  Result<std::uint32_t> ingress =
+  core::Result<std::uint32_t> ingress =
       attach_tc_filter(target.ifindex, target.ifname, TcDirection::Ingress,
                        bpf_program__fd(skel_->tc->progs.vipd_tc_ingress), id);
   if (!ingress) return ingress.status();
   target.ingress_prog_id = *ingress;
-  Result<std::uint32_t> egress =
+  core::Result<std::uint32_t> egress =
       attach_tc_filter(target.ifindex, target.ifname, TcDirection::Egress,
                        bpf_program__fd(skel_->tc->progs.vipd_tc_egress), id);
   if (!egress) return egress.status();
@@ -274,7 +277,7 @@ void Dataplane::detach() {
   state_ = AttachState{};
 }
 
-void Dataplane::leak_for_test() {
+void Dataplane::abandon() {
   tc_targets_.clear();
   pin_dir_.clear();
   state_ = AttachState{};
@@ -288,12 +291,12 @@ void Dataplane::prepare_pin_dir() {
     state_.pin_note = "pinning disabled";
     return;
   }
-  if (Status status = ensure_bpffs(options_.bpffs_root, options_.mount_bpffs); !status) {
+  if (core::Status status = ensure_bpffs(options_.bpffs_root, options_.mount_bpffs); !status) {
     state_.pin_note = status.message() + "; running without pins";
     return;
   }
   std::string dir = options_.bpffs_root + "/vipd/" + bpffs_safe_name(options_.interface);
-  if (Status status = make_directories(dir); !status) {
+  if (core::Status status = make_directories(dir); !status) {
     state_.pin_note = status.message() + "; running without pins";
     return;
   }
@@ -307,15 +310,16 @@ std::string Dataplane::clsact_marker(const std::string& ifname) const {
 void Dataplane::pin_maps() {
   if (pin_dir_.empty()) return;
   remove_stale_pins(pin_dir_);
-  auto pin_all = [&](bpf_object* object) -> Status {
+  auto pin_all = [&](bpf_object* object) -> core::Status {
     for (bpf_map* map = bpf_object__next_map(object, nullptr); map;
          map = bpf_object__next_map(object, map)) {
       if (bpf_map__is_internal(map)) continue;
-      if (Status status = pin_map(map, pin_dir_ + "/" + bpf_map__name(map)); !status) return status;
+      if (core::Status status = pin_map(map, pin_dir_ + "/" + bpf_map__name(map)); !status)
+        return status;
     }
     return {};
   };
-  Status status = pin_all(skel_->xdp->obj);
+  core::Status status = pin_all(skel_->xdp->obj);
   if (status) status = pin_all(skel_->tc->obj);
   if (!status) {
     state_.pin_note = status.message() + "; running without pins";
@@ -336,7 +340,7 @@ void Dataplane::unpin_maps() {
 
 // ---- configuration ------------------------------------------------------------------------------
 
-Status Dataplane::set_global_config(const GlobalConfig& config) {
+core::Status Dataplane::set_global_config(const GlobalConfig& config) {
   const int fd = bpf_map__fd(skel_->xdp->maps.vipd_cfg);
   vipd_global_cfg value{};
   value.stale_ns = static_cast<__u64>(config.stale.count());
@@ -346,7 +350,7 @@ Status Dataplane::set_global_config(const GlobalConfig& config) {
   return {};
 }
 
-Status Dataplane::set_vrid_config(const VridConfig& config) {
+core::Status Dataplane::set_vrid_config(const VridConfig& config) {
   const int fd = bpf_map__fd(skel_->xdp->maps.vipd_vrid_cfg);
   vipd_vrid_cfg value{};
   value.enabled = 1;
@@ -363,7 +367,7 @@ Status Dataplane::set_vrid_config(const VridConfig& config) {
   return {};
 }
 
-Status Dataplane::clear_vrid_config(std::uint8_t vrid) {
+core::Status Dataplane::clear_vrid_config(std::uint8_t vrid) {
   const int fd = bpf_map__fd(skel_->xdp->maps.vipd_vrid_cfg);
   vipd_vrid_cfg value{};
   __u32 key = vrid;
@@ -373,7 +377,7 @@ Status Dataplane::clear_vrid_config(std::uint8_t vrid) {
   return {};
 }
 
-Status Dataplane::set_deliver_all(std::uint8_t vrid, bool on) {
+core::Status Dataplane::set_deliver_all(std::uint8_t vrid, bool on) {
   const int fd = bpf_map__fd(skel_->xdp->maps.vipd_vrid_cfg);
   __u32 key = vrid;
   vipd_vrid_cfg value{};
@@ -385,13 +389,13 @@ Status Dataplane::set_deliver_all(std::uint8_t vrid, bool on) {
   return {};
 }
 
-Status Dataplane::set_unicast_peers(std::span<const core::IpAddress> peers) {
+core::Status Dataplane::set_unicast_peers(std::span<const core::IpAddress> peers) {
   std::vector<vipd_addr> keys;
   for (const core::IpAddress& peer : peers) keys.push_back(to_abi(peer));
   return replace_key_set(bpf_map__fd(skel_->xdp->maps.vipd_peers), keys, "vipd_peers");
 }
 
-Status Dataplane::set_vips(std::span<const Vip> vips) {
+core::Status Dataplane::set_vips(std::span<const Vip> vips) {
   const int fd = bpf_map__fd(skel_->xdp->maps.vipd_vips);
   std::vector<vipd_addr> keys;
   for (const Vip& vip : vips) keys.push_back(to_abi(vip.address));
@@ -408,20 +412,20 @@ Status Dataplane::set_vips(std::span<const Vip> vips) {
   return {};
 }
 
-Status Dataplane::set_own_macs(std::span<const MacAddress> macs) {
+core::Status Dataplane::set_own_macs(std::span<const core::MacAddress> macs) {
   std::vector<vipd_mac> keys;
-  for (const MacAddress& mac : macs) keys.push_back(to_abi(mac));
+  for (const core::MacAddress& mac : macs) keys.push_back(to_abi(mac));
   return replace_key_set(bpf_map__fd(skel_->xdp->maps.vipd_own_macs), keys, "vipd_own_macs");
 }
 
-Status Dataplane::set_monitored_ports(std::span<const std::uint16_t> ports) {
+core::Status Dataplane::set_monitored_ports(std::span<const std::uint16_t> ports) {
   const int cfg_fd = bpf_map__fd(skel_->tc->maps.vipd_ports);
   const int stat_fd = bpf_map__fd(skel_->tc->maps.vipd_port_stat);
   std::vector<__u16> keys(ports.begin(), ports.end());
   delete_keys_except(cfg_fd, keys);
   delete_keys_except(stat_fd, keys);
   int cpus = libbpf_num_possible_cpus();
-  if (cpus <= 0) return Error{"cannot count possible CPUs: " + errno_text(cpus)};
+  if (cpus <= 0) return core::Error{"cannot count possible CPUs: " + core::errno_text(cpus)};
   const std::vector<vipd_port_stat> zero_stats(static_cast<std::size_t>(cpus));
   const vipd_port_cfg fresh{};
   for (__u16 port : keys) {
@@ -443,12 +447,12 @@ int Dataplane::event_fd() const {
   return ring_buffer__epoll_fd(skel_->events);
 }
 
-Result<int> Dataplane::consume(const EventHandler& handler) {
+core::Result<int> Dataplane::consume(const EventHandler& handler) {
   handler_ = &handler;
   delivered_ = 0;
   int result = ring_buffer__consume(skel_->events);
   handler_ = nullptr;
-  if (result < 0) return Error{"ring_buffer__consume failed: " + errno_text(result)};
+  if (result < 0) return core::Error{"ring_buffer__consume failed: " + core::errno_text(result)};
   if (delivered_ > 0) ++wakeups_;
   return delivered_;
 }
@@ -483,27 +487,30 @@ std::optional<vipd_last_adv> Dataplane::last_advert(std::uint8_t vrid) const {
   const int fd = bpf_map__fd(skel_->xdp->maps.vipd_last_adv);
   __u32 key = vrid;
   vipd_last_adv record{};
-  if (bpf_map_lookup_elem(fd, &key, &record) != 0 || !record.valid) return std::nullopt;
+  // Under the record's lock: the XDP program may be rewriting it on another CPU.
+  if (bpf_map_lookup_elem_flags(fd, &key, &record, BPF_F_LOCK) != 0 || !record.valid) {
+    return std::nullopt;
+  }
   return record;
 }
 
-Status Dataplane::forget_last_advert(std::uint8_t vrid) {
+core::Status Dataplane::forget_last_advert(std::uint8_t vrid) {
   const int fd = bpf_map__fd(skel_->xdp->maps.vipd_last_adv);
   const __u32 key = vrid;
   const vipd_last_adv empty{};
-  if (bpf_map_update_elem(fd, &key, &empty, BPF_ANY) != 0) {
-    return Error{"clearing vipd_last_adv[" + std::to_string(vrid) + "]: " + std::strerror(errno)};
+  if (bpf_map_update_elem(fd, &key, &empty, BPF_ANY | BPF_F_LOCK) != 0) {
+    return core::errno_error("clearing vipd_last_adv[" + std::to_string(vrid) + "]", errno);
   }
   return {};
 }
 
-Result<vipd_vrid_stat> Dataplane::vrid_stats(std::uint8_t vrid) const {
+core::Result<vipd_vrid_stat> Dataplane::vrid_stats(std::uint8_t vrid) const {
   const int fd = bpf_map__fd(skel_->xdp->maps.vipd_vrid_stat);
   __u32 key = vrid;
   return sum_per_cpu<vipd_vrid_stat>(fd, &key, "vipd_vrid_stat");
 }
 
-Result<vipd_port_stat> Dataplane::port_stats(std::uint16_t port) const {
+core::Result<vipd_port_stat> Dataplane::port_stats(std::uint16_t port) const {
   const int fd = bpf_map__fd(skel_->tc->maps.vipd_port_stat);
   __u16 key = port;
   return sum_per_cpu<vipd_port_stat>(fd, &key, "vipd_port_stat");

@@ -29,11 +29,12 @@
 #include <variant>
 #include <vector>
 
-#include "bpf/result.h"
 #include "bpf/xdp_attach.h"
 #include "vipd/bpf_abi.h"
 #include "vipd/core/advert.h"
 #include "vipd/core/ip_address.h"
+#include "vipd/core/mac_address.h"
+#include "vipd/core/result.h"
 
 namespace vipd::bpf {
 
@@ -62,8 +63,6 @@ struct VridConfig {
   core::AuthKey auth_key{};
   bool deliver_all = false;  // every valid advert is an event (set while the instance is MASTER)
 };
-
-using MacAddress = std::array<std::uint8_t, 6>;
 
 struct Vip {
   core::IpAddress address;
@@ -96,7 +95,7 @@ class Dataplane {
   static constexpr std::uint16_t kTcPriority = 0x5650;
 
   // Opens and loads both programs into the kernel; attaches nothing yet.
-  static Result<std::unique_ptr<Dataplane>> open(const Options& options);
+  static core::Result<std::unique_ptr<Dataplane>> open(const Options& options);
 
   // Clean stop: detach() and unpin.
   ~Dataplane();
@@ -104,7 +103,7 @@ class Dataplane {
   Dataplane& operator=(const Dataplane&) = delete;
 
   // Attaches XDP and tc and pins the maps. On failure, whatever this call attached is removed.
-  Status attach();
+  core::Status attach();
   // Removes our XDP program, our tc filters (and a clsact qdisc we created) and our pins.
   void detach();
 
@@ -112,40 +111,42 @@ class Dataplane {
   const Options& options() const { return options_; }
 
   // Configuration maps. Set-valued calls replace the whole set.
-  Status set_global_config(const GlobalConfig& config);
-  Status set_vrid_config(const VridConfig& config);
-  Status clear_vrid_config(std::uint8_t vrid);
+  core::Status set_global_config(const GlobalConfig& config);
+  core::Status set_vrid_config(const VridConfig& config);
+  core::Status clear_vrid_config(std::uint8_t vrid);
   // Flips only vipd_vrid_cfg.deliver_all of a configured VRID (read-modify-write of its entry).
-  Status set_deliver_all(std::uint8_t vrid, bool on);
-  Status set_unicast_peers(std::span<const core::IpAddress> peers);
-  Status set_vips(std::span<const Vip> vips);
-  Status set_own_macs(std::span<const MacAddress> macs);
+  core::Status set_deliver_all(std::uint8_t vrid, bool on);
+  core::Status set_unicast_peers(std::span<const core::IpAddress> peers);
+  core::Status set_vips(std::span<const Vip> vips);
+  core::Status set_own_macs(std::span<const core::MacAddress> macs);
   // Counters and refusal rate limits of ports that stay monitored are kept.
-  Status set_monitored_ports(std::span<const std::uint16_t> ports);
+  core::Status set_monitored_ports(std::span<const std::uint16_t> ports);
 
   // For epoll: readable when either ring buffer has records.
   int event_fd() const;
   // Delivers every pending record to `handler`; returns how many were delivered.
-  Result<int> consume(const EventHandler& handler);
+  core::Result<int> consume(const EventHandler& handler);
   // consume() calls that delivered at least one record.
   std::uint64_t wakeups() const { return wakeups_; }
 
   // The XDP program's coalescing record for `vrid`, if it saw a valid advert.
   std::optional<vipd_last_adv> last_advert(std::uint8_t vrid) const;
   // Drops the coalescing record so the next valid advert for `vrid` is an event.
-  Status forget_last_advert(std::uint8_t vrid);
+  core::Status forget_last_advert(std::uint8_t vrid);
   // Per-CPU counters summed over all CPUs. vrid 0 holds adverts for unknown VRIDs.
-  Result<vipd_vrid_stat> vrid_stats(std::uint8_t vrid) const;
-  Result<vipd_port_stat> port_stats(std::uint16_t port) const;
+  core::Result<vipd_vrid_stat> vrid_stats(std::uint8_t vrid) const;
+  core::Result<vipd_port_stat> port_stats(std::uint16_t port) const;
 
   // Map file descriptor by map name (the names are unique across both objects), or -1. For tests
   // and bpftool-like inspection.
   int map_fd(std::string_view name) const;
 
-  // Test hook: forget the attachments and pins without removing them, as a SIGKILL would.
-  void leak_for_test();
-
  private:
+  // The test seam (tests/bpf): only tests may abandon a data plane, as a SIGKILL would.
+  friend class DataplaneTestAccess;
+  // Forgets the attachments and pins without removing them.
+  void abandon();
+
   struct Skeletons;
   // One interface carrying our tc filters: the VRRP interface, and lo.
   struct TcTarget {
@@ -157,9 +158,9 @@ class Dataplane {
   };
 
   Dataplane(Options options, std::unique_ptr<Skeletons> skeletons);
-  Status create_ring_buffer();
-  Status attach_xdp();
-  Status attach_tc_to(TcTarget& target);
+  core::Status create_ring_buffer();
+  core::Status attach_xdp();
+  core::Status attach_tc_to(TcTarget& target);
   void detach_tc_from(TcTarget& target);
   void prepare_pin_dir();
   std::string clsact_marker(const std::string& ifname) const;

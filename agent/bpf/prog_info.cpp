@@ -38,8 +38,4 @@ bool is_vipd_tc_program(const std::string& name) {
   return name.starts_with("vipd_tc");
 }
 
-std::string errno_text(int error) {
-  return std::strerror(error < 0 ? -error : error);
-}
-
 }  // namespace vipd::bpf

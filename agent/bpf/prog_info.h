@@ -19,8 +19,6 @@ std::uint32_t program_id(int prog_fd);
 bool is_vipd_xdp_program(const std::string& name);
 bool is_vipd_tc_program(const std::string& name);
 
-std::string errno_text(int error);
-
 // libbpf rejects an options struct whose bytes past the fields it knows (padding included) are not
 // zero, and a struct copy need not preserve padding: option structs are cleared in place.
 template <typename Opts>

@@ -63,7 +63,7 @@ int count_filters(int ifindex, std::uint32_t parent) {
 
 }  // namespace
 
-Result<bool> ensure_clsact(int ifindex, const std::string& ifname) {
+core::Result<bool> ensure_clsact(int ifindex, const std::string& ifname) {
   bpf_tc_hook hook;
   set_hook(hook, ifindex, static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
   int error = 0;
@@ -73,7 +73,8 @@ Result<bool> ensure_clsact(int ifindex, const std::string& ifname) {
   }
   if (error == 0) return true;
   if (error == -EEXIST) return false;
-  return Error{"creating the clsact qdisc on " + ifname + " failed: " + errno_text(error)};
+  return core::Error{"creating the clsact qdisc on " + ifname +
+                     " failed: " + core::errno_text(error)};
 }
 
 std::uint32_t tc_filter_prog_id(int ifindex, TcDirection direction, TcFilterId id) {
@@ -86,14 +87,15 @@ std::uint32_t tc_filter_prog_id(int ifindex, TcDirection direction, TcFilterId i
   return opts.prog_id;
 }
 
-Result<std::uint32_t> attach_tc_filter(int ifindex, const std::string& ifname,
-                                       TcDirection direction, int prog_fd, TcFilterId id) {
+core::Result<std::uint32_t> attach_tc_filter(int ifindex, const std::string& ifname,
+                                             TcDirection direction, int prog_fd, TcFilterId id) {
   if (std::uint32_t existing = tc_filter_prog_id(ifindex, direction, id)) {
     std::string name = program_name(existing);
     if (!is_vipd_tc_program(name)) {
-      return Error{"tc " + std::string(direction_name(direction)) + " filter handle " +
-                   std::to_string(id.handle) + " prio " + std::to_string(id.priority) + " on " +
-                   ifname + " runs '" + name + "', not vipd's; refusing to replace it"};
+      return core::Error{"tc " + std::string(direction_name(direction)) + " filter handle " +
+                         std::to_string(id.handle) + " prio " + std::to_string(id.priority) +
+                         " on " + ifname + " runs '" + name +
+                         "', not vipd's; refusing to replace it"};
     }
   }
   bpf_tc_hook hook;
@@ -103,8 +105,8 @@ Result<std::uint32_t> attach_tc_filter(int ifindex, const std::string& ifname,
   opts.prog_fd = prog_fd;
   opts.flags = BPF_TC_F_REPLACE;
   if (int error = bpf_tc_attach(&hook, &opts)) {
-    return Error{"attaching the tc " + std::string(direction_name(direction)) + " filter to " +
-                 ifname + " failed: " + errno_text(error)};
+    return core::Error{"attaching the tc " + std::string(direction_name(direction)) +
+                       " filter to " + ifname + " failed: " + core::errno_text(error)};
   }
   return opts.prog_id;
 }

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "bpf/result.h"
+#include "vipd/core/result.h"
 
 namespace vipd::bpf {
 
@@ -17,12 +17,12 @@ struct TcFilterId {
 };
 
 // Creates the clsact qdisc unless it exists; true if this call created it.
-Result<bool> ensure_clsact(int ifindex, const std::string& ifname);
+core::Result<bool> ensure_clsact(int ifindex, const std::string& ifname);
 
 // Attaches (or replaces our previous) filter; returns the attached program id. A filter at our
 // handle and priority that is not a vipd program is refused.
-Result<std::uint32_t> attach_tc_filter(int ifindex, const std::string& ifname,
-                                       TcDirection direction, int prog_fd, TcFilterId id);
+core::Result<std::uint32_t> attach_tc_filter(int ifindex, const std::string& ifname,
+                                             TcDirection direction, int prog_fd, TcFilterId id);
 
 // Removes our filter if it still runs program `prog_id` (a later run may have replaced it).
 void detach_tc_filter(int ifindex, TcDirection direction, TcFilterId id, std::uint32_t prog_id);

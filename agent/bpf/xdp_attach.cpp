@@ -33,15 +33,16 @@ int detach_by_id(int ifindex, const AttachedProgram& program) {
   return bpf_xdp_detach(ifindex, mode_flag(program.mode) | XDP_FLAGS_REPLACE, &opts);
 }
 
-Result<std::vector<AttachedProgram>> attached_programs(int ifindex, const std::string& ifname) {
+core::Result<std::vector<AttachedProgram>> attached_programs(int ifindex,
+                                                             const std::string& ifname) {
   bpf_xdp_query_opts query;
   clear_opts(query);
   if (int error = bpf_xdp_query(ifindex, 0, &query)) {
-    return Error{"bpf_xdp_query on " + ifname + " failed: " + errno_text(error)};
+    return core::Error{"bpf_xdp_query on " + ifname + " failed: " + core::errno_text(error)};
   }
   if (query.hw_prog_id) {
-    return Error{ifname + " has an offloaded XDP program (id " + std::to_string(query.hw_prog_id) +
-                 "); refusing to attach next to it"};
+    return core::Error{ifname + " has an offloaded XDP program (id " +
+                       std::to_string(query.hw_prog_id) + "); refusing to attach next to it"};
   }
   std::vector<AttachedProgram> programs;
   if (query.drv_prog_id) programs.push_back({XdpMode::Native, query.drv_prog_id});
@@ -49,11 +50,12 @@ Result<std::vector<AttachedProgram>> attached_programs(int ifindex, const std::s
   for (const AttachedProgram& program : programs) {
     std::string name = program_name(program.id);
     if (is_vipd_xdp_program(name)) continue;
-    return Error{ifname + " already has XDP program '" + name + "' (id " +
-                 std::to_string(program.id) + ", " + std::string(to_string(program.mode)) +
-                 " mode) that is not vipd's; refusing to replace it (remove it with `ip link set "
-                 "dev " +
-                 ifname + " xdp off` if it is unwanted)"};
+    return core::Error{
+        ifname + " already has XDP program '" + name + "' (id " + std::to_string(program.id) +
+        ", " + std::string(to_string(program.mode)) +
+        " mode) that is not vipd's; refusing to replace it (remove it with `ip link set "
+        "dev " +
+        ifname + " xdp off` if it is unwanted)"};
   }
   return programs;
 }
@@ -89,10 +91,10 @@ std::string_view to_string(XdpMode mode) {
   return "?";
 }
 
-Result<XdpAttachment> attach_xdp_program(int ifindex, const std::string& ifname, int prog_fd,
-                                         XdpMode requested) {
-  Result<std::vector<AttachedProgram>> stale = attached_programs(ifindex, ifname);
-  if (!stale) return Error{stale.message()};
+core::Result<XdpAttachment> attach_xdp_program(int ifindex, const std::string& ifname, int prog_fd,
+                                               XdpMode requested) {
+  core::Result<std::vector<AttachedProgram>> stale = attached_programs(ifindex, ifname);
+  if (!stale) return core::Error{stale.message()};
   std::vector<XdpMode> order;
   if (requested == XdpMode::Auto) {
     order = {XdpMode::Native, XdpMode::Generic};
@@ -105,8 +107,8 @@ Result<XdpAttachment> attach_xdp_program(int ifindex, const std::string& ifname,
   for (const AttachedProgram& program : *stale) {
     if (program.mode == order.front()) continue;
     if (int error = detach_by_id(ifindex, program)) {
-      return Error{"removing the stale vipd XDP program from " + ifname +
-                   " failed: " + errno_text(error)};
+      return core::Error{"removing the stale vipd XDP program from " + ifname +
+                         " failed: " + core::errno_text(error)};
     }
   }
   std::erase_if(*stale, [&](const AttachedProgram& p) { return p.mode != order.front(); });
@@ -116,10 +118,10 @@ Result<XdpAttachment> attach_xdp_program(int ifindex, const std::string& ifname,
     int error = attach_in_mode(ifindex, prog_fd, mode, stale_id);
     if (error == 0) return XdpAttachment{mode, program_id(prog_fd), replaced};
     failures += std::string(failures.empty() ? "" : "; ") + std::string(to_string(mode)) + ": " +
-                errno_text(error);
+                core::errno_text(error);
     if (stale_id) detach_by_id(ifindex, {mode, stale_id});  // let the next mode in
   }
-  return Error{"attaching XDP to " + ifname + " failed (" + failures + ")"};
+  return core::Error{"attaching XDP to " + ifname + " failed (" + failures + ")"};
 }
 
 void detach_xdp_program(int ifindex, int prog_fd, XdpMode mode) {

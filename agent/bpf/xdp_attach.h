@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "bpf/result.h"
+#include "vipd/core/result.h"
 
 namespace vipd::bpf {
 
@@ -23,8 +23,8 @@ struct XdpAttachment {
   bool replaced_stale = false;
 };
 
-Result<XdpAttachment> attach_xdp_program(int ifindex, const std::string& ifname, int prog_fd,
-                                         XdpMode requested);
+core::Result<XdpAttachment> attach_xdp_program(int ifindex, const std::string& ifname, int prog_fd,
+                                               XdpMode requested);
 
 // Removes `prog_fd` from `ifindex` if it is still the attached program in `mode`.
 void detach_xdp_program(int ifindex, int prog_fd, XdpMode mode);

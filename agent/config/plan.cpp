@@ -160,6 +160,31 @@ void plan_health(const RunOptions& o, const HostFacts& host, const std::string& 
   health.port = static_cast<std::uint16_t>(*port);
 }
 
+// XDP mode and pin directory. The loader pins under <bpffs root>/vipd/<interface>, so any other
+// path would be silently moved: it is an error instead.
+void plan_dataplane(const RunOptions& o, const HostFacts& host, Plan& plan,
+                    std::vector<std::string>& errors) {
+  if (o.xdp_mode == "auto") {
+    plan.xdp_mode = XdpMode::Auto;
+  } else if (o.xdp_mode == "native") {
+    plan.xdp_mode = XdpMode::Native;
+  } else if (o.xdp_mode == "generic") {
+    plan.xdp_mode = XdpMode::Generic;
+  } else {
+    errors.push_back("invalid xdp-mode '" + o.xdp_mode + "' (auto, native or generic)");
+  }
+  plan.xdp_drop_invalid = o.xdp_drop_invalid;
+  const std::string suffix = "/vipd/" + host.interface;
+  plan.pin_path = o.bpf_pin_path.empty() ? "/sys/fs/bpf" + suffix : o.bpf_pin_path;
+  if (plan.pin_path.size() > suffix.size() && plan.pin_path.starts_with("/") &&
+      plan.pin_path.ends_with(suffix)) {
+    plan.bpffs_root = plan.pin_path.substr(0, plan.pin_path.size() - suffix.size());
+  } else {
+    errors.push_back("invalid bpf-pin-path '" + plan.pin_path + "' (an absolute path ending in " +
+                     suffix + ", e.g. /sys/fs/bpf" + suffix + ")");
+  }
+}
+
 }  // namespace
 
 std::optional<core::Time> parse_seconds(const std::string& text) {
@@ -243,12 +268,9 @@ PlanResult build_plan(const RunOptions& o, const HostFacts& host) {
   plan.ifindex = host.ifindex;
   plan.mac = host.mac;
   plan.use_bpf = !o.no_bpf;
-  plan.xdp_mode = o.xdp_mode;
-  plan.xdp_drop_invalid = o.xdp_drop_invalid;
-  plan.pin_path = o.bpf_pin_path.empty() ? "/sys/fs/bpf/vipd/" + host.interface : o.bpf_pin_path;
+  plan_dataplane(o, host, plan, errors);
   plan.status_socket =
       o.status_socket.empty() ? default_status_socket(host.interface) : o.status_socket;
-  plan.log_level = o.log_level;
   plan.notify_script = o.notify_script;
   plan.firewall.iptables_chain = o.iptables_chain;
   plan.firewall.nftables = !o.nftables_rule.empty();

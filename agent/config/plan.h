@@ -13,6 +13,7 @@
 #include "config/vip_list.h"
 #include "vipd/core/advert.h"
 #include "vipd/core/instance.h"
+#include "vipd/core/mac_address.h"
 
 namespace vipd::config {
 
@@ -21,7 +22,7 @@ struct HostFacts {
   std::string interface;
   bool interface_from_default_route = false;
   int ifindex = 0;
-  std::array<std::uint8_t, 6> mac{};
+  core::MacAddress mac{};
   std::optional<core::IpAddress> primary_v4;
   std::optional<core::IpAddress> link_local_v6;
   std::vector<core::IpAddress> local_addresses;  // every address on the host's interfaces
@@ -63,10 +64,12 @@ struct FirewallPlan {
   bool nftables = false;       // raw-socket mode only: table inet vipd_<if> accepting VRRP
 };
 
+enum class XdpMode : std::uint8_t { Auto, Native, Generic };
+
 struct Plan {
   std::string interface;
   int ifindex = 0;
-  std::array<std::uint8_t, 6> mac{};
+  core::MacAddress mac{};
   core::IpAddress source;
   std::vector<core::IpAddress> unicast_peers;  // empty: multicast
   std::vector<InstancePlan> instances;
@@ -76,11 +79,11 @@ struct Plan {
   std::string notify_script;
   std::vector<std::string> notes;  // warnings and defaults worth a log line
   bool use_bpf = true;
-  std::string xdp_mode = "auto";
+  XdpMode xdp_mode = XdpMode::Auto;
   bool xdp_drop_invalid = false;
-  std::string pin_path;
+  std::string pin_path;    // <bpffs_root>/vipd/<interface>
+  std::string bpffs_root;  // where the loader mounts or finds bpffs
   std::string status_socket;
-  std::string log_level = "info";
 };
 
 struct PlanResult {

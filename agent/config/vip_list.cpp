@@ -69,7 +69,11 @@ core::IpAddress with_last(const core::IpAddress& start, unsigned last) {
 }
 
 void expand_token(std::string_view token, VipListResult& result) {
-  const std::string quoted = "'" + std::string(token) + "'";
+  // Appended, not "'" + string + "'": GCC 12 at -O3 misreads that as an overlapping copy
+  // (-Wrestrict, GCC bug 105651).
+  std::string quoted(1, '\'');
+  quoted.append(token);
+  quoted += '\'';
   std::string_view body = token;
   std::optional<unsigned> prefix;
   if (const auto slash = token.find('/'); slash != std::string_view::npos) {

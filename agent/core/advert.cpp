@@ -1,6 +1,7 @@
 #include "vipd/core/advert.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "vipd/core/checksum.h"
@@ -49,32 +50,61 @@ AuthKey make_auth_key(std::string_view password) {
   return key;
 }
 
-std::string_view to_string(DecodeError error) {
-  switch (error) {
-    case DecodeError::Truncated:
-      return "truncated";
-    case DecodeError::BadVersion:
-      return "bad version";
-    case DecodeError::BadType:
-      return "bad type";
-    case DecodeError::BadChecksum:
-      return "bad checksum";
-    case DecodeError::BadTtl:
-      return "bad TTL/hop limit";
-    case DecodeError::ZeroInterval:
-      return "zero interval";
-    case DecodeError::CountMismatch:
-      return "address count mismatch";
-    case DecodeError::AuthTypeMismatch:
-      return "auth type mismatch";
-    case DecodeError::AuthMismatch:
-      return "auth mismatch";
-    case DecodeError::IntervalMismatch:
-      return "interval mismatch";
-    case DecodeError::FamilyMismatch:
-      return "address family mismatch";
+namespace {
+
+struct ReasonName {
+  DecodeError reason;
+  std::string_view label;
+  std::string_view text;
+};
+constexpr std::array<ReasonName, kRejectReasonSlots - 1> kReasonNames = {{
+    {DecodeError::Truncated, "truncated", "truncated"},
+    {DecodeError::BadVersion, "bad_version", "bad version"},
+    {DecodeError::BadType, "bad_type", "bad type"},
+    {DecodeError::BadChecksum, "bad_checksum", "bad checksum"},
+    {DecodeError::BadTtl, "bad_ttl", "bad TTL/hop limit"},
+    {DecodeError::ZeroInterval, "zero_interval", "zero interval"},
+    {DecodeError::CountMismatch, "count_mismatch", "address count mismatch"},
+    {DecodeError::AuthTypeMismatch, "auth_type_mismatch", "auth type mismatch"},
+    {DecodeError::AuthMismatch, "auth_mismatch", "auth mismatch"},
+    {DecodeError::IntervalMismatch, "interval_mismatch", "interval mismatch"},
+    {DecodeError::FamilyMismatch, "family_mismatch", "address family mismatch"},
+    {DecodeError::UnknownVrid, "unknown_vrid", "unknown VRID"},
+}};
+constexpr bool names_in_number_order() {
+  for (std::size_t i = 0; i < kReasonNames.size(); ++i) {
+    if (static_cast<std::size_t>(kReasonNames[i].reason) != i + 1) return false;
   }
-  return "ok";
+  return true;
+}
+static_assert(names_in_number_order(), "one entry per vipd_reason, in number order");
+
+constexpr std::array<DecodeError, kReasonNames.size()> kReasons = [] {
+  std::array<DecodeError, kReasonNames.size()> reasons{};
+  for (std::size_t i = 0; i < reasons.size(); ++i) reasons[i] = kReasonNames[i].reason;
+  return reasons;
+}();
+
+const ReasonName* find_reason(DecodeError error) {
+  const auto index = static_cast<std::size_t>(error);
+  if (index == 0 || index > kReasonNames.size()) return nullptr;
+  return &kReasonNames[index - 1];
+}
+
+}  // namespace
+
+std::string_view to_string(DecodeError error) {
+  const ReasonName* name = find_reason(error);
+  return name ? name->text : "ok";
+}
+
+std::string_view reason_label(DecodeError error) {
+  const ReasonName* name = find_reason(error);
+  return name ? name->label : "ok";
+}
+
+std::span<const DecodeError> reject_reasons() {
+  return kReasons;
 }
 
 DecodeResult decode_advert(std::span<const std::uint8_t> message, const PacketMeta& meta) {

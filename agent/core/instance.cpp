@@ -15,13 +15,17 @@ std::string format_seconds(Time t) {
   const bool negative = t < Time{0};
   const auto count = static_cast<std::uint64_t>(t.count());
   const std::uint64_t magnitude = negative ? 0 - count : count;  // unsigned: no overflow at min()
-  std::string text = (negative ? "-" : "") + std::to_string(magnitude / kNsPerSecond);
+  std::string text;
+  if (negative) text += '-';
+  text += std::to_string(magnitude / kNsPerSecond);
   const std::uint64_t fraction = magnitude % kNsPerSecond;
   if (fraction == 0) return text;
   std::string digits = std::to_string(fraction);
   digits.insert(0, 9 - digits.size(), '0');
   digits.erase(digits.find_last_not_of('0') + 1);
-  return text + "." + digits;
+  text += '.';
+  text += digits;
+  return text;
 }
 
 std::string interval_error(const InstanceConfig& config) {
@@ -65,6 +69,8 @@ std::string_view to_string(FaultReason reason) {
       return "primary address missing";
     case FaultReason::CheckFailed:
       return "health check failed";
+    case FaultReason::VipRejected:
+      return "VIP could not be added";
   }
   return "?";
 }
@@ -235,9 +241,8 @@ ActionList Instance::clear_fault(Time now, FaultReason reason) {
   return out;
 }
 
-ActionList Instance::set_priority(Time, std::uint8_t effective_priority) {
+void Instance::set_priority(std::uint8_t effective_priority) {
   if (effective_priority != kStopPriority) priority_ = effective_priority;
-  return {};
 }
 
 void Instance::enter_service(Time now, StateReason reason, ActionList& out) {

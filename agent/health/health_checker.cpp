@@ -18,7 +18,8 @@ constexpr core::Time kKillGrace =
 
 }  // namespace
 
-HealthChecker::HealthChecker(app::EventLoop& loop, config::HealthPlan plan, StatusHandler on_status)
+HealthChecker::HealthChecker(loop::EventLoop& loop, config::HealthPlan plan,
+                             StatusHandler on_status)
     : loop_(loop),
       plan_(std::move(plan)),
       on_status_(std::move(on_status)),
@@ -50,13 +51,13 @@ void HealthChecker::on_refused(std::uint16_t port, std::uint64_t refusals) {
 
 void HealthChecker::run_check(bool out_of_cycle) {
   if (!out_of_cycle) {
-    loop_.set_timer(interval_timer_, app::monotonic_now() + plan_.interval,
+    loop_.set_timer(interval_timer_, loop::monotonic_now() + plan_.interval,
                     [this](core::Time) { run_check(false); });
   }
   if (running_) return;  // never overlap: a slow check simply skips a round
   running_ = true;
   ++checks_run_;
-  loop_.set_timer(timeout_timer_, app::monotonic_now() + plan_.timeout,
+  loop_.set_timer(timeout_timer_, loop::monotonic_now() + plan_.timeout,
                   [this](core::Time) { on_timeout(); });
   if (plan_.kind == config::HealthPlan::Kind::TcpPort) {
     start_tcp();
@@ -68,7 +69,7 @@ void HealthChecker::run_check(bool out_of_cycle) {
 void HealthChecker::start_tcp() {
   tcp_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (tcp_fd_ < 0) {
-    finish(false, std::string("socket: ") + std::strerror(errno));
+    finish(false, core::errno_error("socket", errno).message);
     return;
   }
   sockaddr_in target{};
@@ -80,7 +81,7 @@ void HealthChecker::start_tcp() {
     return;
   }
   if (errno != EINPROGRESS) {
-    finish(false, std::string(std::strerror(errno)));
+    finish(false, core::errno_text(errno));
     return;
   }
   loop_.add_fd(tcp_fd_, EPOLLOUT, [this](std::uint32_t) { on_tcp_ready(); });
@@ -93,13 +94,13 @@ void HealthChecker::on_tcp_ready() {
   if (error == 0) {
     finish(true, "connected");
   } else {
-    finish(false, std::strerror(error));
+    finish(false, core::errno_text(error));
   }
 }
 
 void HealthChecker::start_script() {
-  if (std::string error = script_.spawn(plan_.script_argv); !error.empty()) {
-    finish(false, error);
+  if (core::Status status = script_.spawn(plan_.script_argv); !status) {
+    finish(false, status.message());
     return;
   }
   loop_.add_fd(script_.pidfd(), EPOLLIN, [this](std::uint32_t) { on_script_exit(); });
@@ -116,7 +117,7 @@ void HealthChecker::on_script_exit() {
     finish(false, "timed_out");
     return;
   }
-  finish(*status == 0, describe_wait_status(*status));
+  finish(*status == 0, proc::describe_wait_status(*status));
 }
 
 void HealthChecker::on_timeout() {
@@ -127,7 +128,7 @@ void HealthChecker::on_timeout() {
   if (!script_.running()) return;
   killing_ = true;
   script_.signal(SIGTERM);
-  loop_.set_timer(kill_timer_, app::monotonic_now() + kKillGrace,
+  loop_.set_timer(kill_timer_, loop::monotonic_now() + kKillGrace,
                   [this](core::Time) { script_.signal(SIGKILL); });
 }
 

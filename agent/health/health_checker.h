@@ -9,9 +9,9 @@
 #include <optional>
 #include <string>
 
-#include "app/event_loop.h"
 #include "config/plan.h"
-#include "health/child_process.h"
+#include "loop/event_loop.h"
+#include "proc/child_process.h"
 
 namespace vipd::health {
 
@@ -22,7 +22,7 @@ class HealthChecker {
   // Called when the counted status changes (after rise/fall); `detail` says why.
   using StatusHandler = std::function<void(Health status, const std::string& detail)>;
 
-  HealthChecker(app::EventLoop& loop, config::HealthPlan plan, StatusHandler on_status);
+  HealthChecker(loop::EventLoop& loop, config::HealthPlan plan, StatusHandler on_status);
   ~HealthChecker();
   HealthChecker(const HealthChecker&) = delete;
   HealthChecker& operator=(const HealthChecker&) = delete;
@@ -45,7 +45,7 @@ class HealthChecker {
   void finish(bool ok, const std::string& detail);
   void close_probe();
 
-  app::EventLoop& loop_;
+  loop::EventLoop& loop_;
   config::HealthPlan plan_;
   StatusHandler on_status_;
   Health status_ = Health::Unknown;
@@ -54,7 +54,7 @@ class HealthChecker {
   bool running_ = false;
   bool killing_ = false;
   int tcp_fd_ = -1;
-  ChildProcess script_;
+  proc::ChildProcess script_;
   const std::uint64_t interval_timer_;
   const std::uint64_t timeout_timer_;
   const std::uint64_t kill_timer_;

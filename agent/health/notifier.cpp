@@ -25,8 +25,8 @@ void Notifier::start_next(const std::string& instance) {
   while (!queue.pending.empty() && !queue.child.running()) {
     std::vector<std::string> argv = std::move(queue.pending.front());
     queue.pending.pop_front();
-    if (std::string error = queue.child.spawn(argv); !error.empty()) {
-      spdlog::warn("({}) notify script: {}", instance, error);
+    if (core::Status status = queue.child.spawn(argv); !status) {
+      spdlog::warn("({}) notify script: {}", instance, status.message());
       continue;
     }
     loop_.add_fd(queue.child.pidfd(), EPOLLIN,
@@ -40,7 +40,8 @@ void Notifier::on_exit(const std::string& instance) {
   const auto status = queue.child.reap();
   if (!status) return;
   loop_.remove_fd(pidfd);
-  if (*status != 0) spdlog::warn("({}) notify script {}", instance, describe_wait_status(*status));
+  if (*status != 0)
+    spdlog::warn("({}) notify script {}", instance, proc::describe_wait_status(*status));
   start_next(instance);
 }
 
@@ -48,9 +49,9 @@ void Notifier::flush_detached() {
   for (auto& [instance, queue] : queues_) {
     if (queue.child.running()) loop_.remove_fd(queue.child.pidfd());
     for (auto& argv : queue.pending) {
-      ChildProcess detached;
-      if (std::string error = detached.spawn(argv); !error.empty()) {
-        spdlog::warn("({}) notify script: {}", instance, error);
+      proc::ChildProcess detached;
+      if (core::Status status = detached.spawn(argv); !status) {
+        spdlog::warn("({}) notify script: {}", instance, status.message());
       }
     }
     queue.pending.clear();

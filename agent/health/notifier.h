@@ -8,14 +8,14 @@
 #include <string>
 #include <vector>
 
-#include "app/event_loop.h"
-#include "health/child_process.h"
+#include "loop/event_loop.h"
+#include "proc/child_process.h"
 
 namespace vipd::health {
 
 class Notifier {
  public:
-  Notifier(app::EventLoop& loop, std::vector<std::string> script_argv)
+  Notifier(loop::EventLoop& loop, std::vector<std::string> script_argv)
       : loop_(loop), script_argv_(std::move(script_argv)) {}
   ~Notifier();
   Notifier(const Notifier&) = delete;
@@ -28,12 +28,12 @@ class Notifier {
  private:
   struct Queue {
     std::deque<std::vector<std::string>> pending;
-    ChildProcess child;
+    proc::ChildProcess child;
   };
   void start_next(const std::string& instance);
   void on_exit(const std::string& instance);
 
-  app::EventLoop& loop_;
+  loop::EventLoop& loop_;
   std::vector<std::string> script_argv_;
   std::map<std::string, Queue> queues_;
 };

@@ -16,13 +16,9 @@
 namespace vipd::net {
 namespace {
 
-constexpr MacAddress kBroadcast = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+constexpr core::MacAddress kBroadcast = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 constexpr std::uint32_t kNaOverride = 0x20000000;  // O flag; S is 0 for unsolicited adverts
 constexpr std::uint8_t kOptionTargetLinkLayer = 2;
-
-std::string errno_text(const std::string& what) {
-  return what + ": " + std::strerror(errno);
-}
 
 }  // namespace
 
@@ -31,20 +27,20 @@ Announcer::~Announcer() {
   if (icmp6_fd_ >= 0) close(icmp6_fd_);
 }
 
-std::string Announcer::open(const std::string& ifname, int ifindex, const MacAddress& mac) {
+core::Status Announcer::open(const std::string& ifname, int ifindex, const core::MacAddress& mac) {
   ifname_ = ifname;
   ifindex_ = ifindex;
   mac_ = mac;
   // Protocol 0: a send-only socket. With ETH_P_ARP it would queue every inbound ARP and keep a
   // pending ENETDOWN after a link flap that fails the first send of the next burst.
   packet_fd_ = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (packet_fd_ < 0) return errno_text("socket(AF_PACKET)");
+  if (packet_fd_ < 0) return core::errno_error("socket(AF_PACKET)", errno);
   sockaddr_ll local{};
   local.sll_family = AF_PACKET;
   local.sll_protocol = 0;
   local.sll_ifindex = ifindex;
   if (bind(packet_fd_, reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0) {
-    return errno_text("bind(AF_PACKET) " + ifname);
+    return core::errno_error("bind(AF_PACKET) " + ifname, errno);
   }
   return {};
 }
@@ -88,7 +84,9 @@ bool Announcer::send_arp(const core::IpAddress& address) {
   std::memcpy(destination.sll_addr, kBroadcast.data(), 6);
   if (sendto(packet_fd_, frame.data(), frame.size(), 0,
              reinterpret_cast<const sockaddr*>(&destination), sizeof destination) < 0) {
-    last_error_ = errno_text("gratuitous ARP for " + address.to_string() + " on " + ifname_);
+    last_error_ =
+        core::errno_error("gratuitous ARP for " + address.to_string() + " on " + ifname_, errno)
+            .message;
     return false;
   }
   return true;
@@ -98,7 +96,7 @@ bool Announcer::send_na(const core::IpAddress& address) {
   if (icmp6_fd_ < 0) {
     icmp6_fd_ = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_ICMPV6);
     if (icmp6_fd_ < 0) {
-      last_error_ = errno_text("socket(ICMPv6)");
+      last_error_ = core::errno_error("socket(ICMPv6)", errno).message;
       return false;
     }
     const int hops = 255;
@@ -142,7 +140,9 @@ bool Announcer::send_na(const core::IpAddress& address) {
   info.ipi6_ifindex = static_cast<unsigned>(ifindex_);
   std::memcpy(CMSG_DATA(cmsg), &info, sizeof info);
   if (sendmsg(icmp6_fd_, &header, 0) < 0) {
-    last_error_ = errno_text("unsolicited NA for " + address.to_string() + " on " + ifname_);
+    last_error_ =
+        core::errno_error("unsolicited NA for " + address.to_string() + " on " + ifname_, errno)
+            .message;
     return false;
   }
   return true;

@@ -6,8 +6,9 @@
 #include <span>
 #include <string>
 
-#include "net/netlink.h"
 #include "vipd/core/ip_address.h"
+#include "vipd/core/mac_address.h"
+#include "vipd/core/result.h"
 
 namespace vipd::net {
 
@@ -18,8 +19,8 @@ class Announcer {
   Announcer(const Announcer&) = delete;
   Announcer& operator=(const Announcer&) = delete;
 
-  // Empty string on success. IPv6 sockets are opened lazily on the first IPv6 VIP.
-  std::string open(const std::string& ifname, int ifindex, const MacAddress& mac);
+  // IPv6 sockets are opened lazily on the first IPv6 VIP.
+  core::Status open(const std::string& ifname, int ifindex, const core::MacAddress& mac);
   // One announcement per address; returns how many failed (last_error() says why).
   std::size_t announce(std::span<const core::IpAddress> addresses);
   const std::string& last_error() const { return last_error_; }
@@ -33,7 +34,7 @@ class Announcer {
   int icmp6_fd_ = -1;
   int ifindex_ = 0;
   std::string ifname_;
-  MacAddress mac_{};
+  core::MacAddress mac_{};
   std::uint64_t sent_ = 0;
   std::string last_error_;
 };

@@ -18,8 +18,8 @@
 namespace vipd::net {
 namespace {
 
-std::string nl_error(const char* what, int code) {
-  return std::string(what) + ": " + nl_geterror(code);
+core::Error nl_error(const std::string& what, int code) {
+  return core::Error{what + ": " + nl_geterror(code)};
 }
 
 std::optional<core::IpAddress> to_ip(const nl_addr* address) {
@@ -87,19 +87,19 @@ Netlink::~Netlink() {
   if (request_ != nullptr) nl_socket_free(request_);
 }
 
-std::string Netlink::open() {
+core::Status Netlink::open() {
   request_ = nl_socket_alloc();
-  if (request_ == nullptr) return "netlink: out of memory";
+  if (request_ == nullptr) return core::Error{"netlink: out of memory"};
   if (const int err = nl_connect(request_, NETLINK_ROUTE); err < 0) {
     return nl_error("netlink connect", err);
   }
   return {};
 }
 
-std::string Netlink::subscribe_events(EventHandler handler) {
+core::Status Netlink::subscribe_events(EventHandler handler) {
   handler_ = std::move(handler);
   events_ = nl_socket_alloc();
-  if (events_ == nullptr) return "netlink: out of memory";
+  if (events_ == nullptr) return core::Error{"netlink: out of memory"};
   nl_socket_disable_seq_check(events_);
   nl_socket_modify_cb(events_, NL_CB_VALID, NL_CB_CUSTOM, &Netlink::on_message, this);
   if (const int err = nl_connect(events_, NETLINK_ROUTE); err < 0) {
@@ -224,24 +224,25 @@ std::optional<AddressEntry> Netlink::primary_address(int ifindex, core::Family f
   return std::nullopt;
 }
 
-std::string Netlink::add_address(int ifindex, const core::IpAddress& address, std::uint8_t prefix) {
+core::Status Netlink::add_address(int ifindex, const core::IpAddress& address,
+                                  std::uint8_t prefix) {
   AddrPtr request = build_address(ifindex, address, prefix);
-  if (!request) return "netlink: cannot build address " + address.to_string();
+  if (!request) return core::Error{"netlink: cannot build address " + address.to_string()};
   if (!address.is_v4()) rtnl_addr_set_flags(request.get(), IFA_F_NODAD);
   const int err = rtnl_addr_add(request_, request.get(), 0);
   if (err < 0 && err != -NLE_EXIST) {
-    return nl_error(("add " + address.to_string() + "/" + std::to_string(prefix)).c_str(), err);
+    return nl_error("add " + address.to_string() + "/" + std::to_string(prefix), err);
   }
   return {};
 }
 
-std::string Netlink::remove_address(int ifindex, const core::IpAddress& address,
-                                    std::uint8_t prefix) {
+core::Status Netlink::remove_address(int ifindex, const core::IpAddress& address,
+                                     std::uint8_t prefix) {
   AddrPtr request = build_address(ifindex, address, prefix);
-  if (!request) return "netlink: cannot build address " + address.to_string();
+  if (!request) return core::Error{"netlink: cannot build address " + address.to_string()};
   const int err = rtnl_addr_delete(request_, request.get(), 0);
   if (err < 0 && err != -NLE_NOADDR && err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV) {
-    return nl_error(("delete " + address.to_string() + "/" + std::to_string(prefix)).c_str(), err);
+    return nl_error("delete " + address.to_string() + "/" + std::to_string(prefix), err);
   }
   return {};
 }

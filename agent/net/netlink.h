@@ -1,7 +1,6 @@
 // rtnetlink through libnl-route-3: interface state, addresses (the VIPs), and change events.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -9,18 +8,18 @@
 #include <vector>
 
 #include "vipd/core/ip_address.h"
+#include "vipd/core/mac_address.h"
+#include "vipd/core/result.h"
 
 struct nl_sock;
 struct nl_msg;
 
 namespace vipd::net {
 
-using MacAddress = std::array<std::uint8_t, 6>;
-
 struct LinkState {
   int ifindex = 0;
   std::string name;
-  MacAddress mac{};
+  core::MacAddress mac{};
   bool admin_up = false;  // IFF_UP
   bool carrier = false;   // IFF_RUNNING / IFF_LOWER_UP: the link can carry traffic
   bool usable() const { return admin_up && carrier; }
@@ -50,9 +49,9 @@ class Netlink {
   Netlink(const Netlink&) = delete;
   Netlink& operator=(const Netlink&) = delete;
 
-  // Request socket only; subscribe_events() adds the event socket. Empty string on success.
-  std::string open();
-  std::string subscribe_events(EventHandler handler);
+  // Request socket only; subscribe_events() adds the event socket.
+  core::Status open();
+  core::Status subscribe_events(EventHandler handler);
   int event_fd() const;
   // Drains pending events into the handler (non-blocking).
   void read_events();
@@ -68,9 +67,9 @@ class Netlink {
                                               const std::vector<core::IpAddress>& exclude = {});
 
   // Idempotent: adding a present address or removing an absent one succeeds. IPv6 gets
-  // IFA_F_NODAD. Empty string on success, else a one-line error.
-  std::string add_address(int ifindex, const core::IpAddress& address, std::uint8_t prefix);
-  std::string remove_address(int ifindex, const core::IpAddress& address, std::uint8_t prefix);
+  // IFA_F_NODAD.
+  core::Status add_address(int ifindex, const core::IpAddress& address, std::uint8_t prefix);
+  core::Status remove_address(int ifindex, const core::IpAddress& address, std::uint8_t prefix);
 
  private:
   static int on_message(::nl_msg* message, void* self);

@@ -16,8 +16,8 @@ namespace {
 
 constexpr int kTosInternetControl = 0xC0;
 
-std::string errno_text(const char* what) {
-  return std::string(what) + ": " + std::strerror(errno);
+core::Error errno_error(const std::string& what) {
+  return core::errno_error(what, errno);
 }
 
 template <typename T>
@@ -32,7 +32,7 @@ bool drop_all_inbound(int fd) {
   return set_option(fd, SOL_SOCKET, SO_ATTACH_FILTER, program);
 }
 
-std::string configure_v4(int fd, int ifindex, const core::IpAddress& source) {
+core::Status configure_v4(int fd, int ifindex, const core::IpAddress& source) {
   sockaddr_in local{};
   local.sin_family = AF_INET;
   std::memcpy(&local.sin_addr, source.data(), 4);
@@ -43,18 +43,18 @@ std::string configure_v4(int fd, int ifindex, const core::IpAddress& source) {
   std::memcpy(&group.imr_multiaddr, core::vrrp_group(core::Family::V4).data(), 4);
   group.imr_address = local.sin_addr;
   group.imr_ifindex = ifindex;
-  if (!set_option(fd, IPPROTO_IP, IP_TTL, ttl)) return errno_text("IP_TTL");
-  if (!set_option(fd, IPPROTO_IP, IP_MULTICAST_TTL, mttl)) return errno_text("IP_MULTICAST_TTL");
-  if (!set_option(fd, IPPROTO_IP, IP_TOS, kTosInternetControl)) return errno_text("IP_TOS");
+  if (!set_option(fd, IPPROTO_IP, IP_TTL, ttl)) return errno_error("IP_TTL");
+  if (!set_option(fd, IPPROTO_IP, IP_MULTICAST_TTL, mttl)) return errno_error("IP_MULTICAST_TTL");
+  if (!set_option(fd, IPPROTO_IP, IP_TOS, kTosInternetControl)) return errno_error("IP_TOS");
   if (!set_option(fd, IPPROTO_IP, IP_MULTICAST_LOOP, no_loop))
-    return errno_text("IP_MULTICAST_LOOP");
-  if (!set_option(fd, IPPROTO_IP, IP_MULTICAST_IF, group)) return errno_text("IP_MULTICAST_IF");
+    return errno_error("IP_MULTICAST_LOOP");
+  if (!set_option(fd, IPPROTO_IP, IP_MULTICAST_IF, group)) return errno_error("IP_MULTICAST_IF");
   if (!set_option(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, group))
-    return errno_text("IP_ADD_MEMBERSHIP 224.0.0.18");
+    return errno_error("IP_ADD_MEMBERSHIP 224.0.0.18");
   return {};
 }
 
-std::string configure_v6(int fd, int ifindex) {
+core::Status configure_v6(int fd, int ifindex) {
   const int hops = core::kVrrpTtl;
   const int no_loop = 0;
   const int on = 1;
@@ -62,17 +62,17 @@ std::string configure_v6(int fd, int ifindex) {
   std::memcpy(&group.ipv6mr_multiaddr, core::vrrp_group(core::Family::V6).data(), 16);
   group.ipv6mr_interface = static_cast<unsigned>(ifindex);
   if (!set_option(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, hops))
-    return errno_text("IPV6_UNICAST_HOPS");
+    return errno_error("IPV6_UNICAST_HOPS");
   if (!set_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, hops))
-    return errno_text("IPV6_MULTICAST_HOPS");
+    return errno_error("IPV6_MULTICAST_HOPS");
   if (!set_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, no_loop))
-    return errno_text("IPV6_MULTICAST_LOOP");
+    return errno_error("IPV6_MULTICAST_LOOP");
   if (!set_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, ifindex))
-    return errno_text("IPV6_MULTICAST_IF");
-  if (!set_option(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, on)) return errno_text("IPV6_RECVHOPLIMIT");
-  if (!set_option(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, on)) return errno_text("IPV6_RECVPKTINFO");
+    return errno_error("IPV6_MULTICAST_IF");
+  if (!set_option(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, on)) return errno_error("IPV6_RECVHOPLIMIT");
+  if (!set_option(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, on)) return errno_error("IPV6_RECVPKTINFO");
   if (!set_option(fd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, group))
-    return errno_text("IPV6_ADD_MEMBERSHIP ff02::12");
+    return errno_error("IPV6_ADD_MEMBERSHIP ff02::12");
   return {};
 }
 
@@ -107,29 +107,29 @@ void VrrpSocket::close() {
   pending_.clear();
 }
 
-std::string VrrpSocket::open(const std::string& ifname, int ifindex, const core::IpAddress& source,
-                             bool receive) {
+core::Status VrrpSocket::open(const std::string& ifname, int ifindex, const core::IpAddress& source,
+                              bool receive) {
   close();
   family_ = source.family();
   source_ = source;
   ifindex_ = ifindex;
   const int domain = source.is_v4() ? AF_INET : AF_INET6;
   fd_ = socket(domain, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, core::kIpProtoVrrp);
-  if (fd_ < 0) return errno_text("socket(SOCK_RAW, IPPROTO_VRRP)");
+  if (fd_ < 0) return errno_error("socket(SOCK_RAW, IPPROTO_VRRP)");
   if (setsockopt(fd_, SOL_SOCKET, SO_BINDTODEVICE, ifname.c_str(),
                  static_cast<socklen_t>(ifname.size())) != 0) {
-    return errno_text(("SO_BINDTODEVICE " + ifname).c_str());
+    return errno_error("SO_BINDTODEVICE " + ifname);
   }
-  std::string error =
+  core::Status configured =
       source.is_v4() ? configure_v4(fd_, ifindex, source) : configure_v6(fd_, ifindex);
-  if (!error.empty()) return error;
-  if (!receive && !drop_all_inbound(fd_)) return errno_text("SO_ATTACH_FILTER");
+  if (!configured) return configured;
+  if (!receive && !drop_all_inbound(fd_)) return errno_error("SO_ATTACH_FILTER");
   if (!source.is_v4()) {
     // IPv6 has no IP_MULTICAST_IF source: binding picks the link-local source of every advert.
     socklen_t length = 0;
     const sockaddr_storage local = to_sockaddr(source, ifindex, length);
     if (bind(fd_, reinterpret_cast<const sockaddr*>(&local), length) != 0) {
-      return errno_text(("bind " + source.to_string()).c_str());
+      return errno_error("bind " + source.to_string());
     }
   }
   return {};
@@ -178,7 +178,7 @@ std::size_t VrrpSocket::flush() {
   while (done < count) {
     const int n = sendmmsg(fd_, headers.data() + done, static_cast<unsigned>(count - done), 0);
     if (n <= 0) {
-      last_error_ = errno_text(("sendmmsg to " + pending_[done].destination.to_string()).c_str());
+      last_error_ = errno_error("sendmmsg to " + pending_[done].destination.to_string()).message;
       ++failed;
       ++done;  // skip the message the kernel refused; the rest still go out
       continue;

@@ -11,6 +11,7 @@
 
 #include "vipd/core/advert.h"
 #include "vipd/core/ip_address.h"
+#include "vipd/core/result.h"
 
 namespace vipd::net {
 
@@ -28,9 +29,9 @@ class VrrpSocket {
 
   // Opens a socket on `ifname` sending from `source` (IPv4 primary or IPv6 link-local) and joins
   // the VRRP group so the NIC's multicast filter admits adverts. With `receive` false a socket
-  // filter drops everything inbound (the XDP path receives instead). Empty string on success.
-  std::string open(const std::string& ifname, int ifindex, const core::IpAddress& source,
-                   bool receive);
+  // filter drops everything inbound (the XDP path receives instead).
+  core::Status open(const std::string& ifname, int ifindex, const core::IpAddress& source,
+                    bool receive);
   void close();
   int fd() const { return fd_; }
 

@@ -6,7 +6,8 @@
  *   vipd_cfg        array[1]    struct vipd_global_cfg        agent-written settings
  *   vipd_vrid_cfg   array[256]  struct vipd_vrid_cfg          per-VRID expectations (key = VRID)
  *   vipd_peers      hash        struct vipd_addr -> __u8      unicast peers: TTL check relaxed
- *   vipd_vrid_stat  percpu[256] struct vipd_vrid_stat         counters; key 0 = unknown VRIDs
+ *   vipd_vrid_stat  percpu[256] struct vipd_vrid_stat         counters; key 0 = unknown VRIDs and
+ *                                                             packets rejected before the VRID
  *   vipd_last_adv   array[256]  struct vipd_last_adv          coalescing record per VRID
  *   vipd_vips       hash        struct vipd_addr -> struct vipd_vip_state   ARP/NA watch
  *   vipd_own_macs   hash        struct vipd_mac -> __u8       our MACs (not conflicts)
@@ -19,6 +20,7 @@
 #ifndef VIPD_BPF_ABI_H
 #define VIPD_BPF_ABI_H
 
+#include <linux/bpf.h> /* struct bpf_spin_lock */
 #include <linux/types.h>
 
 #define VIPD_VRID_SLOTS 256
@@ -30,7 +32,10 @@
 #define VIPD_PORT_EVENT_INTERVAL_NS (10ULL * 1000 * 1000)   /* at most one refusal event / port / 10 ms */
 #define VIPD_CONFLICT_EVENT_INTERVAL_NS (1000ULL * 1000 * 1000) /* one conflict event / VIP / s */
 
-/* Invalid-packet reasons: the same numbers as vipd::core::DecodeError, plus UNKNOWN_VRID. */
+/* Why a VRRP packet was not accepted: the one vocabulary of both receive paths. The XDP program
+ * counts by it (vipd_vrid_stat.rx_invalid), the raw-socket path decodes to it
+ * (vipd::core::DecodeError takes these numbers), and status, logs and metrics name it with
+ * vipd::core::to_string / reason_label. */
 enum vipd_reason {
   VIPD_REASON_OK = 0,
   VIPD_REASON_TRUNCATED = 1,
@@ -44,7 +49,8 @@ enum vipd_reason {
   VIPD_REASON_AUTH_MISMATCH = 9,
   VIPD_REASON_INTERVAL_MISMATCH = 10,
   VIPD_REASON_FAMILY_MISMATCH = 11,
-  VIPD_REASON_UNKNOWN_VRID = 12,
+  VIPD_REASON_UNKNOWN_VRID = 12, /* valid, but for a VRID this node does not run */
+  VIPD_REASON_COUNT = 13,        /* keep last */
 };
 
 enum vipd_event_type {
@@ -106,20 +112,15 @@ struct vipd_vrid_cfg {
 
 struct vipd_vrid_stat {
   __u64 rx_valid;
-  __u64 rx_events;        /* valid adverts passed to user space */
-  __u64 rx_bad_ttl;
-  __u64 rx_bad_checksum;
-  __u64 rx_bad_len;       /* truncated, or length/count mismatch */
-  __u64 rx_bad_version;
-  __u64 rx_bad_type;
-  __u64 rx_bad_auth;      /* auth type or password mismatch */
-  __u64 rx_unknown_vrid;
-  __u64 rx_bytes;         /* VRRP message bytes of valid adverts */
-  __u64 rx_bad_interval;  /* zero interval, or v2 interval mismatch */
-  __u64 rx_bad_family;
+  __u64 rx_events;         /* valid adverts passed to user space */
+  __u64 rx_bytes;          /* VRRP message bytes of valid adverts */
   __u64 rx_events_dropped; /* ring buffer full */
+  __u64 rx_invalid[VIPD_REASON_COUNT]; /* index: enum vipd_reason (0, OK, stays 0) */
 };
 
+/* Adverts of one VRID can arrive on several CPUs at once: the kernel writes a record's fields only
+ * under `lock`, and the agent reads and clears it with BPF_F_LOCK, so nobody ever sees one sender's
+ * address with another's priority. */
 struct vipd_last_adv {
   __u64 rx_ns;        /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the last valid advert */
   __u8 src[16];
@@ -130,6 +131,8 @@ struct vipd_last_adv {
   __u16 interval_cs;
   __u16 addr_sum;     /* address-list hash: one's-complement sum of the address words, folded,
                        * not inverted, host order (= vipd::core::checksum_add(0, addresses)) */
+  struct bpf_spin_lock lock;
+  __u32 pad;
 };
 
 struct vipd_vip_state {

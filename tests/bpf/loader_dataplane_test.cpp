@@ -30,7 +30,15 @@
 #include "bpf/prog_info.h"
 #include "tc_test_support.h"
 
-namespace vipd::bpf::test {
+namespace vipd::bpf {
+
+// The seam Dataplane opens to tests: a SIGKILL leaves attachments and pins behind.
+class DataplaneTestAccess {
+ public:
+  static void abandon(Dataplane& dataplane) { dataplane.abandon(); }
+};
+
+namespace test {
 namespace {
 
 constexpr const char* kInterface = "vipdt0";
@@ -162,11 +170,11 @@ class LoaderTest : public ::testing::Test {
   }
 
   static std::unique_ptr<Dataplane> open_and_attach(const Options& options) {
-    Result<std::unique_ptr<Dataplane>> opened = Dataplane::open(options);
+    core::Result<std::unique_ptr<Dataplane>> opened = Dataplane::open(options);
     EXPECT_TRUE(opened.ok()) << opened.message();
     if (!opened) return nullptr;
     std::unique_ptr<Dataplane> dataplane = std::move(*opened);
-    Status attached = dataplane->attach();
+    core::Status attached = dataplane->attach();
     EXPECT_TRUE(attached.ok()) << attached.message();
     return attached ? std::move(dataplane) : nullptr;
   }
@@ -259,9 +267,9 @@ TEST_F(LoaderTest, ForcedNativeModeFailsClearlyWithoutDriverSupport) {
   Options loopback = options();
   loopback.interface = "lo";
   loopback.xdp_mode = XdpMode::Native;
-  Result<std::unique_ptr<Dataplane>> opened = Dataplane::open(loopback);
+  core::Result<std::unique_ptr<Dataplane>> opened = Dataplane::open(loopback);
   ASSERT_TRUE(opened.ok()) << opened.message();
-  Status attached = (*opened)->attach();
+  core::Status attached = (*opened)->attach();
   ASSERT_FALSE(attached.ok());
   EXPECT_EQ(attached.message().rfind("attaching XDP to lo failed (native: ", 0), 0u)
       << attached.message();
@@ -276,7 +284,7 @@ TEST_F(LoaderTest, RestartAfterLeakReplacesProgramsFiltersAndPins) {
   const std::uint32_t old_xdp = crashed->state().xdp_prog_id;
   const std::uint32_t old_ingress = crashed->state().tc_ingress_prog_id;
   const std::uint32_t old_events_map = map_id(*crashed, "vipd_tc_events");
-  crashed->leak_for_test();
+  DataplaneTestAccess::abandon(*crashed);
   crashed.reset();
   ASSERT_EQ(xdp_ids(ifindex_).native, old_xdp) << "the leaked program stays attached";
   ASSERT_TRUE(path_exists(kPinDir + "/vipd_tc_events"));
@@ -304,7 +312,7 @@ TEST_F(LoaderTest, RestartAfterSigkillLeavesOneCopy) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     close(ready[0]);
-    Result<std::unique_ptr<Dataplane>> opened = Dataplane::open(options());
+    core::Result<std::unique_ptr<Dataplane>> opened = Dataplane::open(options());
     char outcome = opened && (*opened)->attach() ? 'y' : 'n';
     if (write(ready[1], &outcome, 1) != 1) _exit(2);
     pause();  // until SIGKILL
@@ -334,7 +342,7 @@ TEST_F(LoaderTest, RestartInAnotherXdpModeReplacesTheStaleCopy) {
   generic.xdp_mode = XdpMode::Generic;
   std::unique_ptr<Dataplane> crashed = open_and_attach(generic);
   ASSERT_NE(crashed, nullptr);
-  crashed->leak_for_test();
+  DataplaneTestAccess::abandon(*crashed);
   crashed.reset();
   ASSERT_NE(xdp_ids(ifindex_).generic, 0u);
 
@@ -355,7 +363,7 @@ TEST_F(LoaderTest, RestartInAutoModeWhereOnlyGenericWorksReplacesTheStaleGeneric
   ASSERT_NE(crashed, nullptr);
   ASSERT_EQ(crashed->state().xdp_mode, XdpMode::Generic);
   const std::uint32_t old_xdp = crashed->state().xdp_prog_id;
-  crashed->leak_for_test();
+  DataplaneTestAccess::abandon(*crashed);
   crashed.reset();
   ASSERT_EQ(xdp_ids(lo_).generic, old_xdp) << "the leaked program stays attached";
 
@@ -373,9 +381,9 @@ TEST_F(LoaderTest, ForeignXdpProgramIsRefusedAndKept) {
   int foreign = load_foreign_xdp();
   ASSERT_GE(foreign, 0) << std::strerror(errno);
   ASSERT_EQ(bpf_xdp_attach(ifindex_, foreign, XDP_FLAGS_DRV_MODE, nullptr), 0);
-  Result<std::unique_ptr<Dataplane>> opened = Dataplane::open(options());
+  core::Result<std::unique_ptr<Dataplane>> opened = Dataplane::open(options());
   ASSERT_TRUE(opened.ok()) << opened.message();
-  Status attached = (*opened)->attach();
+  core::Status attached = (*opened)->attach();
   ASSERT_FALSE(attached.ok());
   EXPECT_NE(attached.message().find("'foreign_xdp'"), std::string::npos) << attached.message();
   EXPECT_NE(attached.message().find("not vipd's"), std::string::npos) << attached.message();
@@ -468,7 +476,7 @@ TEST_F(LoaderTest, UnprivilegedOpenReportsOneLineCause) {
     close(report[0]);
     // Dropping root drops every capability, CAP_BPF included.
     if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(2);
-    Result<std::unique_ptr<Dataplane>> opened = Dataplane::open(options());
+    core::Result<std::unique_ptr<Dataplane>> opened = Dataplane::open(options());
     std::string message = opened ? "unexpectedly loaded" : opened.message();
     if (write(report[1], message.data(), message.size()) < 0) _exit(3);
     _exit(0);
@@ -490,7 +498,7 @@ TEST_F(LoaderTest, UnprivilegedOpenReportsOneLineCause) {
 }
 
 TEST_F(LoaderTest, ConfigurationMapsFollowTheStructs) {
-  Result<std::unique_ptr<Dataplane>> opened = Dataplane::open(options());
+  core::Result<std::unique_ptr<Dataplane>> opened = Dataplane::open(options());
   ASSERT_TRUE(opened.ok()) << opened.message();
   Dataplane& dataplane = **opened;
 
@@ -563,7 +571,7 @@ TEST_F(LoaderTest, ConfigurationMapsFollowTheStructs) {
   ASSERT_EQ(bpf_map_lookup_elem(dataplane.map_fd("vipd_vips"), &abi, &vip_state), 0);
   EXPECT_EQ(vip_state.vrid, 51u);
 
-  std::vector<MacAddress> macs = {{0x02, 0, 0, 0, 0, 0x01}};
+  std::vector<core::MacAddress> macs = {{0x02, 0, 0, 0, 0, 0x01}};
   ASSERT_TRUE(dataplane.set_own_macs(macs).ok());
   vipd_mac mac{};
   mac.addr[0] = 0x02;
@@ -574,12 +582,12 @@ TEST_F(LoaderTest, ConfigurationMapsFollowTheStructs) {
   ASSERT_TRUE(dataplane.set_monitored_ports(ports).ok());
   std::vector<std::uint16_t> one_port = {8081};
   ASSERT_TRUE(dataplane.set_monitored_ports(one_port).ok());
-  Result<vipd_port_stat> kept = dataplane.port_stats(8081);
+  core::Result<vipd_port_stat> kept = dataplane.port_stats(8081);
   ASSERT_TRUE(kept.ok()) << kept.message();
   EXPECT_EQ(kept->syn_rx, 0u);
   EXPECT_FALSE(dataplane.port_stats(8080).ok()) << "no longer monitored";
 
-  Result<vipd_vrid_stat> vrid_stats = dataplane.vrid_stats(51);
+  core::Result<vipd_vrid_stat> vrid_stats = dataplane.vrid_stats(51);
   ASSERT_TRUE(vrid_stats.ok()) << vrid_stats.message();
   EXPECT_EQ(vrid_stats->rx_valid, 0u);
   EXPECT_FALSE(dataplane.last_advert(51).has_value());
@@ -612,7 +620,8 @@ TEST_F(LoaderTest, RefusedConnectionOnLoopbackReachesTheEventLoop) {
   ASSERT_EQ(epoll_wait(epoll, &ready, 1, 2000), 1);
   close(epoll);
   std::vector<Event> events;
-  Result<int> delivered = dataplane->consume([&](const Event& event) { events.push_back(event); });
+  core::Result<int> delivered =
+      dataplane->consume([&](const Event& event) { events.push_back(event); });
   ASSERT_TRUE(delivered.ok()) << delivered.message();
   EXPECT_EQ(*delivered, 1);
   ASSERT_EQ(events.size(), 1u);
@@ -621,12 +630,12 @@ TEST_F(LoaderTest, RefusedConnectionOnLoopbackReachesTheEventLoop) {
   EXPECT_EQ(std::get<vipd_port_event>(events[0]).hdr.ifindex, static_cast<std::uint32_t>(lo_));
   EXPECT_EQ(dataplane->wakeups(), 1u);
 
-  Result<int> nothing = dataplane->consume([&](const Event&) { ADD_FAILURE(); });
+  core::Result<int> nothing = dataplane->consume([&](const Event&) { ADD_FAILURE(); });
   ASSERT_TRUE(nothing.ok());
   EXPECT_EQ(*nothing, 0);
   EXPECT_EQ(dataplane->wakeups(), 1u) << "an empty consume is no wake-up";
 
-  Result<vipd_port_stat> counters = dataplane->port_stats(8081);
+  core::Result<vipd_port_stat> counters = dataplane->port_stats(8081);
   ASSERT_TRUE(counters.ok());
   EXPECT_EQ(counters->syn_rx, 1u);
   EXPECT_EQ(counters->rst_tx, 1u);
@@ -634,4 +643,5 @@ TEST_F(LoaderTest, RefusedConnectionOnLoopbackReachesTheEventLoop) {
 }
 
 }  // namespace
-}  // namespace vipd::bpf::test
+}  // namespace test
+}  // namespace vipd::bpf

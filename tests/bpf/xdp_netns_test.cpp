@@ -183,12 +183,13 @@ TEST_F(XdpNetnsTest, CountsRealAdvertsOnNativeVethXdp) {
   const Mac foreign{0x02, 0x00, 0x00, 0x00, 0x00, 0x77};
   ASSERT_TRUE(send_gratuitous_arp(foreign));
 
-  const vipd_vrid_stat stat =
-      wait_for([](const vipd_vrid_stat& s) { return s.rx_valid >= 4 && s.rx_bad_ttl >= 2; });
+  const vipd_vrid_stat stat = wait_for([](const vipd_vrid_stat& s) {
+    return s.rx_valid >= 4 && s.rx_invalid[VIPD_REASON_BAD_TTL] >= 2;
+  });
   vipd_vrid_stat expected{};
   expected.rx_valid = 4;
   expected.rx_events = 2;
-  expected.rx_bad_ttl = 2;
+  expected.rx_invalid[VIPD_REASON_BAD_TTL] = 2;
   expected.rx_bytes = 4 * 20;
   expect_stat_eq(stat, expected);
 

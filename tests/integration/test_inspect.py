@@ -15,11 +15,14 @@ from conftest import V3_XDP
 
 MASTER_PRIO = 150
 BACKUP_PRIO = 100
-STAT_FIELDS = ("rx_valid", "rx_events", "rx_bad_ttl", "rx_bad_checksum", "rx_bad_len", "rx_bad_version",
-               "rx_bad_type", "rx_bad_auth", "rx_unknown_vrid", "rx_bytes", "rx_bad_interval",
-               "rx_bad_family", "rx_events_dropped")
+SCALAR_FIELDS = ("rx_valid", "rx_events", "rx_bytes", "rx_events_dropped")
+# rx_invalid[] is indexed by enum vipd_reason; these are its labels (core::reason_label) in order.
+REASONS = ("ok", "truncated", "bad_version", "bad_type", "bad_checksum", "bad_ttl", "zero_interval",
+           "count_mismatch", "auth_type_mismatch", "auth_mismatch", "interval_mismatch",
+           "family_mismatch", "unknown_vrid")
+STAT_FIELDS = SCALAR_FIELDS + tuple(f"rx_invalid.{reason}" for reason in REASONS)
 PIN = "/sys/fs/bpf/vipd/eth0/vipd_vrid_stat"
-BAD_TTL_KEY = "bad TTL/hop limit"  # core::to_string(DecodeError::BadTtl), as status JSON names it
+BAD_TTL_KEY = "bad_ttl"  # core::reason_label(DecodeError::BadTtl), as status JSON names it
 
 
 @pytest.fixture
@@ -50,20 +53,29 @@ def dump_vrid_stat(cluster, node: str) -> list[dict]:
     return [entry["formatted"] for entry in json.loads(out)]
 
 
+def flatten(value: dict) -> dict:
+    """One CPU's vipd_vrid_stat as bpftool prints it, with rx_invalid[] named by reason."""
+    counters = {field: int(value[field]) for field in SCALAR_FIELDS}
+    invalid = value["rx_invalid"]
+    assert len(invalid) == len(REASONS), f"rx_invalid has {len(invalid)} slots, expected {len(REASONS)}"
+    counters.update({f"rx_invalid.{reason}": int(n) for reason, n in zip(REASONS, invalid)})
+    return counters
+
+
 def vrid_counters(entries: list[dict], vrid: int) -> dict:
     """The per-CPU values of one key, summed field by field (bpftool shows them per CPU)."""
     for entry in entries:
         if int(entry["key"]) == vrid:
             totals = dict.fromkeys(STAT_FIELDS, 0)
             for per_cpu in entry["values"]:
-                for field in STAT_FIELDS:
-                    totals[field] += int(per_cpu["value"][field])
+                for field, count in flatten(per_cpu["value"]).items():
+                    totals[field] += count
             return totals
     raise AssertionError(f"no key {vrid} in vipd_vrid_stat: {[e['key'] for e in entries][:10]}...")
 
 
 def all_counters(entries: list[dict], field: str) -> int:
-    return sum(int(c["value"][field]) for e in entries for c in e["values"])
+    return sum(flatten(c["value"])[field] for e in entries for c in e["values"])
 
 
 def map_id(cluster, node: str) -> int:
@@ -77,7 +89,7 @@ def test_bpftool_shows_coalescing_on_the_backup(pair):
     vrid = pair.vrid
     # Both daemons' maps carry the named fields of struct vipd_vrid_stat (bpftool has their BTF).
     master_entries = dump_vrid_stat(pair, "n1")
-    assert set(STAT_FIELDS) <= set(master_entries[0]["values"][0]["value"]), master_entries[0]
+    assert set(STAT_FIELDS) == set(flatten(master_entries[0]["values"][0]["value"])), master_entries[0]
     vrid_counters(master_entries, vrid)
 
     first = vrid_counters(dump_vrid_stat(pair, "n2"), vrid)
@@ -93,7 +105,7 @@ def test_bpftool_shows_coalescing_on_the_backup(pair):
     # longer than two intervals (the staleness rule) on this shared machine.
     assert events <= 0.1 * heard, (first, second)
     assert second["rx_events"] <= second["rx_valid"]
-    assert second["rx_bad_ttl"] == 0 and second["rx_bad_checksum"] == 0, second
+    assert second["rx_invalid.bad_ttl"] == 0 and second["rx_invalid.bad_checksum"] == 0, second
     assert second["rx_bytes"] > first["rx_bytes"]
 
     # `map dump name` finds maps by name from the kernel, from any namespace: the backup's map is
@@ -168,11 +180,12 @@ def test_bad_ttl_advert_is_counted_in_kernel_and_status(pair):
                 str(MASTER_PRIO), str(interval_cs), pair.vip, str(sent)])
 
     def counted() -> int:
-        return all_counters(dump_vrid_stat(pair, "n2"), "rx_bad_ttl") - all_counters(before_stat, "rx_bad_ttl")
+        return (all_counters(dump_vrid_stat(pair, "n2"), "rx_invalid.bad_ttl")
+                - all_counters(before_stat, "rx_invalid.bad_ttl"))
 
-    vipdlab.wait_for(lambda: counted() >= sent, timeout=3, desc="rx_bad_ttl counts the bad adverts")
+    vipdlab.wait_for(lambda: counted() >= sent, timeout=3, desc="rx_invalid[bad_ttl] counts the bad adverts")
     assert counted() == sent
-    assert vrid_counters(dump_vrid_stat(pair, "n2"), pair.vrid)["rx_bad_ttl"] == sent, \
+    assert vrid_counters(dump_vrid_stat(pair, "n2"), pair.vrid)["rx_invalid.bad_ttl"] == sent, \
         "counted under the advert's VRID"
     after_status = pair.status("n2")
     assert after_status["adverts_rejected"].get(BAD_TTL_KEY, 0) == sent, after_status["adverts_rejected"]

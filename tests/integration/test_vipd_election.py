@@ -181,7 +181,7 @@ def test_v2_adverts_carry_the_configured_interval_and_auth(make_cluster):
     assert all(0.9 <= gap <= 1.1 for gap in gaps), f"gaps between n1's adverts (s): {gaps}"
 
     rejected = cluster.status("n2")["adverts_rejected"]
-    assert rejected.get("auth mismatch", 0) > 0, rejected
+    assert rejected.get("auth_mismatch", 0) > 0, rejected
     assert cluster.instance("n2")["adverts_heard"] == 0, cluster.instance("n2")
     n3 = cluster.instance("n3")
     assert n3["state"] == "BACKUP" and n3["master"] == n1_ip and n3["adverts_heard"] > 0, n3

@@ -214,7 +214,7 @@ void Checker::check_incumbent(Time now, int slot) {
 
 bool Checker::holders_connected(int a, int b, int slot) const {
   const auto holds = [&](int n) {
-    return cluster_.node(n).up && cluster_.slot(n, slot).holds_vips;
+    return cluster_.machine(n).up && cluster_.slot(n, slot).holds_vips;
   };
   return holds(a) && holds(b) && cluster_.segment().connected(a, b) &&
          cluster_.segment().lossless();

@@ -1,43 +1,57 @@
-// The simulated nodes as the simulator drives them and the checker reads them.
+// The simulated machines as the simulator drives them and the checker reads them. Each machine runs
+// the production per-node orchestration (node::Node) over its simulated receive path; the rest is
+// the world: whether the process runs, which VIPs the machine holds, its environment (faults,
+// priorities) and its timers on the simulated clock.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
+#include "node/node.h"
+#include "node/timer_id.h"
 #include "planted_bug.h"
+#include "receive_path.h"
 #include "segment.h"
 #include "world.h"
 
 namespace vipd::sim {
 
-// One VRID on one node.
+// One VRID on one machine, as the world sees it.
 struct Slot {
-  std::optional<MutatedInstance> instance;  // empty before the first start and while crashed
-  std::uint64_t timer_token = 0;  // bumped by every ArmTimer: older timer events are stale
-  bool holds_vips = false;        // between AddVips and RemoveVips (or a crash)
-  Time service_since{0};          // when it last entered service: start of the preempt_delay window
+  bool holds_vips = false;  // between carrying out AddVips and RemoveVips (or a crash)
+  Time service_since{0};    // when it last entered service: start of the preempt_delay window
   // The environment, which outlives a crash: the daemon would find the same fault and the same
   // health-check weights after restarting.
   std::uint8_t fault_bits = 0;
   std::uint8_t effective_priority = 0;
 };
 
-struct Node {
+struct Machine {
+  Machine(const World& world, ReceivePath path, std::uint8_t fixes, PlantedBug bug)
+      : receive(world, path, fixes, bug) {}
+
   bool up = false;       // the process runs (false before its first start and while crashed)
   bool stopped = false;  // gracefully stopped: up, every instance in Stopped
+  std::unique_ptr<node::Node> node;  // empty before the first start and while crashed
+  SimReceivePath receive;
   std::vector<Slot> slots;
+  std::vector<std::uint64_t> timer_tokens;  // per node::TimerId::index(): older events are stale
 };
 
 class Cluster {
  public:
-  explicit Cluster(const World& world) : world_(world), segment_(world) {
-    nodes_.resize(static_cast<std::size_t>(world.node_count()));
+  Cluster(const World& world, ReceivePath path, std::uint8_t fixes, PlantedBug bug)
+      : world_(world), segment_(world) {
+    machines_.reserve(static_cast<std::size_t>(world.node_count()));
     for (int n = 0; n < world.node_count(); ++n) {
-      nodes_[n].slots.resize(static_cast<std::size_t>(world.vrid_count()));
+      Machine& machine = machines_.emplace_back(world, path, fixes, bug);
+      machine.slots.resize(static_cast<std::size_t>(world.vrid_count()));
+      machine.timer_tokens.resize(static_cast<std::size_t>(world.vrid_count()) * node::kTimerKinds);
       for (int v = 0; v < world.vrid_count(); ++v) {
-        nodes_[n].slots[v].effective_priority = config(n, v).priority;
+        machine.slots[v].effective_priority = config(n, v).priority;
       }
     }
     for (int v = 0; v < world.vrid_count(); ++v) {
@@ -50,24 +64,27 @@ class Cluster {
   const World& world() const { return world_; }
   Segment& segment() { return segment_; }
   const Segment& segment() const { return segment_; }
-  Node& node(int n) { return nodes_[n]; }
-  const Node& node(int n) const { return nodes_[n]; }
-  Slot& slot(int n, int v) { return nodes_[n].slots[v]; }
-  const Slot& slot(int n, int v) const { return nodes_[n].slots[v]; }
+  Machine& machine(int n) { return machines_[n]; }
+  const Machine& machine(int n) const { return machines_[n]; }
+  Slot& slot(int n, int v) { return machines_[n].slots[v]; }
+  const Slot& slot(int n, int v) const { return machines_[n].slots[v]; }
+  // The running instance of VRID slot `v` on machine `n`; only while the machine is up.
+  const core::Instance& instance(int n, int v) const {
+    return machines_[n].node->instance(static_cast<std::size_t>(v)).core;
+  }
   // What the VRID was configured with; a planted bug may run the instance differently.
   const core::InstanceConfig& config(int n, int v) const { return world_.nodes[n].instances[v]; }
 
   // Running and not faulted: the only nodes the invariants expect anything of.
   bool healthy(int n, int v) const {
-    const Slot& s = slot(n, v);
-    if (!nodes_[n].up || !s.instance) return false;
-    const core::State state = s.instance->core().state();
+    if (!machines_[n].up || !machines_[n].node) return false;
+    const core::State state = instance(n, v).state();
     return state == core::State::Backup || state == core::State::Master;
   }
   bool master(int n, int v) const {
-    return healthy(n, v) && slot(n, v).instance->core().state() == core::State::Master;
+    return healthy(n, v) && instance(n, v).state() == core::State::Master;
   }
-  std::uint8_t priority(int n, int v) const { return slot(n, v).instance->core().priority(); }
+  std::uint8_t priority(int n, int v) const { return instance(n, v).priority(); }
   // As configured (not as a planted bug runs it): when a Backup would refuse a lower master.
   bool preempt_active(int n, int v, Time now) const {
     const core::InstanceConfig& c = config(n, v);
@@ -87,7 +104,7 @@ class Cluster {
  private:
   const World& world_;
   Segment segment_;
-  std::vector<Node> nodes_;
+  std::vector<Machine> machines_;
   std::vector<std::uint8_t> lowest_priority_;
 };
 

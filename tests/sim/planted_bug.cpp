@@ -32,9 +32,9 @@ constexpr std::array<PlantedBug, 8> kPlantedBugs = {PlantedBug::IgnorePriorityZe
                                                     PlantedBug::TimerSkipsKernelRecord,
                                                     PlantedBug::EncodeWrongVip};
 
-core::InstanceConfig mutate_config(core::InstanceConfig config, PlantedBug bug) {
-  if (bug == PlantedBug::IgnoreNopreempt) config.preempt = true;
-  return config;
+bool beaten_by(const core::Instance& instance, const core::RxAdvert& advert) {
+  if (advert.priority != instance.priority()) return advert.priority > instance.priority();
+  return advert.source > instance.config().primary_address;
 }
 
 }  // namespace
@@ -57,45 +57,37 @@ std::span<const PlantedBug> planted_bugs() {
   return kPlantedBugs;
 }
 
-MutatedInstance::MutatedInstance(const core::InstanceConfig& config, PlantedBug bug)
-    : instance_(mutate_config(config, bug)), bug_(bug) {}
-
-bool MutatedInstance::beaten_by(const core::RxAdvert& advert) const {
-  if (advert.priority != instance_.priority()) return advert.priority > instance_.priority();
-  return advert.source > instance_.config().primary_address;
+core::InstanceConfig mutate_config(core::InstanceConfig config, PlantedBug bug) {
+  if (bug == PlantedBug::IgnoreNopreempt) config.preempt = true;
+  return config;
 }
 
-core::ActionList MutatedInstance::on_advert(core::Time now, const core::RxAdvert& advert) {
-  const core::State state = instance_.state();
-  if (bug_ == PlantedBug::IgnorePriorityZero && advert.priority == core::kStopPriority) return {};
-  if (bug_ == PlantedBug::MasterIgnoresHigherPriority && state == core::State::Master &&
-      advert.priority != core::kStopPriority && beaten_by(advert)) {
-    return {};
+std::optional<node::HeardAdvert> mutate_advert(PlantedBug bug, const core::Instance& receiver,
+                                               const node::HeardAdvert& heard) {
+  const core::RxAdvert& advert = heard.advert;
+  const core::State state = receiver.state();
+  const bool stop = advert.priority == core::kStopPriority;
+  if (bug == PlantedBug::IgnorePriorityZero && stop) return std::nullopt;
+  if (bug == PlantedBug::MasterIgnoresHigherPriority && state == core::State::Master && !stop &&
+      beaten_by(receiver, advert)) {
+    return std::nullopt;
   }
-  if (bug_ == PlantedBug::BackupAcceptsLowerPriority && state == core::State::Backup &&
-      advert.priority != core::kStopPriority && advert.priority < instance_.priority()) {
-    core::RxAdvert raised = advert;
-    raised.priority = instance_.priority();  // the core then takes it as a master to follow
-    return filter(instance_.on_advert(now, raised));
+  if (bug == PlantedBug::BackupAcceptsLowerPriority && state == core::State::Backup && !stop &&
+      advert.priority < receiver.priority()) {
+    node::HeardAdvert raised = heard;
+    raised.advert.priority = receiver.priority();  // the core then takes it as a master to follow
+    return raised;
   }
-  return filter(instance_.on_advert(now, advert));
+  return heard;
 }
 
-core::ActionList MutatedInstance::on_timer(core::Time now) {
-  if (bug_ == PlantedBug::BackupIgnoresMasterDown && instance_.state() == core::State::Backup &&
-      instance_.master_address().has_value() && now >= instance_.deadline()) {
-    return {};
-  }
-  return filter(instance_.on_timer(now));
+bool withholds_timer(PlantedBug bug, const core::Instance& instance, core::Time now) {
+  return bug == PlantedBug::BackupIgnoresMasterDown && instance.state() == core::State::Backup &&
+         instance.master_address().has_value() && now >= instance.deadline();
 }
 
-core::ActionList MutatedInstance::filter(const core::ActionList& actions) const {
-  if (bug_ != PlantedBug::NeverRemoveVips) return actions;
-  core::ActionList kept;
-  for (const core::Action& action : actions) {
-    if (!std::holds_alternative<core::RemoveVips>(action)) kept.push(action);
-  }
-  return kept;
+bool drops_command(PlantedBug bug, const node::Command& command) {
+  return bug == PlantedBug::NeverRemoveVips && std::holds_alternative<node::RemoveVips>(command);
 }
 
 }  // namespace vipd::sim

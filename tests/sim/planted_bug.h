@@ -1,6 +1,8 @@
-// Test-only mutation layer: plants a known protocol bug around the real core without touching it,
-// so each invariant checker can be shown to catch the bug it exists for. Two bugs act outside the
-// instance, in the simulator: TimerSkipsKernelRecord (the agent) and EncodeWrongVip (the harness).
+// Test-only bugs planted at the edges of the production code, so each invariant checker can be
+// shown to catch the bug it exists for. The node (agent/node) and the core run unchanged; a bug
+// acts where the simulator owns the world: in what the receive path hands the node, in which timer
+// expiries reach it, in which of its commands are carried out, in the configuration it is given,
+// and in the simulator's own send side.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +10,8 @@
 #include <span>
 #include <string_view>
 
+#include "node/commands.h"
+#include "node/receive_path.h"
 #include "vipd/core/instance.h"
 
 namespace vipd::sim {
@@ -19,9 +23,9 @@ enum class PlantedBug : std::uint8_t {
   MasterIgnoresHigherPriority,  // a Master drops adverts that should make it step down
   BackupAcceptsLowerPriority,   // a preempting Backup resets its timer on lower-priority adverts
   IgnoreNopreempt,              // instances run with preempt on whatever the configuration says
-  NeverRemoveVips,              // RemoveVips is never executed
-  // Acts on the coalesced receive path only (the agent around the kernel record): a timer expiry
-  // neither drains the ring buffer nor feeds the record before the core sees it.
+  NeverRemoveVips,              // RemoveVips is never carried out
+  // Acts on the coalesced receive path only: at a timer expiry the receive path gives the node
+  // neither the ring buffer nor the kernel record.
   TimerSkipsKernelRecord,
   // A fault of the simulator's send side, not of the protocol: each advert carries the sender's
   // primary address in place of its VRID's last VIP, so what arrives is not what the VRID sends.
@@ -32,33 +36,15 @@ std::string_view to_string(PlantedBug bug);
 std::optional<PlantedBug> parse_planted_bug(std::string_view name);
 std::span<const PlantedBug> planted_bugs();  // every bug, without None
 
-// Same interface as core::Instance for what the simulator calls; forwards to a real Instance.
-class MutatedInstance {
- public:
-  MutatedInstance(const core::InstanceConfig& config, PlantedBug bug);
-
-  core::ActionList start(core::Time now) { return filter(instance_.start(now)); }
-  core::ActionList stop(core::Time now) { return filter(instance_.stop(now)); }
-  core::ActionList on_advert(core::Time now, const core::RxAdvert& advert);
-  core::ActionList on_timer(core::Time now);
-  core::ActionList raise_fault(core::Time now, core::FaultReason reason) {
-    return filter(instance_.raise_fault(now, reason));
-  }
-  core::ActionList clear_fault(core::Time now, core::FaultReason reason) {
-    return filter(instance_.clear_fault(now, reason));
-  }
-  core::ActionList set_priority(core::Time now, std::uint8_t priority) {
-    return filter(instance_.set_priority(now, priority));
-  }
-
-  const core::Instance& core() const { return instance_; }
-
- private:
-  core::ActionList filter(const core::ActionList& actions) const;
-  bool beaten_by(const core::RxAdvert& advert) const;
-
-  core::Instance instance_;
-  PlantedBug bug_;
-};
+// The configuration the node is given for an instance.
+core::InstanceConfig mutate_config(core::InstanceConfig config, PlantedBug bug);
+// What the receive path hands the node instead of `heard`, judged by the receiving instance as it
+// is at that moment; nullopt drops it.
+std::optional<node::HeardAdvert> mutate_advert(PlantedBug bug, const core::Instance& receiver,
+                                               const node::HeardAdvert& heard);
+// Whether the expiry of the instance's protocol timer at `now` is withheld from the node.
+bool withholds_timer(PlantedBug bug, const core::Instance& instance, core::Time now);
+// Whether the command is never carried out.
+bool drops_command(PlantedBug bug, const node::Command& command);
 
 }  // namespace vipd::sim

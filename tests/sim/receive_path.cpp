@@ -27,12 +27,12 @@ std::uint64_t to_ns(Time t) {
 }  // namespace
 
 std::string_view to_string(ReceivePath path) {
-  return path == ReceivePath::Every ? "every" : "coalesced";
+  return path == sim::ReceivePath::Every ? "every" : "coalesced";
 }
 
 std::optional<ReceivePath> parse_receive_path(std::string_view name) {
-  if (name == "every") return ReceivePath::Every;
-  if (name == "coalesced") return ReceivePath::Coalesced;
+  if (name == "every") return sim::ReceivePath::Every;
+  if (name == "coalesced") return sim::ReceivePath::Coalesced;
   return std::nullopt;
 }
 
@@ -42,12 +42,11 @@ struct FixName {
   CoalescingFix fix;
   std::string_view name;
 };
-constexpr std::array<FixName, 5> kFixNames = {{
+constexpr std::array<FixName, 4> kFixNames = {{
     {CoalescingFix::FlushBeforeInputs, "flush-before-inputs"},
     {CoalescingFix::FlushAtWindowEnd, "flush-at-window-end"},
     {CoalescingFix::MasterHearsEvery, "master-hears-every"},
     {CoalescingFix::FeedReplacedRecord, "feed-replaced-record"},
-    {CoalescingFix::FeedRecordToMasters, "feed-record-to-masters"},
 }};
 
 }  // namespace
@@ -74,7 +73,6 @@ std::string coalescing_fix_names(std::uint8_t fixes) {
 CoalescedReceiver::CoalescedReceiver(int slots, Time stale_after)
     : stale_after_(stale_after),
       records_(static_cast<std::size_t>(slots)),
-      last_fed_(static_cast<std::size_t>(slots), Time{0}),
       deliver_all_(static_cast<std::size_t>(slots), false) {}
 
 // bpf/vipd_xdp.bpf.c coalesce_cause(), field for field.
@@ -108,9 +106,9 @@ std::uint16_t CoalescedReceiver::on_valid_advert(Time now, int slot, const core:
     record.rx_ns = to_ns(now);
     return 0;
   }
-  ring_.push_back(
-      RingEvent{HeardAdvert{now, slot, core::RxAdvert{source, advert.priority, advert.interval_cs}},
-                latest(slot)});
+  ring_.push_back(RingEvent{
+      RecordedAdvert{now, slot, core::RxAdvert{source, advert.priority, advert.interval_cs}},
+      latest(slot)});
   record.rx_ns = to_ns(now);
   std::memcpy(record.src, kernel_source.addr, sizeof(record.src));
   record.family = kernel_source.family;
@@ -128,24 +126,122 @@ std::vector<RingEvent> CoalescedReceiver::drain() {
   return events;
 }
 
-std::optional<HeardAdvert> CoalescedReceiver::latest(int slot) const {
+std::optional<RecordedAdvert> CoalescedReceiver::latest(int slot) const {
   const vipd_last_adv& record = records_[static_cast<std::size_t>(slot)];
   if (record.valid == 0) return std::nullopt;
-  return HeardAdvert{Time(static_cast<std::int64_t>(record.rx_ns)), slot,
-                     core::RxAdvert{from_kernel_address(record.family, record.src), record.priority,
-                                    record.interval_cs}};
-}
-
-void CoalescedReceiver::note_fed(int slot, Time at) {
-  Time& fed = last_fed_[static_cast<std::size_t>(slot)];
-  fed = std::max(fed, at);
+  return RecordedAdvert{Time(static_cast<std::int64_t>(record.rx_ns)), slot,
+                        core::RxAdvert{from_kernel_address(record.family, record.src),
+                                       record.priority, record.interval_cs}};
 }
 
 void CoalescedReceiver::reset() {
   std::fill(records_.begin(), records_.end(), vipd_last_adv{});
-  std::fill(last_fed_.begin(), last_fed_.end(), Time{0});
   std::fill(deliver_all_.begin(), deliver_all_.end(), false);
   ring_.clear();
+}
+
+// vipd_global_cfg.stale_ns: the daemon sets twice its longest interval, which is the world's
+// longest (every node runs every VRID).
+SimReceivePath::SimReceivePath(const World& world, sim::ReceivePath path, std::uint8_t fixes,
+                               PlantedBug bug)
+    : world_(world),
+      path_(path),
+      fixes_(path == sim::ReceivePath::Coalesced ? fixes : kAllCoalescingFixes),
+      bug_(bug),
+      kernel_(world.vrid_count(), 2 * world.unit) {}
+
+std::uint16_t SimReceivePath::arrive(Time now, int slot, const core::Advert& advert,
+                                     const core::IpAddress& source, bool& wake) {
+  if (path_ == sim::ReceivePath::Every) {
+    wake = pending_.empty();
+    pending_.push_back(
+        RecordedAdvert{now, slot, core::RxAdvert{source, advert.priority, advert.interval_cs}});
+    return VIPD_CAUSE_NEW;
+  }
+  const bool pending = !kernel_.ring_empty();
+  const std::uint16_t cause = kernel_.on_valid_advert(now, slot, advert, source);
+  wake = cause != 0 && !pending;
+  return cause;
+}
+
+void SimReceivePath::reset() {
+  kernel_.reset();
+  pending_.clear();
+}
+
+bool SimReceivePath::refused() const {
+  switch (context_) {
+    case InputContext::ProtocolTimer:
+      return bug_ == PlantedBug::TimerSkipsKernelRecord && path_ == sim::ReceivePath::Coalesced;
+    case InputContext::WindowEnd:
+      return !fixed(CoalescingFix::FlushAtWindowEnd);
+    case InputContext::Other:
+      return !fixed(CoalescingFix::FlushBeforeInputs);
+    case InputContext::Arrival:
+    case InputContext::OtherTimer:
+      return false;
+  }
+  return false;
+}
+
+int SimReceivePath::slot_of(std::uint8_t vrid) const {
+  for (int v = 0; v < world_.vrid_count(); ++v) {
+    if (world_.vrids[static_cast<std::size_t>(v)].vrid == vrid) return v;
+  }
+  return -1;
+}
+
+std::optional<node::HeardAdvert> SimReceivePath::handed(const RecordedAdvert& recorded) const {
+  const node::HeardAdvert heard{
+      recorded.at, world_.vrids[static_cast<std::size_t>(recorded.slot)].vrid, recorded.advert};
+  if (bug_ == PlantedBug::None || node_ == nullptr) return heard;
+  return mutate_advert(bug_, node_->instance(static_cast<std::size_t>(recorded.slot)).core, heard);
+}
+
+void SimReceivePath::drain(const std::function<void(const node::Received&)>& deliver) {
+  if (refused()) return;
+  if (path_ == sim::ReceivePath::Every) {
+    std::vector<RecordedAdvert> adverts;
+    adverts.swap(pending_);
+    for (const RecordedAdvert& recorded : adverts) {
+      // Judged one at a time: the bugs look at the instance as the previous advert left it.
+      if (const auto heard = handed(recorded)) deliver(node::AdvertEvent{*heard, std::nullopt});
+    }
+    return;
+  }
+  for (const RingEvent& event : kernel_.drain()) {
+    const auto heard = handed(event.heard);
+    if (!heard) continue;  // a planted bug drops the event, and the record it replaced with it
+    std::optional<node::HeardAdvert> replaced;
+    if (event.replaced && fixed(CoalescingFix::FeedReplacedRecord))
+      replaced = handed(*event.replaced);
+    deliver(node::AdvertEvent{*heard, replaced});
+  }
+}
+
+std::optional<node::HeardAdvert> SimReceivePath::latest(std::uint8_t vrid) {
+  if (path_ == sim::ReceivePath::Every || refused()) return std::nullopt;
+  const int slot = slot_of(vrid);
+  if (slot < 0) return std::nullopt;
+  const auto recorded = kernel_.latest(slot);
+  if (!recorded) return std::nullopt;
+  return handed(*recorded);
+}
+
+void SimReceivePath::forget(std::uint8_t vrid) {
+  if (path_ == sim::ReceivePath::Every || refused()) return;
+  if (const int slot = slot_of(vrid); slot >= 0) kernel_.forget(slot);
+}
+
+void SimReceivePath::set_master(std::uint8_t vrid, bool master) {
+  if (path_ == sim::ReceivePath::Every) return;
+  const int slot = slot_of(vrid);
+  if (slot < 0) return;
+  if (fixed(CoalescingFix::MasterHearsEvery)) {
+    kernel_.deliver_all(slot, master);
+  } else if (master) {
+    kernel_.forget(slot);  // before the fix: entering MASTER cleared the record, nothing more
+  }
 }
 
 }  // namespace vipd::sim

@@ -1,8 +1,7 @@
-// The daemon's two receive paths, as the simulator runs them. `every` feeds each valid advert to
-// the core, as the raw-socket path does. `coalesced` models the XDP path: the kernel program's
-// per-VRID record (struct vipd_last_adv), its ring buffer, and what the agent does with both
-// (agent/app/daemon.cpp: on_instance_timer, on_advert, on_state_change;
-// agent/app/xdp_receiver.cpp).
+// The daemon's two receive paths as the simulator's world, behind the node's own port
+// (node::ReceivePath): `every` hands the node each valid advert, as the raw socket does;
+// `coalesced` models the XDP path: the kernel program's per-VRID record (struct vipd_last_adv) and
+// its ring buffer. What the agent does with them is the production node's code (agent/node).
 #pragma once
 
 #include <cstdint>
@@ -11,10 +10,14 @@
 #include <string_view>
 #include <vector>
 
+#include "node/node.h"
+#include "node/receive_path.h"
+#include "planted_bug.h"
 #include "vipd/bpf_abi.h"
 #include "vipd/core/advert.h"
 #include "vipd/core/instance.h"
 #include "vipd/core/ip_address.h"
+#include "world.h"
 
 namespace vipd::sim {
 
@@ -24,27 +27,23 @@ enum class ReceivePath : std::uint8_t { Every, Coalesced };
 std::string_view to_string(ReceivePath path);
 std::optional<ReceivePath> parse_receive_path(std::string_view name);
 
-// Changes to the daemon's coalesced path that docs/SIMULATOR.md ("Receive paths") describes. The
-// kernel side (deliver_all, the replaced record in each event) is in bpf/vipd_xdp.bpf.c; the
-// coalesced path models the daemon with all four by default (kAllCoalescingFixes), and the daemon
-// before them with "none". Bits.
+// The four fixes that made the coalesced path equivalent to the every-advert path
+// (docs/SIMULATOR.md, "Receive paths"). The daemon has all four; leaving one out (an ablation)
+// shows what it is for. The node's code is never changed for that: an agent-side fix is left out by
+// the receive path refusing the node's reads (drain, record, forget) during the inputs that fix is
+// about, a kernel-side fix by the kernel model behaving as the kernel did before it. Bits.
 enum class CoalescingFix : std::uint8_t {
-  // Drain and feed the record before every other input to the core (set_priority, raise_fault,
-  // clear_fault, start, stop), and forget the record after a priority change.
+  // The node drains and feeds the record before every other input to the core (priority, fault,
+  // start, stop), and forgets the record after a priority change.
   FlushBeforeInputs = 1 << 0,
-  // Drain and feed the record when an instance's preempt_delay window closes.
+  // The node drains and feeds the record when an instance's preempt_delay window closes.
   FlushAtWindowEnd = 1 << 1,
-  // The kernel emits every advert of a VRID whose instance is MASTER (a switch the agent sets on
-  // entering MASTER and clears on leaving it), instead of only the first after forgetting.
+  // The kernel emits every advert of a VRID whose instance is MASTER (set_master switches
+  // vipd_vrid_cfg.deliver_all); before it, entering MASTER only cleared the record.
   MasterHearsEvery = 1 << 2,
-  // An event that replaces a record carries the replaced record's rx_ns; the agent feeds the
-  // replaced advert at that time first when it is newer than last_fed (the agent knows its content:
-  // it is the previous event for that VRID).
+  // An event that replaces a record carries the replaced record; the node feeds it first when it
+  // is newer than what the core was given.
   FeedReplacedRecord = 1 << 3,
-  // The minimal repair of the split brain in docs/SIMULATOR.md: feed the record at every timer
-  // expiry, not only a Backup's (the daemon's behaviour before it restricted this to backups).
-  // Not part of "all": master-hears-every covers it.
-  FeedRecordToMasters = 1 << 4,
 };
 inline constexpr std::uint8_t kAllCoalescingFixes = 0xF;
 std::optional<std::uint8_t> parse_coalescing_fix(std::string_view name);  // a bit, "all", "none"
@@ -53,22 +52,21 @@ std::string coalescing_fix_names(std::uint8_t fixes);                     // "a,
 // The kernel's cause bit for an unchanged advert emitted because the VRID delivers every advert.
 inline constexpr std::uint16_t kCauseDeliverAll = VIPD_CAUSE_DELIVER_ALL;
 
-// What the agent hands to Instance::on_advert: a ring-buffer event or the kernel record.
-struct HeardAdvert {
+// An advert as the kernel model keeps it: a ring-buffer event or the record, by VRID slot.
+struct RecordedAdvert {
   Time at;
   int slot = 0;
   core::RxAdvert advert;
 };
 
-// One ring-buffer record: the event, and the record it replaced
-// (CoalescingFix::FeedReplacedRecord).
+// One ring-buffer record: the event, and the record it replaced.
 struct RingEvent {
-  HeardAdvert heard;
-  std::optional<HeardAdvert> replaced;
+  RecordedAdvert heard;
+  std::optional<RecordedAdvert> replaced;
 };
 
-// One node's XDP receive path: the kernel's vipd_last_adv records (one per VRID slot), the ring
-// buffer between the kernel and the agent, and the agent's `last_fed` per slot.
+// One machine's XDP program as the world: the kernel's vipd_last_adv records (one per VRID slot)
+// and the ring buffer between the kernel and the agent.
 class CoalescedReceiver {
  public:
   // `stale_after`: vipd_global_cfg.stale_ns, which the daemon sets to twice its longest interval.
@@ -79,20 +77,17 @@ class CoalescedReceiver {
   std::uint16_t on_valid_advert(Time now, int slot, const core::Advert& advert,
                                 const core::IpAddress& source);
 
-  // The agent: events in ring order, then the ring is empty.
+  // The agent's read: events in ring order, then the ring is empty.
   std::vector<RingEvent> drain();
   bool ring_empty() const { return ring_.empty(); }
-  // XdpReceiver::latest: the record, when one exists.
-  std::optional<HeardAdvert> latest(int slot) const;
-  // XdpReceiver::forget: the next advert from anyone is an event.
+  // The record, when one exists.
+  std::optional<RecordedAdvert> latest(int slot) const;
+  // The next advert from anyone is an event.
   void forget(int slot) { records_[static_cast<std::size_t>(slot)] = vipd_last_adv{}; }
-  // CoalescingFix::MasterHearsEvery's switch.
+  // vipd_vrid_cfg.deliver_all.
   void deliver_all(int slot, bool on) { deliver_all_[static_cast<std::size_t>(slot)] = on; }
-  // Runtime::last_fed: the newest advert time given to that slot's instance.
-  Time last_fed(int slot) const { return last_fed_[static_cast<std::size_t>(slot)]; }
-  void note_fed(int slot, Time at);
 
-  // The machine went down: kernel maps, ring buffer and agent state are gone.
+  // The machine went down: kernel maps and ring buffer are gone.
   void reset();
 
  private:
@@ -102,8 +97,56 @@ class CoalescedReceiver {
   Time stale_after_;
   std::vector<vipd_last_adv> records_;
   std::vector<RingEvent> ring_;
-  std::vector<Time> last_fed_;
   std::vector<bool> deliver_all_;
+};
+
+// Which input the node is handling: some fixes (and one planted bug) act only during some inputs.
+enum class InputContext : std::uint8_t {
+  Arrival,        // adverts pending (a packet arrived, or the ring buffer woke the agent)
+  ProtocolTimer,  // an instance's advert / Master_Down timer
+  WindowEnd,      // the end of an instance's preempt_delay window
+  OtherTimer,     // gratuitous ARP repeats and refreshes
+  Other,          // start, stop, a fault, a priority change
+};
+
+// The node's port on one simulated machine: either path, with the ablations and planted bugs that
+// act on it. VRIDs are the world's; the node sees VRID numbers, the kernel model VRID slots.
+class SimReceivePath final : public node::ReceivePath {
+ public:
+  SimReceivePath(const World& world, sim::ReceivePath path, std::uint8_t fixes, PlantedBug bug);
+
+  // The node reading through this port (for the planted bugs that judge by its instances' state).
+  void attach(const node::Node* node) { node_ = node; }
+  void set_context(InputContext context) { context_ = context; }
+
+  // A valid advert for VRID slot `slot` reaches the machine. Returns the kernel's cause bits on the
+  // coalesced path (0: only the record was refreshed), VIPD_CAUSE_NEW on the every path; `wake` is
+  // set when the agent must be woken for it (no wake-up was pending).
+  std::uint16_t arrive(Time now, int slot, const core::Advert& advert,
+                       const core::IpAddress& source, bool& wake);
+  // The machine went down.
+  void reset();
+
+  void drain(const std::function<void(const node::Received&)>& deliver) override;
+  std::optional<node::HeardAdvert> latest(std::uint8_t vrid) override;
+  void forget(std::uint8_t vrid) override;
+  void set_master(std::uint8_t vrid, bool master) override;
+
+ private:
+  bool fixed(CoalescingFix fix) const { return (fixes_ & static_cast<std::uint8_t>(fix)) != 0; }
+  // The node's reads are refused during this input (an ablated fix, or the planted bug).
+  bool refused() const;
+  std::optional<node::HeardAdvert> handed(const RecordedAdvert& recorded) const;
+  int slot_of(std::uint8_t vrid) const;
+
+  const World& world_;
+  sim::ReceivePath path_;
+  std::uint8_t fixes_;
+  PlantedBug bug_;
+  const node::Node* node_ = nullptr;
+  InputContext context_ = InputContext::Other;
+  CoalescedReceiver kernel_;
+  std::vector<RecordedAdvert> pending_;  // the every path: adverts not yet handed over
 };
 
 }  // namespace vipd::sim

@@ -14,10 +14,12 @@
 #include <vector>
 
 #include "cluster.h"
+#include "node/node.h"
 #include "rng.h"
 #include "segment.h"
 #include "vipd/core/advert.h"
 #include "vipd/core/instance.h"
+#include "vipd/core/overloaded.h"
 #include "world.h"
 
 namespace vipd::sim {
@@ -37,8 +39,7 @@ constexpr std::array<core::FaultReason, 3> kFaultReasons = {core::FaultReason::I
 
 // RingWake: the agent's event loop finding the ring buffer readable, after whatever else is due at
 // that instant and was scheduled before the packet arrived (a timer drains the ring itself).
-// WindowEnd: a preempt_delay window closes (CoalescingFix::FlushAtWindowEnd).
-enum class EventKind : std::uint8_t { Timer, Deliver, Wake, RingWake, WindowEnd };
+enum class EventKind : std::uint8_t { Timer, Deliver, Wake, RingWake };
 enum class Probe : std::uint8_t { None, CrashMaster, StopMaster, RestartBackup, RaiseBackup };
 
 // Tags folded into the trace hash ahead of each record's fields.
@@ -65,7 +66,8 @@ enum class Tag : std::uint64_t {
   Timer,
   Probe,
   KernelEvent,
-  Feed
+  Notify,
+  Check
 };
 
 struct Packet {
@@ -73,6 +75,7 @@ struct Packet {
   Time sent{0};
   std::uint64_t rank = 0;  // among the sender's adverts at that instant
   core::Family family = core::Family::V4;
+  core::IpAddress destination;  // the VRRP group, or one node's primary address
   std::size_t size = 0;
   std::array<std::uint8_t, kPacketCapacity> bytes{};
 };
@@ -82,25 +85,24 @@ struct Event {
   std::uint64_t sequence;  // the last tie-break: scheduling order
   EventKind kind;
   int node = 0;
-  int slot = 0;
-  std::uint64_t token = 0;
+  int slot = 0;             // VRID slot: of the packet, or the timer's instance
+  node::TimerKind timer{};  // Timer events
+  std::uint64_t token = 0;  // Timer events: stale when the timer was re-armed since
   Packet packet{};
 };
 
 // At one instant: a preempt_delay window closes before that instant's adverts arrive, adverts
 // arrive before timers expire (an advert arriving at the deadline counts, whichever receive path
 // delivers it), the agent's ring-buffer wake-ups follow, the checker's wake-ups come last. Within a
-// kind: by node, VRID, and for adverts by send time, sender and rank. Simultaneous events thus run
-// in an order given by what they are, not by when they happened to be scheduled, which differs
-// between runs that arm timers at other moments (the two receive paths).
-int rank_at_instant(EventKind kind) {
-  switch (kind) {
-    case EventKind::WindowEnd:
-      return 0;
+// kind: by node, VRID, timer kind, and for adverts by send time, sender and rank. Simultaneous
+// events thus run in an order given by what they are, not by when they happened to be scheduled,
+// which differs between runs that arm timers at other moments (the two receive paths).
+int rank_at_instant(const Event& e) {
+  switch (e.kind) {
     case EventKind::Deliver:
       return 1;
     case EventKind::Timer:
-      return 2;
+      return e.timer == node::TimerKind::PreemptWindowEnd ? 0 : 2;
     case EventKind::RingWake:
       return 3;
     case EventKind::Wake:
@@ -110,37 +112,48 @@ int rank_at_instant(EventKind kind) {
 }
 
 auto order_key(const Event& e) {
-  return std::make_tuple(e.at, rank_at_instant(e.kind), e.node, e.slot, e.packet.sent,
-                         e.packet.from, e.packet.rank, e.sequence);
+  return std::make_tuple(e.at, rank_at_instant(e), e.node, e.slot, static_cast<int>(e.timer),
+                         e.packet.sent, e.packet.from, e.packet.rank, e.sequence);
 }
 
 struct Later {
   bool operator()(const Event& a, const Event& b) const { return order_key(a) > order_key(b); }
 };
 
-template <typename... Fs>
-struct Overloaded : Fs... {
-  using Fs::operator()...;
-};
-
-std::string describe(const core::Note& note) {
-  const std::string peer = note.peer.to_string();
-  const std::string priority = std::to_string(note.priority);
-  switch (note.kind) {
-    case core::NoteKind::ReceivedPriorityZero:
-      return "received priority 0 from " + peer;
-    case core::NoteKind::SentPriorityZero:
-      return "sent priority 0";
-    case core::NoteKind::LowerPriorityDiscarded:
-      return "discarded lower priority " + priority + " from " + peer;
-    case core::NoteKind::HigherPriorityHeard:
-      return "master heard higher priority " + priority + " from " + peer;
-    case core::NoteKind::ForcingNewElection:
-      return "master heard lower priority " + priority + " from " + peer + ": answering";
-    case core::NoteKind::ReceiveTimeout:
-      return "receive timeout";
+InputContext context_of(const node::Input& input) {
+  if (std::holds_alternative<node::AdvertsPending>(input)) return InputContext::Arrival;
+  if (const auto* expired = std::get_if<node::TimerExpired>(&input)) {
+    switch (expired->timer.kind) {
+      case node::TimerKind::Protocol:
+        return InputContext::ProtocolTimer;
+      case node::TimerKind::PreemptWindowEnd:
+        return InputContext::WindowEnd;
+      case node::TimerKind::GarpRepeat:
+      case node::TimerKind::GarpRefresh:
+        return InputContext::OtherTimer;
+    }
   }
-  return "?";
+  return InputContext::Other;
+}
+
+// The configuration one machine's daemon would plan: every VRID of the world, its own priorities.
+config::Plan machine_plan(const World& world, int n, PlantedBug bug) {
+  config::Plan plan;
+  plan.interface = "sim" + std::to_string(n);
+  plan.source = world.nodes[n].v4;
+  for (int v = 0; v < world.vrid_count(); ++v) {
+    const VridPlan& vrid = world.vrids[v];
+    config::InstancePlan instance;
+    instance.number = v + 1;
+    instance.name = "n" + std::to_string(n) + "_vrid" + std::to_string(vrid.vrid);
+    instance.core = mutate_config(world.nodes[n].instances[v], bug);
+    for (const core::IpAddress& vip : vrid.vips)
+      instance.vips.push_back(config::Vip{vip, vip.is_v4() ? std::uint8_t{32} : std::uint8_t{128}});
+    instance.auth_type = vrid.auth_type;
+    instance.auth_key = vrid.auth_key;
+    plan.instances.push_back(std::move(instance));
+  }
+  return plan;
 }
 
 const char* probe_name(Probe probe) {
@@ -195,15 +208,11 @@ class Simulation {
         scenario_rng_(root_.fork(2)),
         network_rng_(root_.fork(3)),
         world_(draw_world(world_rng_, options.nodes)),
-        cluster_(world_),
+        cluster_(world_, options.receive_path, options.coalescing_fixes, options.bug),
         checker_(cluster_, [this](Time at) { schedule_wake(at); }),
         trace_(options.record_trace),
         network_key_(network_rng_.next()),
-        sends_at_instant_(static_cast<std::size_t>(world_.node_count()), {Time{-1}, 0}) {
-    // vipd_global_cfg.stale_ns: twice the daemon's longest interval, which is the world's longest.
-    receivers_.assign(static_cast<std::size_t>(world_.node_count()),
-                      CoalescedReceiver(world_.vrid_count(), 2 * world_.unit));
-  }
+        sends_at_instant_(static_cast<std::size_t>(world_.node_count()), {Time{-1}, 0}) {}
 
   RunResult run();
 
@@ -221,7 +230,7 @@ class Simulation {
   void advance(Time to);
   void quiet(Time length);
 
-  // What the scenario does to nodes and the network; each ends with the checker seeing it.
+  // What the scenario does to machines and the network; each ends with the checker seeing it.
   void boot(int n);
   void crash(int n);
   void stop(int n);
@@ -238,24 +247,19 @@ class Simulation {
   void schedule(Event event);
   void schedule_wake(Time at);
   void handle(const Event& event);
-  void apply(int n, int v, const core::ActionList& actions);
-  void send_advert(int n, int v, std::uint8_t priority);
+  void on_timer(const Event& event);
+
+  // The production node of machine `n`: one input, its commands carried out in the world.
+  void input(int n, const node::Input& input);
+  void carry_out(int n, const node::Command& command);
+  void on_state_change(int n, const node::StateChanged& changed);
+  void set_timer(int n, const node::SetTimer& timer);
+  std::uint64_t adverts_fed(int n) const;
+  std::uint64_t records_fed(int n) const;
+
+  // The network.
+  void send_advert(int n, int v, std::uint8_t priority, const core::IpAddress& destination);
   void receive(int n, const Packet& packet);
-  bool coalesced() const { return options_.receive_path == ReceivePath::Coalesced; }
-  void kernel_receive(int n, int v, const core::Advert& advert, const core::IpAddress& source);
-  bool fixed(CoalescingFix fix) const {
-    return coalesced() && (options_.coalescing_fixes & static_cast<std::uint8_t>(fix)) != 0;
-  }
-  void drain_ring(int n);
-  void flush(int n, int v);
-  void feed_record(int n, int v);
-  void flush_before_input(int n, int v) {
-    if (fixed(CoalescingFix::FlushBeforeInputs) && cluster_.node(n).up) flush(n, v);
-  }
-  void on_window_end(int n, int v);
-  void on_state_change(int n, int v, const core::StateChange& change);
-  void feed(int n, const HeardAdvert& heard);
-  void on_timer(int n, int v);
   std::uint64_t advert_rank(int from);
   std::uint64_t advert_key(int from, int v, std::uint8_t priority, std::uint64_t rank) const;
   bool advert_matches_plan(const core::Advert& advert, const VridPlan& plan) const;
@@ -289,7 +293,6 @@ class Simulation {
   // so runs that send different adverts (the two receive paths) still see the same network.
   std::uint64_t network_key_;
   std::vector<std::pair<Time, std::uint64_t>> sends_at_instant_;  // per node: instant, count
-  std::vector<CoalescedReceiver> receivers_;  // per node, used on the coalesced path
   bool quiet_ = false;
   ReceiveStats receive_stats_;
   std::vector<StateChangeRecord> state_changes_;
@@ -367,18 +370,18 @@ void Simulation::chaos_event() {
     std::optional<int> target;
     if (scenario_rng_.chance(0.5))
       target = random_node([&](int n) { return cluster_.master(n, v); });
-    if (!target) target = random_node([&](int n) { return cluster_.node(n).up; });
+    if (!target) target = random_node([&](int n) { return cluster_.machine(n).up; });
     if (target) crash(*target);
   } else if (draw < 0.24) {
-    if (auto n = random_node([&](int m) { return !cluster_.node(m).up; })) boot(*n);
+    if (auto n = random_node([&](int m) { return !cluster_.machine(m).up; })) boot(*n);
   } else if (draw < 0.32) {
-    if (auto n =
-            random_node([&](int m) { return cluster_.node(m).up && !cluster_.node(m).stopped; })) {
+    if (auto n = random_node(
+            [&](int m) { return cluster_.machine(m).up && !cluster_.machine(m).stopped; })) {
       stop(*n);
     }
   } else if (draw < 0.40) {
-    if (auto n =
-            random_node([&](int m) { return cluster_.node(m).up && cluster_.node(m).stopped; })) {
+    if (auto n = random_node(
+            [&](int m) { return cluster_.machine(m).up && cluster_.machine(m).stopped; })) {
       resume(*n);
     }
   } else if (draw < 0.50) {
@@ -418,7 +421,7 @@ void Simulation::recover() {
   if (!cluster_.segment().fully_connected()) heal();
   if (!cluster_.segment().lossless()) set_loss(0.0);
   for (int n = 0; n < world_.node_count(); ++n) {
-    const Node& node = cluster_.node(n);
+    const Machine& node = cluster_.machine(n);
     if (!node.up && scenario_rng_.chance(0.75)) {
       boot(n);
     } else if (node.up && node.stopped && scenario_rng_.chance(0.75)) {
@@ -503,7 +506,7 @@ void Simulation::crash_master_probe(int master) {
     if (!cluster_.master(master, v)) continue;
     std::optional<Time> shortest;
     for (const int backup : healthy_backups(v, master)) {
-      const Time mdi = cluster_.slot(backup, v).instance->core().master_down_interval();
+      const Time mdi = cluster_.instance(backup, v).master_down_interval();
       shortest = std::min(shortest.value_or(mdi), mdi);
     }
     if (shortest) deadlines.emplace_back(v, now_ + *shortest + world_.max_delay);
@@ -523,7 +526,7 @@ void Simulation::stop_master_probe(int master) {
     if (!cluster_.master(master, v)) continue;
     std::optional<Time> shortest;
     for (const int backup : healthy_backups(v, master)) {
-      const Time skew = cluster_.slot(backup, v).instance->core().skew_time();
+      const Time skew = cluster_.instance(backup, v).skew_time();
       shortest = std::min(shortest.value_or(skew), skew);
     }
     if (shortest) deadlines.emplace_back(v, now_ + *shortest + world_.max_delay);
@@ -591,65 +594,64 @@ std::optional<int> Simulation::random_node(const std::function<bool(int)>& eligi
 }
 
 void Simulation::boot(int n) {
-  Node& node = cluster_.node(n);
-  node.up = true;
-  node.stopped = false;
+  Machine& machine = cluster_.machine(n);
+  machine.up = true;
+  machine.stopped = false;
   log(now_, "n" + std::to_string(n) + " boots");
   trace_.fold(Tag::Boot, now_, {n});
+  machine.receive.reset();
+  machine.node =
+      std::make_unique<node::Node>(machine_plan(world_, n, options_.bug), machine.receive,
+                                   trace_.recording() ? node::Level::Debug : node::Level::Error);
+  machine.receive.attach(machine.node.get());
+  for (std::uint64_t& token : machine.timer_tokens) ++token;
+  // The environment the daemon finds when it starts: the same faults, the same priorities.
   for (int v = 0; v < world_.vrid_count(); ++v) {
-    Slot& slot = cluster_.slot(n, v);
-    slot.instance.emplace(cluster_.config(n, v), options_.bug);
-    ++slot.timer_token;
+    const Slot& slot = cluster_.slot(n, v);
+    const auto index = static_cast<std::size_t>(v);
     if (slot.effective_priority != cluster_.config(n, v).priority) {
-      apply(n, v, slot.instance->set_priority(now_, slot.effective_priority));
+      input(n, node::SetBasePriority{index, slot.effective_priority});
     }
     for (const core::FaultReason reason : kFaultReasons) {
       if (slot.fault_bits & static_cast<std::uint8_t>(reason)) {
-        apply(n, v, slot.instance->raise_fault(now_, reason));
+        input(n, node::FaultChanged{reason, true, index});
       }
     }
-    apply(n, v, slot.instance->start(now_));
   }
+  input(n, node::Start{});
   checker_.note_node_event(now_, n, -1);
   checker_.after_action(now_);
 }
 
 void Simulation::crash(int n) {
-  Node& node = cluster_.node(n);
-  node.up = false;
-  node.stopped = false;
+  Machine& machine = cluster_.machine(n);
+  machine.up = false;
+  machine.stopped = false;
   log(now_, "n" + std::to_string(n) + " crashes");
   trace_.fold(Tag::Crash, now_, {n});
-  receivers_[static_cast<std::size_t>(n)].reset();
-  for (Slot& slot : node.slots) {
-    slot.holds_vips = false;  // the VIPs go with the machine
-    slot.instance.reset();
-    ++slot.timer_token;
-  }
+  machine.receive.attach(nullptr);
+  machine.node.reset();
+  machine.receive.reset();
+  for (Slot& slot : machine.slots) slot.holds_vips = false;  // the VIPs go with the machine
+  for (std::uint64_t& token : machine.timer_tokens) ++token;
   checker_.note_node_event(now_, n, -1);
   checker_.after_action(now_);
 }
 
 void Simulation::stop(int n) {
-  cluster_.node(n).stopped = true;
+  cluster_.machine(n).stopped = true;
   log(now_, "n" + std::to_string(n) + " stops gracefully");
   trace_.fold(Tag::Stop, now_, {n});
-  for (int v = 0; v < world_.vrid_count(); ++v) {
-    flush_before_input(n, v);
-    apply(n, v, cluster_.slot(n, v).instance->stop(now_));
-  }
+  input(n, node::Shutdown{});
   checker_.note_node_event(now_, n, -1);
   checker_.after_action(now_);
 }
 
 void Simulation::resume(int n) {
-  cluster_.node(n).stopped = false;
+  cluster_.machine(n).stopped = false;
   log(now_, "n" + std::to_string(n) + " starts again");
   trace_.fold(Tag::Resume, now_, {n});
-  for (int v = 0; v < world_.vrid_count(); ++v) {
-    flush_before_input(n, v);
-    apply(n, v, cluster_.slot(n, v).instance->start(now_));
-  }
+  input(n, node::Start{});
   checker_.note_node_event(now_, n, -1);
   checker_.after_action(now_);
 }
@@ -659,8 +661,8 @@ void Simulation::raise_fault(int n, int v, core::FaultReason reason) {
   slot.fault_bits = static_cast<std::uint8_t>(slot.fault_bits | static_cast<std::uint8_t>(reason));
   log(now_, who(n, v) + " fault raised: " + std::string(core::to_string(reason)));
   trace_.fold(Tag::Fault, now_, {n, v, static_cast<std::int64_t>(reason)});
-  flush_before_input(n, v);
-  if (cluster_.node(n).up) apply(n, v, slot.instance->raise_fault(now_, reason));
+  if (cluster_.machine(n).up)
+    input(n, node::FaultChanged{reason, true, static_cast<std::size_t>(v)});
   checker_.note_node_event(now_, n, v);
   checker_.after_action(now_);
 }
@@ -670,22 +672,21 @@ void Simulation::clear_fault(int n, int v, core::FaultReason reason) {
   slot.fault_bits = static_cast<std::uint8_t>(slot.fault_bits & ~static_cast<std::uint8_t>(reason));
   log(now_, who(n, v) + " fault cleared: " + std::string(core::to_string(reason)));
   trace_.fold(Tag::Clear, now_, {n, v, static_cast<std::int64_t>(reason)});
-  flush_before_input(n, v);
-  if (cluster_.node(n).up) apply(n, v, slot.instance->clear_fault(now_, reason));
+  if (cluster_.machine(n).up)
+    input(n, node::FaultChanged{reason, false, static_cast<std::size_t>(v)});
   checker_.note_node_event(now_, n, v);
   checker_.after_action(now_);
 }
 
+// A new effective priority, as a reload or a health-check weight would give it.
 void Simulation::set_priority(int n, int v, std::uint8_t priority) {
   Slot& slot = cluster_.slot(n, v);
   slot.effective_priority = priority;
   cluster_.note_priority(v, priority);
   log(now_, who(n, v) + " effective priority " + std::to_string(priority));
   trace_.fold(Tag::Priority, now_, {n, v, priority});
-  flush_before_input(n, v);
-  if (cluster_.node(n).up) apply(n, v, slot.instance->set_priority(now_, priority));
-  // A master whose priority fell below the recorded sender must hear that sender's next advert.
-  if (fixed(CoalescingFix::FlushBeforeInputs)) receivers_[static_cast<std::size_t>(n)].forget(v);
+  if (cluster_.machine(n).up)
+    input(n, node::SetBasePriority{static_cast<std::size_t>(v), priority});
   checker_.note_priority_change(now_, n, v);
   checker_.after_action(now_);
 }
@@ -748,173 +749,128 @@ void Simulation::handle(const Event& event) {
     case EventKind::Deliver:
       return receive(event.node, event.packet);
     case EventKind::RingWake:
-      return drain_ring(event.node);
-    case EventKind::WindowEnd:
-      return on_window_end(event.node, event.slot);
-    case EventKind::Timer: {
-      const Slot& slot = cluster_.slot(event.node, event.slot);
-      if (!cluster_.node(event.node).up || !slot.instance || slot.timer_token != event.token)
-        return;
-      return on_timer(event.node, event.slot);
-    }
+      if (cluster_.machine(event.node).up) input(event.node, node::AdvertsPending{});
+      return;
+    case EventKind::Timer:
+      return on_timer(event);
   }
 }
 
-// Daemon::on_instance_timer: on the coalesced path, adverts waiting in the ring buffer reach the
-// core before its timer does, and so does the newest one coalesced in the kernel record when the
-// instance is a Backup (the daemon feeds the record to backups only).
-void Simulation::on_timer(int n, int v) {
-  trace_.fold(Tag::Timer, now_, {n, v});
-  if (coalesced() && options_.bug != PlantedBug::TimerSkipsKernelRecord) {
-    drain_ring(n);
-    const bool backup = cluster_.slot(n, v).instance->core().state() == core::State::Backup;
-    if (backup || fixed(CoalescingFix::FeedRecordToMasters)) feed_record(n, v);
+void Simulation::on_timer(const Event& event) {
+  const Machine& machine = cluster_.machine(event.node);
+  const node::TimerId timer{event.timer, static_cast<std::size_t>(event.slot)};
+  if (!machine.up || !machine.node || machine.timer_tokens[timer.index()] != event.token) return;
+  trace_.fold(Tag::Timer, now_, {event.node, event.slot, static_cast<std::int64_t>(event.timer)});
+  if (event.timer == node::TimerKind::Protocol &&
+      withholds_timer(options_.bug, cluster_.instance(event.node, event.slot), now_)) {
+    return;
   }
-  apply(n, v, cluster_.slot(n, v).instance->on_timer(now_));
+  input(event.node, node::TimerExpired{timer});
 }
 
-// Daemon::catch_up: the ring buffer, then the record, whatever the instance's state (the fixes
-// flush-before-inputs and flush-at-window-end).
-void Simulation::flush(int n, int v) {
-  drain_ring(n);
-  feed_record(n, v);
+std::uint64_t Simulation::adverts_fed(int n) const {
+  const node::Node& node = *cluster_.machine(n).node;
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < node.size(); ++i) total += node.instance(i).adverts_heard;
+  return total;
 }
 
-// The record, when it is newer than what the instance was given.
-void Simulation::feed_record(int n, int v) {
-  CoalescedReceiver& receiver = receivers_[static_cast<std::size_t>(n)];
-  if (const auto latest = receiver.latest(v); latest && latest->at > receiver.last_fed(v)) {
-    ++receive_stats_.record_feeds;
-    feed(n, *latest);
-  }
+std::uint64_t Simulation::records_fed(int n) const {
+  const node::Node& node = *cluster_.machine(n).node;
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < node.size(); ++i) total += node.instance(i).records_fed;
+  return total;
 }
 
-// Adverts coalesced inside the window were accepted there whatever their priority; the ones after
-// it may not be. The record must reach the core before the first of those overwrites it.
-void Simulation::on_window_end(int n, int v) {
-  const Slot& slot = cluster_.slot(n, v);
-  if (!cluster_.node(n).up || !slot.instance) return;
-  const core::Instance& core = slot.instance->core();
-  if (core.state() != core::State::Backup) return;
-  if (slot.service_since + core.config().preempt_delay != now_) return;  // a later window
-  flush(n, v);
-}
-
-void Simulation::drain_ring(int n) {
-  if (!cluster_.node(n).up) return;
-  CoalescedReceiver& receiver = receivers_[static_cast<std::size_t>(n)];
-  for (const RingEvent& event : receiver.drain()) {
-    const auto& replaced = event.replaced;
-    if (fixed(CoalescingFix::FeedReplacedRecord) && replaced &&
-        replaced->at > receiver.last_fed(replaced->slot)) {
-      ++receive_stats_.record_feeds;
-      feed(n, *replaced);
-    }
-    feed(n, event.heard);
+void Simulation::input(int n, const node::Input& input) {
+  Machine& machine = cluster_.machine(n);
+  const std::uint64_t fed_before = adverts_fed(n);
+  const std::uint64_t records_before = records_fed(n);
+  machine.receive.set_context(context_of(input));
+  const std::vector<node::Command>& commands = machine.node->handle(now_, input);
+  machine.receive.set_context(InputContext::Other);
+  const std::uint64_t fed = adverts_fed(n) - fed_before;
+  receive_stats_.advert_calls += fed;
+  if (quiet_) receive_stats_.quiet_advert_calls += fed;
+  receive_stats_.record_feeds += records_fed(n) - records_before;
+  for (const node::Command& command : commands) {
+    if (drops_command(options_.bug, command)) continue;
+    carry_out(n, command);
   }
 }
 
-// Daemon::on_advert.
-void Simulation::feed(int n, const HeardAdvert& heard) {
-  Slot& slot = cluster_.slot(n, heard.slot);
-  receivers_[static_cast<std::size_t>(n)].note_fed(heard.slot, heard.at);
-  ++receive_stats_.advert_calls;
-  if (quiet_) ++receive_stats_.quiet_advert_calls;
-  trace_.fold(Tag::Feed, now_, {n, heard.slot, heard.at.count(), heard.advert.priority});
-  if (trace_.recording()) {
-    log(now_,
-        who(n, heard.slot) + " hears priority " + std::to_string(heard.advert.priority) + " from " +
-            heard.advert.source.to_string() +
-            (heard.at == now_ ? std::string() : " (record of " + format_time(heard.at) + ")"));
-  }
-  apply(n, heard.slot, slot.instance->on_advert(heard.at, heard.advert));
+void Simulation::carry_out(int n, const node::Command& command) {
+  std::visit(
+      core::Overloaded{
+          [&](const node::SendAdvert& send) {
+            send_advert(n, static_cast<int>(send.instance), send.priority, send.destination);
+          },
+          [&](const node::AddVips& add) {
+            const auto v = static_cast<int>(add.instance);
+            cluster_.slot(n, v).holds_vips = true;
+            trace_.fold(Tag::Add, now_, {n, v});
+            log(now_, who(n, v) + " adds VIPs");
+          },
+          [&](const node::RemoveVips& remove) {
+            const auto v = static_cast<int>(remove.instance);
+            cluster_.slot(n, v).holds_vips = false;
+            trace_.fold(Tag::Remove, now_, {n, v});
+            log(now_, who(n, v) + " removes VIPs");
+          },
+          [&](const node::Announce& announce) {
+            trace_.fold(Tag::Announce, now_, {n, static_cast<std::int64_t>(announce.instance)});
+          },
+          [&](const node::SetTimer& timer) { set_timer(n, timer); },
+          [&](const node::StateChanged& changed) { on_state_change(n, changed); },
+          [&](const node::Notify& notify) {
+            trace_.fold(Tag::Notify, now_,
+                        {n, static_cast<std::int64_t>(notify.instance),
+                         static_cast<std::int64_t>(notify.state), notify.priority});
+          },
+          [&](const node::CheckNow& check) {
+            trace_.fold(Tag::Check, now_, {n, check.port});
+          },
+          // Not folded into the hash: how much the node says depends on whether the trace is kept.
+          [&](const node::Log& line) { log(now_, "  " + line.text); },
+      },
+      command);
 }
 
-void Simulation::kernel_receive(int n, int v, const core::Advert& advert,
-                                const core::IpAddress& source) {
-  CoalescedReceiver& receiver = receivers_[static_cast<std::size_t>(n)];
-  const bool wake_pending = !receiver.ring_empty();
-  const std::uint16_t cause = receiver.on_valid_advert(now_, v, advert, source);
-  if (cause == 0) return;
-  ++receive_stats_.kernel_events;
-  trace_.fold(Tag::KernelEvent, now_, {n, v, cause});
-  if (!wake_pending) schedule(Event{now_, 0, EventKind::RingWake, n});
+void Simulation::set_timer(int n, const node::SetTimer& timer) {
+  Machine& machine = cluster_.machine(n);
+  const std::uint64_t token = ++machine.timer_tokens[timer.timer.index()];
+  const auto v = static_cast<int>(timer.timer.instance);
+  trace_.fold(Tag::Arm, now_,
+              {n, v, static_cast<std::int64_t>(timer.timer.kind), timer.at.count()});
+  if (timer.at == core::kNever) return;
+  Event event{std::max(timer.at, now_), 0, EventKind::Timer, n, v};
+  event.timer = timer.timer.kind;
+  event.token = token;
+  schedule(event);
 }
 
-void Simulation::apply(int n, int v, const core::ActionList& actions) {
-  Slot& slot = cluster_.slot(n, v);
-  for (const core::Action& action : actions) {
-    std::visit(
-        Overloaded{
-            [&](const core::SendAdvert& send) { send_advert(n, v, send.priority); },
-            [&](const core::AddVips&) {
-              slot.holds_vips = true;
-              trace_.fold(Tag::Add, now_, {n, v});
-              log(now_, who(n, v) + " adds VIPs");
-            },
-            [&](const core::RemoveVips&) {
-              slot.holds_vips = false;
-              trace_.fold(Tag::Remove, now_, {n, v});
-              log(now_, who(n, v) + " removes VIPs");
-            },
-            [&](const core::Announce&) {
-              trace_.fold(Tag::Announce, now_, {n, v});
-            },
-            [&](const core::StateChange& change) {
-              on_state_change(n, v, change);
-              trace_.fold(
-                  Tag::State, now_,
-                  {n, v, static_cast<std::int64_t>(change.from),
-                   static_cast<std::int64_t>(change.to), static_cast<std::int64_t>(change.reason)});
-              const bool enters_service = change.reason == core::StateReason::Startup ||
-                                          change.reason == core::StateReason::AddressOwner ||
-                                          change.reason == core::StateReason::FaultCleared;
-              if (enters_service) slot.service_since = now_;
-              if (change.from == core::State::Master || change.to == core::State::Master) {
-                checker_.note_master_change(now_, v);
-              }
-              log(now_, who(n, v) + " " + std::string(core::to_string(change.from)) + " -> " +
-                            std::string(core::to_string(change.to)) + " (" +
-                            std::string(core::to_string(change.reason)) + ")");
-            },
-            [&](const core::ArmTimer& arm) {
-              ++slot.timer_token;
-              trace_.fold(Tag::Arm, now_, {n, v, arm.at.count()});
-              if (arm.at == core::kNever) return;
-              schedule(Event{std::max(arm.at, now_), 0, EventKind::Timer, n, v, slot.timer_token});
-            },
-            [&](const core::Note& note) {
-              trace_.fold(Tag::Note, now_,
-                          {n, v, static_cast<std::int64_t>(note.kind), note.priority});
-              if (trace_.recording()) log(now_, who(n, v) + " " + describe(note));
-            },
-        },
-        action);
-  }
-}
-
-void Simulation::on_state_change(int n, int v, const core::StateChange& change) {
+void Simulation::on_state_change(int n, const node::StateChanged& changed) {
+  const auto v = static_cast<int>(changed.instance);
+  const core::StateChange& change = changed.change;
   state_changes_.push_back(
       StateChangeRecord{now_, n, world_.vrids[v].vrid, change.from, change.to, change.reason});
-  if (!coalesced()) return;
-  CoalescedReceiver& receiver = receivers_[static_cast<std::size_t>(n)];
-  // Daemon::on_state_change: the next advert from anyone reaches a new master.
-  if (change.to == core::State::Master) receiver.forget(v);
-  if (fixed(CoalescingFix::MasterHearsEvery)) {
-    if (change.to == core::State::Master) receiver.deliver_all(v, true);
-    if (change.from == core::State::Master) receiver.deliver_all(v, false);
+  trace_.fold(Tag::State, now_,
+              {n, v, static_cast<std::int64_t>(change.from), static_cast<std::int64_t>(change.to),
+               static_cast<std::int64_t>(change.reason)});
+  const bool enters_service = change.reason == core::StateReason::Startup ||
+                              change.reason == core::StateReason::AddressOwner ||
+                              change.reason == core::StateReason::FaultCleared;
+  if (enters_service) cluster_.slot(n, v).service_since = now_;
+  if (change.from == core::State::Master || change.to == core::State::Master) {
+    checker_.note_master_change(now_, v);
   }
-  const core::InstanceConfig& config = cluster_.slot(n, v).instance->core().config();
-  const bool window_opens =
-      change.to == core::State::Backup && (change.reason == core::StateReason::Startup ||
-                                           change.reason == core::StateReason::FaultCleared);
-  if (fixed(CoalescingFix::FlushAtWindowEnd) && window_opens && config.preempt &&
-      config.preempt_delay > Time{0}) {
-    schedule(Event{now_ + config.preempt_delay, 0, EventKind::WindowEnd, n, v});
-  }
+  log(now_, who(n, v) + " " + std::string(core::to_string(change.from)) + " -> " +
+                std::string(core::to_string(change.to)) + " (" +
+                std::string(core::to_string(change.reason)) + ")");
 }
 
-void Simulation::send_advert(int n, int v, std::uint8_t priority) {
+void Simulation::send_advert(int n, int v, std::uint8_t priority,
+                             const core::IpAddress& destination) {
   const VridPlan& plan = world_.vrids[v];
   core::AdvertSpec spec;
   spec.version = plan.version;
@@ -935,8 +891,9 @@ void Simulation::send_advert(int n, int v, std::uint8_t priority) {
   Packet packet;
   packet.from = n;
   packet.family = plan.family;
-  packet.size = core::encode_advert(spec, world_.primary(n, plan.family),
-                                    core::vrrp_group(plan.family), packet.bytes, plan.v3_checksum);
+  packet.destination = destination;
+  packet.size = core::encode_advert(spec, world_.primary(n, plan.family), destination, packet.bytes,
+                                    plan.v3_checksum);
   trace_.fold(Tag::Send, now_, {n, v, priority, static_cast<std::int64_t>(packet.size)});
   if (packet.size == 0) {
     checker_.note_harness_failure(now_, v, "encode_advert refused the advert of " + who(n, v));
@@ -946,11 +903,15 @@ void Simulation::send_advert(int n, int v, std::uint8_t priority) {
   packet.sent = now_;
   packet.rank = advert_rank(n);
   const std::uint64_t key = advert_key(n, v, priority, packet.rank);
+  const bool multicast = destination == core::vrrp_group(plan.family);
   for (int to = 0; to < world_.node_count(); ++to) {
     if (to == n) continue;
+    if (!multicast && world_.primary(to, plan.family) != destination) continue;
     Rng fate(key ^ (static_cast<std::uint64_t>(to) + 1) * 0x9E3779B97F4A7C15ull);
     if (const auto at = cluster_.segment().route(n, to, now_, fate)) {
-      schedule(Event{*at, 0, EventKind::Deliver, to, v, 0, packet});
+      Event delivery{*at, 0, EventKind::Deliver, to, v};
+      delivery.packet = packet;
+      schedule(delivery);
     }
   }
 }
@@ -991,10 +952,10 @@ bool Simulation::advert_matches_plan(const core::Advert& advert, const VridPlan&
 }
 
 void Simulation::receive(int n, const Packet& packet) {
-  if (!cluster_.node(n).up) return;
+  if (!cluster_.machine(n).up) return;
   core::PacketMeta meta;
   meta.source = world_.primary(packet.from, packet.family);
-  meta.destination = core::vrrp_group(packet.family);
+  meta.destination = packet.destination;
   const core::DecodeResult decoded =
       core::decode_advert(std::span<const std::uint8_t>(packet.bytes.data(), packet.size), meta);
   if (!decoded) {
@@ -1031,8 +992,18 @@ void Simulation::receive(int n, const Packet& packet) {
   trace_.fold(Tag::Receive, now_, {n, v, packet.from, advert.priority});
   ++receive_stats_.arrivals;
   if (quiet_) ++receive_stats_.quiet_arrivals;
-  if (coalesced()) return kernel_receive(n, v, advert, meta.source);
-  feed(n, HeardAdvert{now_, v, core::RxAdvert{meta.source, advert.priority, advert.interval_cs}});
+  bool wake = false;
+  const std::uint16_t cause =
+      cluster_.machine(n).receive.arrive(now_, v, advert, meta.source, wake);
+  if (options_.receive_path == ReceivePath::Every) {
+    // The raw socket: the agent reads the advert at once.
+    input(n, node::AdvertsPending{});
+    return;
+  }
+  if (cause == 0) return;
+  ++receive_stats_.kernel_events;
+  trace_.fold(Tag::KernelEvent, now_, {n, v, cause});
+  if (wake) schedule(Event{now_, 0, EventKind::RingWake, n});
 }
 
 }  // namespace

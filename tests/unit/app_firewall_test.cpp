@@ -19,7 +19,7 @@ struct FakeTools {
   VrrpFirewall::Runner runner() {
     return [this](const Argv& argv) {
       ran.push_back(argv);
-      return fails(argv) ? std::string("exited with status 1") : std::string();
+      return fails(argv) ? core::Status(core::Error{"exited with status 1"}) : core::Status();
     };
   }
 };

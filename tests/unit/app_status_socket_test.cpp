@@ -68,17 +68,17 @@ class StatusSocketTest : public ::testing::Test {
 TEST_F(StatusSocketTest, AStaleFileIsReplacedAndAnswers) {
   leave_stale_file();
   StatusServer server;
-  ASSERT_EQ(server.listen(path_), "");
+  ASSERT_TRUE(server.listen(path_).ok());
   EXPECT_EQ(ask(server, "{\"ok\":true}"), "{\"ok\":true}");
 }
 
 TEST_F(StatusSocketTest, ALiveSocketIsRefusedAndKept) {
   StatusServer first;
-  ASSERT_EQ(first.listen(path_), "");
+  ASSERT_TRUE(first.listen(path_).ok());
   const ino_t before = inode();
   {
     StatusServer second;
-    const std::string error = second.listen(path_);
+    const std::string error = second.listen(path_).message();
     EXPECT_NE(error.find("in use (is another vipd running on this interface?)"), std::string::npos)
         << error;
   }
@@ -89,12 +89,12 @@ TEST_F(StatusSocketTest, ALiveSocketIsRefusedAndKept) {
 TEST_F(StatusSocketTest, AtExitOnlyOurOwnFileIsRemoved) {
   {
     StatusServer server;
-    ASSERT_EQ(server.listen(path_), "");
+    ASSERT_TRUE(server.listen(path_).ok());
   }
   EXPECT_FALSE(std::filesystem::exists(path_)) << "a clean exit removes its own file";
   {
     StatusServer old;
-    ASSERT_EQ(old.listen(path_), "");
+    ASSERT_TRUE(old.listen(path_).ok());
     // Someone else's file took the path since (a later run after we were thought dead).
     std::filesystem::remove(path_);
     leave_stale_file();

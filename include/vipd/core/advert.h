@@ -21,6 +21,7 @@
 #include <span>
 #include <string_view>
 
+#include "vipd/bpf_abi.h"
 #include "vipd/core/ip_address.h"
 
 namespace vipd::core {
@@ -47,22 +48,32 @@ enum class ChecksumForm : std::uint8_t {
   V3MessageOnly,   // v3 IPv4: over the message only (RFC 9568)
 };
 
+// Why an advert was rejected: the kernel's reject reasons (enum vipd_reason in vipd/bpf_abi.h),
+// one vocabulary for the XDP program, the raw-socket path, status, logs and metrics. The codec
+// returns the ones it can judge; UnknownVrid is the receive path's verdict for a valid advert of a
+// VRID this node does not run.
 enum class DecodeError : std::uint8_t {
-  Truncated = 1,
-  BadVersion,
-  BadType,
-  BadChecksum,
-  BadTtl,
-  ZeroInterval,
-  CountMismatch,
-  AuthTypeMismatch,
-  AuthMismatch,
-  IntervalMismatch,
-  FamilyMismatch,  // keep last: the count below and the kernel's reason codes follow it
+  Truncated = VIPD_REASON_TRUNCATED,
+  BadVersion = VIPD_REASON_BAD_VERSION,
+  BadType = VIPD_REASON_BAD_TYPE,
+  BadChecksum = VIPD_REASON_BAD_CHECKSUM,
+  BadTtl = VIPD_REASON_BAD_TTL,
+  ZeroInterval = VIPD_REASON_ZERO_INTERVAL,
+  CountMismatch = VIPD_REASON_COUNT_MISMATCH,
+  AuthTypeMismatch = VIPD_REASON_AUTH_TYPE_MISMATCH,
+  AuthMismatch = VIPD_REASON_AUTH_MISMATCH,
+  IntervalMismatch = VIPD_REASON_INTERVAL_MISMATCH,
+  FamilyMismatch = VIPD_REASON_FAMILY_MISMATCH,
+  UnknownVrid = VIPD_REASON_UNKNOWN_VRID,
 };
-inline constexpr std::size_t kDecodeErrorCount =
-    static_cast<std::size_t>(DecodeError::FamilyMismatch);
+// Counters indexed by reason have this many slots (slot 0, "ok", stays unused).
+inline constexpr std::size_t kRejectReasonSlots = VIPD_REASON_COUNT;
+// The one name table: human text for logs and status ("bad TTL/hop limit")...
 std::string_view to_string(DecodeError error);
+// ...and the metric label / JSON key ("bad_ttl").
+std::string_view reason_label(DecodeError error);
+// Every reason, in number order.
+std::span<const DecodeError> reject_reasons();
 
 // What the IP layer told us about the packet carrying the advert.
 struct PacketMeta {

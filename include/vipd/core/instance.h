@@ -27,6 +27,7 @@ enum class FaultReason : std::uint8_t {
   InterfaceDown = 1 << 0,
   AddressMissing = 1 << 1,
   CheckFailed = 1 << 2,
+  VipRejected = 1 << 3,  // the host refused to add a VIP: a MASTER without its address is worse
 };
 std::string_view to_string(FaultReason reason);
 
@@ -123,7 +124,9 @@ class Instance {
   ActionList on_timer(Time now);
   ActionList raise_fault(Time now, FaultReason reason);
   ActionList clear_fault(Time now, FaultReason reason);
-  ActionList set_priority(Time now, std::uint8_t effective_priority);
+  // The priority the next advert carries and elections use (1-255; 0 is ignored: priority 0 is
+  // only ever sent by stop()). Takes effect at the next input; nothing is sent at once.
+  void set_priority(std::uint8_t effective_priority);
 
   State state() const { return state_; }
   std::uint8_t priority() const { return priority_; }

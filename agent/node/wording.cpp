@@ -1,8 +1,6 @@
-#include "app/wording.h"
+#include "node/wording.h"
 
-#include "app/advert_receiver.h"
-
-namespace vipd::app {
+namespace vipd::node {
 namespace {
 
 std::string ms(core::Time t) {
@@ -56,10 +54,10 @@ std::string note_text(const std::string& name, const core::Note& note, std::uint
   return prefix + "?";
 }
 
-std::string reject_text(const std::string& interface, std::size_t reason,
+std::string reject_text(const std::string& interface, core::DecodeError reason,
                         const core::IpAddress& source) {
   const std::string from = " from " + source.to_string() + " on " + interface;
-  switch (static_cast<core::DecodeError>(reason)) {
+  switch (reason) {
     case core::DecodeError::AuthMismatch:
       return "received an invalid passwd!" + from;
     case core::DecodeError::BadChecksum:
@@ -68,12 +66,12 @@ std::string reject_text(const std::string& interface, std::size_t reason,
       return "invalid TTL/HL. Received packet with TTL != 255" + from;
     case core::DecodeError::BadVersion:
       return "wrong VRRP version" + from;
+    case core::DecodeError::UnknownVrid:
+      return "advert for an unknown VRID" + from;
     default:
       break;
   }
-  if (reason == kUnknownVridSlot) return "advert for an unknown VRID" + from;
-  return "bogus VRRP packet received (" +
-         std::string(core::to_string(static_cast<core::DecodeError>(reason))) + ")" + from;
+  return "bogus VRRP packet received (" + std::string(core::to_string(reason)) + ")" + from;
 }
 
-}  // namespace vipd::app
+}  // namespace vipd::node

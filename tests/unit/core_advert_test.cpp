@@ -571,17 +571,30 @@ TEST(AdvertDecodeError, V3SkipsTheV2OnlyChecks) {
   EXPECT_EQ(decode_error(kV3Pseudo, meta(kSource4, kGroup4), expectation), DecodeError{});
 }
 
-TEST(AdvertDecodeError, EveryErrorHasADistinctName) {
-  std::set<std::string_view> names;
-  for (std::size_t value = 1; value <= kDecodeErrorCount; ++value) {
-    const std::string_view name = to_string(static_cast<DecodeError>(value));
-    EXPECT_NE(name, "ok") << value;
-    names.insert(name);
+// One name table for the kernel's reject reasons: every reason has a text and a label, all
+// distinct, and the numbers are the kernel's.
+TEST(AdvertDecodeError, EveryReasonHasADistinctTextAndLabel) {
+  std::set<std::string_view> texts;
+  std::set<std::string_view> labels;
+  for (const DecodeError reason : reject_reasons()) {
+    EXPECT_NE(to_string(reason), "ok") << static_cast<int>(reason);
+    EXPECT_NE(reason_label(reason), "ok") << static_cast<int>(reason);
+    EXPECT_EQ(reason_label(reason).find(' '), std::string_view::npos) << reason_label(reason);
+    texts.insert(to_string(reason));
+    labels.insert(reason_label(reason));
   }
-  EXPECT_EQ(names.size(), kDecodeErrorCount);
+  EXPECT_EQ(reject_reasons().size() + 1, kRejectReasonSlots);
+  EXPECT_EQ(texts.size(), reject_reasons().size());
+  EXPECT_EQ(labels.size(), reject_reasons().size());
+  EXPECT_EQ(static_cast<int>(DecodeError::BadTtl), VIPD_REASON_BAD_TTL);
+  EXPECT_EQ(static_cast<int>(DecodeError::UnknownVrid), VIPD_REASON_UNKNOWN_VRID);
+  EXPECT_EQ(reason_label(DecodeError::BadTtl), "bad_ttl");
+  EXPECT_EQ(to_string(DecodeError::BadTtl), "bad TTL/hop limit");
+  EXPECT_EQ(to_string(DecodeError{}), "ok");
 }
 
-// One table over the closed set: adding a DecodeError without a packet for it fails here.
+// One table over the closed set: adding a reason the codec judges without a packet for it fails
+// here. (UnknownVrid is the receive path's verdict on a valid advert, not the codec's.)
 TEST(AdvertDecodeError, TheClosedSetIsCovered) {
   struct Case {
     Bytes message;
@@ -634,7 +647,7 @@ TEST(AdvertDecodeError, TheClosedSetIsCovered) {
     EXPECT_EQ(got, c.expected) << to_string(c.expected) << " got " << to_string(got);
     covered.insert(got);
   }
-  EXPECT_EQ(covered.size(), kDecodeErrorCount);
+  EXPECT_EQ(covered.size(), reject_reasons().size() - 1);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-#include "app/event_loop.h"
+#include "loop/event_loop.h"
 
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -6,10 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <ctime>
 
-namespace vipd::app {
+namespace vipd::loop {
 
 core::Time monotonic_now() {
   timespec ts{};
@@ -51,32 +50,30 @@ EventLoop::~EventLoop() {
   }
 }
 
-std::string EventLoop::init(const std::vector<int>& signals) {
+core::Status EventLoop::init(const std::vector<int>& signals) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0) return std::string("epoll_create1: ") + std::strerror(errno);
+  if (epoll_fd_ < 0) return core::errno_error("epoll_create1", errno);
   timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  if (timer_fd_ < 0) return std::string("timerfd_create: ") + std::strerror(errno);
+  if (timer_fd_ < 0) return core::errno_error("timerfd_create", errno);
   sigset_t mask;
   sigemptyset(&mask);
   for (const int signo : signals) sigaddset(&mask, signo);
-  if (sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) {
-    return std::string("sigprocmask: ") + std::strerror(errno);
-  }
+  if (sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) return core::errno_error("sigprocmask", errno);
   signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (signal_fd_ < 0) return std::string("signalfd: ") + std::strerror(errno);
-  if (auto error = add_fd(timer_fd_, EPOLLIN, [this](std::uint32_t) { handle_timerfd(); });
-      !error.empty()) {
-    return error;
+  if (signal_fd_ < 0) return core::errno_error("signalfd", errno);
+  if (core::Status status = add_fd(timer_fd_, EPOLLIN, [this](std::uint32_t) { handle_timerfd(); });
+      !status) {
+    return status;
   }
   return add_fd(signal_fd_, EPOLLIN, [this](std::uint32_t) { handle_signalfd(); });
 }
 
-std::string EventLoop::add_fd(int fd, std::uint32_t events, FdHandler handler) {
+core::Status EventLoop::add_fd(int fd, std::uint32_t events, FdHandler handler) {
   epoll_event event{};
   event.events = events;
   event.data.fd = fd;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
-    return std::string("epoll_ctl(ADD): ") + std::strerror(errno);
+    return core::errno_error("epoll_ctl(ADD)", errno);
   }
   fd_handlers_[fd] = std::move(handler);
   return {};
@@ -166,4 +163,4 @@ int EventLoop::run() {
   return 0;
 }
 
-}  // namespace vipd::app
+}  // namespace vipd::loop

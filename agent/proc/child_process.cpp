@@ -1,4 +1,4 @@
-#include "health/child_process.h"
+#include "proc/child_process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -10,12 +10,11 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
-#include <cstring>
 #include <utility>
 
 extern char** environ;
 
-namespace vipd::health {
+namespace vipd::proc {
 
 ChildProcess::~ChildProcess() {
   if (pidfd_ >= 0) close(pidfd_);
@@ -33,8 +32,8 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   return *this;
 }
 
-std::string ChildProcess::spawn(const std::vector<std::string>& argv) {
-  if (argv.empty()) return "empty command";
+core::Status ChildProcess::spawn(const std::vector<std::string>& argv) {
+  if (argv.empty()) return core::Error{"empty command"};
   std::vector<char*> args;
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
@@ -59,10 +58,10 @@ std::string ChildProcess::spawn(const std::vector<std::string>& argv) {
   const int error = posix_spawn(&pid, args[0], &actions, &attributes, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
-  if (error != 0) return "cannot run " + argv[0] + ": " + std::strerror(error);
+  if (error != 0) return core::errno_error("cannot run " + argv[0], error);
   pid_ = pid;
   pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));  // close-on-exec by definition
-  if (pidfd_ < 0) return "pidfd_open: " + std::string(std::strerror(errno));
+  if (pidfd_ < 0) return core::errno_error("pidfd_open", errno);
   return {};
 }
 
@@ -82,9 +81,9 @@ void ChildProcess::signal(int signo) const {
   if (pid_ > 0) kill(-pid_, signo);
 }
 
-std::string run_and_wait(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+core::Status run_and_wait(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   ChildProcess child;
-  if (std::string error = child.spawn(argv); !error.empty()) return error;
+  if (core::Status status = child.spawn(argv); !status) return status;
   // The pidfd turns readable when the child exits.
   pollfd exited{child.pidfd(), POLLIN, 0};
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -94,12 +93,13 @@ std::string run_and_wait(const std::vector<std::string>& argv, std::chrono::mill
     if (left.count() <= 0 || poll(&exited, 1, static_cast<int>(left.count())) > 0) break;
   }
   if (const auto status = child.reap()) {
-    return *status == 0 ? std::string() : argv[0] + " " + describe_wait_status(*status);
+    if (*status == 0) return {};
+    return core::Error{argv[0] + " " + describe_wait_status(*status)};
   }
   child.signal(SIGKILL);
   poll(&exited, 1, 1000);  // SIGKILL is not delayed; reap it rather than leave a zombie
   child.reap();
-  return argv[0] + " did not finish in time";
+  return core::Error{argv[0] + " did not finish in time"};
 }
 
 std::string describe_wait_status(int status) {
@@ -108,4 +108,4 @@ std::string describe_wait_status(int status) {
   return "ended with wait status " + std::to_string(status);
 }
 
-}  // namespace vipd::health
+}  // namespace vipd::proc

@@ -9,12 +9,12 @@
 #include "config/options.h"
 #include "config/plan.h"
 
-namespace vipd::config {
+namespace vipd::app {
 
 // nullopt with `errors` filled when the interface is missing or netlink is unavailable.
-std::optional<HostFacts> read_host_facts(const RunOptions& options,
-                                         std::vector<std::string>& errors);
+std::optional<config::HostFacts> read_host_facts(const config::RunOptions& options,
+                                                 std::vector<std::string>& errors);
 // Scripts the plan runs must exist and be executable.
-void check_host_paths(const Plan& plan, std::vector<std::string>& errors);
+void check_host_paths(const config::Plan& plan, std::vector<std::string>& errors);
 
-}  // namespace vipd::config
+}  // namespace vipd::app

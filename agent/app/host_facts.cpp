@@ -1,17 +1,21 @@
-#include "config/host_facts.h"
+#include "app/host_facts.h"
 
 #include <unistd.h>
 
 #include "config/vip_list.h"
 #include "net/netlink.h"
 
-namespace vipd::config {
+namespace vipd::app {
+
+using config::HostFacts;
+using config::Plan;
+using config::RunOptions;
 
 std::optional<HostFacts> read_host_facts(const RunOptions& options,
                                          std::vector<std::string>& errors) {
   net::Netlink netlink;
-  if (std::string error = netlink.open(); !error.empty()) {
-    errors.push_back(error);
+  if (core::Status status = netlink.open(); !status) {
+    errors.push_back(status.message());
     return std::nullopt;
   }
   HostFacts facts;
@@ -38,7 +42,8 @@ std::optional<HostFacts> read_host_facts(const RunOptions& options,
   facts.mac = link->mac;
   // A VIP left behind by a crashed run must not be mistaken for the primary address.
   std::vector<core::IpAddress> vips;
-  for (const Vip& vip : parse_vip_list(options.vips).vips) vips.push_back(vip.address);
+  for (const config::Vip& vip : config::parse_vip_list(options.vips).vips)
+    vips.push_back(vip.address);
   if (auto v4 = netlink.primary_address(link->ifindex, core::Family::V4, vips))
     facts.primary_v4 = v4->address;
   if (auto v6 = netlink.primary_address(link->ifindex, core::Family::V6, vips)) {
@@ -59,8 +64,8 @@ void check_host_paths(const Plan& plan, std::vector<std::string>& errors) {
       errors.push_back(what + " '" + path + "' is not an executable file");
   };
   check("notify script", plan.notify_script);
-  if (plan.health.kind == HealthPlan::Kind::Script)
+  if (plan.health.kind == config::HealthPlan::Kind::Script)
     check("check script", plan.health.script_argv.front());
 }
 
-}  // namespace vipd::config
+}  // namespace vipd::app

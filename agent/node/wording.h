@@ -7,7 +7,7 @@
 #include "vipd/core/advert.h"
 #include "vipd/core/instance.h"
 
-namespace vipd::app {
+namespace vipd::node {
 
 // "(NAME) Entering MASTER STATE"; "(NAME) Entering BACKUP STATE (init)" at startup.
 std::string entering_state(const std::string& name, const core::StateChange& change);
@@ -16,7 +16,7 @@ std::string transition_reason(const std::string& name, const core::StateChange& 
                               const core::Instance& instance);
 std::string note_text(const std::string& name, const core::Note& note, std::uint8_t our_priority);
 // keepalived's receive-side complaint for an invalid advert.
-std::string reject_text(const std::string& interface, std::size_t reason,
+std::string reject_text(const std::string& interface, core::DecodeError reason,
                         const core::IpAddress& source);
 
-}  // namespace vipd::app
+}  // namespace vipd::node

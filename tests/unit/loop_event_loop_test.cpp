@@ -1,12 +1,12 @@
 // The daemon's event loop: deadline heap order, re-arming, cancellation, signals via signalfd.
-#include "app/event_loop.h"
+#include "loop/event_loop.h"
 
 #include <gtest/gtest.h>
 
 #include <csignal>
 #include <vector>
 
-namespace vipd::app {
+namespace vipd::loop {
 namespace {
 
 using std::chrono::milliseconds;
@@ -45,7 +45,7 @@ TEST(TimerHeap, NeverAndCancelRemoveTheTimer) {
 
 TEST(EventLoop, FiresTimersInDeadlineOrderThenStops) {
   EventLoop loop;
-  ASSERT_EQ(loop.init({}), "");
+  ASSERT_TRUE(loop.init({}).ok());
   std::vector<int> fired;
   const core::Time now = monotonic_now();
   loop.set_timer(1, now + milliseconds(20), [&](core::Time) { fired.push_back(1); });
@@ -61,7 +61,7 @@ TEST(EventLoop, FiresTimersInDeadlineOrderThenStops) {
 
 TEST(EventLoop, AHandlerThatMovesAnotherDueTimerPreventsItsStaleExpiry) {
   EventLoop loop;
-  ASSERT_EQ(loop.init({}), "");
+  ASSERT_TRUE(loop.init({}).ok());
   std::vector<int> fired;
   const core::Time past = monotonic_now() - milliseconds(1);
   // Both are due in the same wake-up; the first pushes the second into the future.
@@ -79,7 +79,7 @@ TEST(EventLoop, AHandlerThatMovesAnotherDueTimerPreventsItsStaleExpiry) {
 
 TEST(EventLoop, DeliversSignalsThroughSignalfd) {
   EventLoop loop;
-  ASSERT_EQ(loop.init({SIGUSR1}), "");
+  ASSERT_TRUE(loop.init({SIGUSR1}).ok());
   int received = 0;
   loop.on_signal([&](int signo) {
     received = signo;
@@ -96,7 +96,7 @@ TEST(EventLoop, DeliversSignalsThroughSignalfd) {
 
 TEST(EventLoop, IdleHandlerRunsAfterEachBatch) {
   EventLoop loop;
-  ASSERT_EQ(loop.init({}), "");
+  ASSERT_TRUE(loop.init({}).ok());
   int idle = 0;
   loop.on_idle([&] {
     if (++idle == 1) loop.stop();
@@ -108,4 +108,4 @@ TEST(EventLoop, IdleHandlerRunsAfterEachBatch) {
 }
 
 }  // namespace
-}  // namespace vipd::app
+}  // namespace vipd::loop

@@ -925,7 +925,7 @@ TEST(InstancePreempt, PreemptDelayDoesNotDelayHigherPriorityOrMasterBehaviour) {
 TEST(InstancePriority, SetPriorityChangesAdvertsAndSkew) {
   Instance instance(v2_config(100));
   const Time since = make_master(instance);
-  EXPECT_EQ(describe(instance.set_priority(since + 100ms, 80)), kNoActions);
+  instance.set_priority(80);
   EXPECT_EQ(instance.priority(), 80);
   EXPECT_EQ(instance.config().priority, 100);
   EXPECT_EQ(instance.skew_time(), Time(176 * 1'000'000'000LL / 256));
@@ -942,7 +942,7 @@ TEST(InstancePriority, RaisedPriorityMakesABackupPreemptTheOldMaster) {
   Instance instance = started(v2_config(100));
   instance.on_advert(kT0 + 1s, advert_from(kPeer, 120));
   EXPECT_EQ(instance.state(), State::Backup);
-  instance.set_priority(kT0 + 1500ms, 130);
+  instance.set_priority(130);
   EXPECT_EQ(describe(instance.on_advert(kT0 + 2s, advert_from(kPeer, 120))),
             expected({Note{NoteKind::LowerPriorityDiscarded, ip(kPeer), 120}}));
   const auto actions = instance.on_timer(kT0 + 1s + 3'609'375us);
@@ -954,15 +954,15 @@ TEST(InstancePriority, RaisedPriorityMakesABackupPreemptTheOldMaster) {
 
 TEST(InstancePriority, PriorityZeroIsNeverAnEffectivePriority) {
   Instance instance = started(v2_config(100));
-  instance.set_priority(kT0, 0);
+  instance.set_priority(0);
   EXPECT_EQ(instance.priority(), 100);
 }
 
 TEST(InstancePriority, EffectivePriorityFeedsSetPriority) {
   Instance instance = started(v2_config(100));
-  instance.set_priority(kT0, effective_priority(instance.config().priority, -150));
+  instance.set_priority(effective_priority(instance.config().priority, -150));
   EXPECT_EQ(instance.priority(), 1);
-  instance.set_priority(kT0, effective_priority(instance.config().priority, 500));
+  instance.set_priority(effective_priority(instance.config().priority, 500));
   EXPECT_EQ(instance.priority(), 254);
 }
 

@@ -1,16 +1,22 @@
-// Failures as values: the daemon logs the one-line cause and falls back to raw sockets. Nothing in
-// the BPF loader throws across its API.
+// Failures as values, one vocabulary for every room: a one-line message that says what failed and
+// why. Nothing in the agent throws across a room's API.
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
-namespace vipd::bpf {
+namespace vipd::core {
 
 struct Error {
   std::string message;  // one line: what failed and why, e.g. "bpf_object__load failed: ..."
 };
+
+// "<what>: <strerror(err)>", the one way the agent words a failed system call.
+Error errno_error(std::string_view what, int err);
+// strerror(err) without the context, for messages built elsewhere; -errno is accepted too.
+std::string errno_text(int err);
 
 class Status {
  public:
@@ -19,6 +25,7 @@ class Status {
 
   bool ok() const { return !failed_; }
   explicit operator bool() const { return ok(); }
+  // Empty when ok().
   const std::string& message() const { return message_; }
 
  private:
@@ -48,4 +55,4 @@ class Result {
   std::variant<T, Error> value_;
 };
 
-}  // namespace vipd::bpf
+}  // namespace vipd::core

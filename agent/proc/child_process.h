@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
-namespace vipd::health {
+#include "vipd/core/result.h"
+
+namespace vipd::proc {
 
 class ChildProcess {
  public:
@@ -22,8 +24,7 @@ class ChildProcess {
 
   // Runs argv[0] (a path) with the daemon's environment, default signal handling and an empty
   // signal mask (the daemon blocks signals for its signalfd), stdin/stdout/stderr on /dev/null.
-  // Empty string on success.
-  std::string spawn(const std::vector<std::string>& argv);
+  core::Status spawn(const std::vector<std::string>& argv);
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
   // Readable when the child exited.
@@ -37,11 +38,11 @@ class ChildProcess {
   int pidfd_ = -1;
 };
 
-// Runs argv to completion (blocking, for start-up and shutdown tasks only); empty string on exit 0,
-// else what went wrong. Killed after `timeout`.
-std::string run_and_wait(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
+// Runs argv to completion (blocking, for start-up and shutdown tasks only); ok on exit 0, else what
+// went wrong. Killed after `timeout`.
+core::Status run_and_wait(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
 
 // "exited with status 1", "killed by signal 9".
 std::string describe_wait_status(int status);
 
-}  // namespace vipd::health
+}  // namespace vipd::proc

@@ -6,29 +6,31 @@
 #include <cerrno>
 #include <chrono>
 
-#include "health/child_process.h"
+#include "proc/child_process.h"
 
-namespace vipd::health {
+namespace vipd::proc {
 namespace {
 
 using namespace std::chrono_literals;
 
-TEST(RunAndWait, SuccessIsAnEmptyString) {
-  EXPECT_EQ(run_and_wait({"/bin/true"}, 5s), "");
+TEST(RunAndWait, SuccessIsOk) {
+  EXPECT_TRUE(run_and_wait({"/bin/true"}, 5s).ok());
 }
 
 TEST(RunAndWait, AFailureNamesTheToolAndItsStatus) {
-  EXPECT_EQ(run_and_wait({"/bin/sh", "-c", "exit 3"}, 5s), "/bin/sh exited with status 3");
+  EXPECT_EQ(run_and_wait({"/bin/sh", "-c", "exit 3"}, 5s).message(),
+            "/bin/sh exited with status 3");
 }
 
 TEST(RunAndWait, AMissingToolIsReported) {
-  const std::string error = run_and_wait({"/nonexistent/vipd-tool"}, 5s);
+  const std::string error = run_and_wait({"/nonexistent/vipd-tool"}, 5s).message();
   EXPECT_NE(error.find("/nonexistent/vipd-tool"), std::string::npos) << error;
 }
 
 TEST(RunAndWait, AHungToolIsKilledAtTheTimeoutAndReaped) {
   const auto started = std::chrono::steady_clock::now();
-  EXPECT_EQ(run_and_wait({"/bin/sleep", "30"}, 200ms), "/bin/sleep did not finish in time");
+  EXPECT_EQ(run_and_wait({"/bin/sleep", "30"}, 200ms).message(),
+            "/bin/sleep did not finish in time");
   EXPECT_LT(std::chrono::steady_clock::now() - started, 10s) << "the timeout was not honoured";
   errno = 0;
   EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1) << "a child is left to reap";
@@ -36,4 +38,4 @@ TEST(RunAndWait, AHungToolIsKilledAtTheTimeoutAndReaped) {
 }
 
 }  // namespace
-}  // namespace vipd::health
+}  // namespace vipd::proc

@@ -13,9 +13,10 @@
 #include <utility>
 #include <vector>
 
+#include "vipd/core/result.h"
 #include "vipd/core/timing.h"
 
-namespace vipd::app {
+namespace vipd::loop {
 
 // Monotonic clock (CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns) as protocol-core time.
 core::Time monotonic_now();
@@ -47,9 +48,8 @@ class EventLoop {
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
 
-  // Empty on success, else a one-line error.
-  std::string init(const std::vector<int>& signals);
-  std::string add_fd(int fd, std::uint32_t events, FdHandler handler);
+  core::Status init(const std::vector<int>& signals);
+  core::Status add_fd(int fd, std::uint32_t events, FdHandler handler);
   void remove_fd(int fd);
 
   // A fresh id for set_timer; every owner of timers takes its ids from here so they never clash.
@@ -85,4 +85,4 @@ class EventLoop {
   std::function<void()> idle_handler_;
 };
 
-}  // namespace vipd::app
+}  // namespace vipd::loop

@@ -1,0 +1,78 @@
+// What a node asks its shell to do: the I/O commands Node::handle() returns, in the order they
+// must be carried out (an advert queued before an address change goes on the wire first).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "node/timer_id.h"
+#include "vipd/core/instance.h"
+#include "vipd/core/ip_address.h"
+
+namespace vipd::node {
+
+// One advert of `instance` at `priority` to `destination`: the VRRP group, a unicast peer, or the
+// master that just won an election against us.
+struct SendAdvert {
+  std::size_t instance = 0;
+  std::uint8_t priority = 0;
+  core::IpAddress destination;
+};
+
+struct AddVips {
+  std::size_t instance = 0;
+};
+
+struct RemoveVips {
+  std::size_t instance = 0;
+};
+
+// A burst of gratuitous ARPs / unsolicited NAs for the instance's VIPs, `repeat` each.
+struct Announce {
+  std::size_t instance = 0;
+  int repeat = 1;
+};
+
+// Arms `timer` for `at`; core::kNever disarms it.
+struct SetTimer {
+  TimerId timer;
+  core::Time at;
+};
+
+// A transition, for status, metrics and the simulator's checker.
+struct StateChanged {
+  std::size_t instance = 0;
+  core::StateChange change;
+};
+
+// keepalived's notify call: `<script> INSTANCE <name> <state> <priority>`.
+struct Notify {
+  std::size_t instance = 0;
+  core::State state = core::State::Initialize;
+  std::uint8_t priority = 0;
+};
+
+// The kernel saw the monitored port refuse connections: check it now, out of cycle.
+struct CheckNow {
+  std::uint16_t port = 0;
+  std::uint64_t refusals = 0;
+};
+
+enum class Level : std::uint8_t { Debug, Info, Warn, Error };
+inline constexpr std::size_t kNoInstance = static_cast<std::size_t>(-1);
+
+// One log line in keepalived's wording; `event` names the kind for structured logs.
+struct Log {
+  Level level = Level::Info;
+  std::string_view event;
+  std::size_t instance = kNoInstance;
+  std::string text;
+};
+
+using Command = std::variant<SendAdvert, AddVips, RemoveVips, Announce, SetTimer, StateChanged,
+                             Notify, CheckNow, Log>;
+
+}  // namespace vipd::node

@@ -1,0 +1,63 @@
+// Everything that can happen to a node: the inputs Node::handle() turns into commands.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "node/timer_id.h"
+#include "vipd/core/instance.h"
+#include "vipd/core/ip_address.h"
+
+namespace vipd::node {
+
+// Enter service. With a health check the instances wait for its first answer, like keepalived.
+// After Shutdown it starts them again (the simulator's resume; the daemon exits instead).
+struct Start {};
+
+// Graceful stop: priority-0 adverts, then the VIPs go.
+struct Shutdown {};
+
+struct TimerExpired {
+  TimerId timer;
+};
+
+// The receive path has records waiting (ring buffer or raw socket readable).
+struct AdvertsPending {};
+
+// A fault raised or cleared for one instance, or for all of them (nullopt).
+struct FaultChanged {
+  core::FaultReason reason = core::FaultReason::InterfaceDown;
+  bool raised = true;
+  std::optional<std::size_t> instance;
+};
+
+// The node's health check answered (after its rise/fall counting).
+struct CheckResult {
+  bool passed = true;
+  std::string detail;
+};
+
+// A VIP we hold disappeared from the interface (someone removed it).
+struct VipMissing {
+  core::IpAddress address;
+};
+
+// The shell could not add an instance's VIP: without its address it must not stay MASTER.
+struct VipAddFailed {
+  std::size_t instance = 0;
+  std::string error;
+};
+
+// A new base priority for one instance (reload); the check weight still applies on top.
+struct SetBasePriority {
+  std::size_t instance = 0;
+  std::uint8_t priority = 100;
+};
+
+using Input = std::variant<Start, Shutdown, TimerExpired, AdvertsPending, FaultChanged, CheckResult,
+                           VipMissing, VipAddFailed, SetBasePriority>;
+
+}  // namespace vipd::node

@@ -1,0 +1,122 @@
+// One node's VRRP orchestration, pure like the protocol core: it owns the instances of one node
+// and turns inputs (time, adverts and kernel records, timer expiries, faults, health results,
+// shutdown) into I/O commands (send an advert, add or remove VIPs, announce, arm a timer, notify,
+// log). No sockets, clocks, epoll or netlink here: the daemon executes the commands with real I/O,
+// the simulator against its simulated network, so the simulator proves the code the daemon runs.
+//
+// It reads the receive path through node::ReceivePath, because what the core must see depends on
+// what is waiting there at the moment of an input: every input that changes how adverts are judged
+// (a timer expiry, a priority or fault change, start, stop, the end of preempt_delay) first drains
+// the ring and feeds the kernel's coalesced record when it is newer than what the core was given.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <vector>
+
+#include "config/plan.h"
+#include "node/commands.h"
+#include "node/inputs.h"
+#include "node/receive_path.h"
+#include "vipd/core/instance.h"
+
+namespace vipd::node {
+
+// A master that hears a lower priority re-announces its VIPs, since the other side may have sent
+// gratuitous ARPs of its own: at once for each new peer or after a silence, else at most this
+// often.
+inline constexpr core::Time kLowerPriorityAnnounceInterval = std::chrono::seconds(1);
+
+// What the node keeps for each instance beside the core's state machine.
+struct InstanceState {
+  InstanceState(config::InstancePlan instance_plan, core::Instance instance)
+      : plan(std::move(instance_plan)), core(std::move(instance)) {}
+
+  config::InstancePlan plan;
+  core::Instance core;
+  std::uint8_t base_priority = 100;  // the configured priority; the check weight applies on top
+  std::uint8_t faults = 0;           // FaultReason bits raised from outside, as requested
+  bool holds_vips = false;           // between AddVips and RemoveVips
+  core::Time last_fed{0};            // receive time of the newest advert given to the core
+  core::Time state_since{0};
+  std::uint64_t transitions = 0;
+  std::uint64_t adverts_sent = 0;
+  std::uint64_t adverts_heard = 0;  // adverts given to the core
+  std::uint64_t records_fed = 0;    // of those, coalesced kernel records (catch-up, replaced)
+  // The lower-priority episode (see kLowerPriorityAnnounceInterval).
+  core::IpAddress lower_peer;
+  core::Time lower_heard{std::numeric_limits<std::int64_t>::min() / 2};
+  core::Time lower_announced{std::numeric_limits<std::int64_t>::min() / 2};
+};
+
+class Node {
+ public:
+  // `verbosity`: the lowest level of Log commands produced (Debug adds one line per advert fed).
+  Node(config::Plan plan, ReceivePath& receive, Level verbosity = Level::Info);
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Handles one input at `now`. The commands are to be executed in order; they stay valid until
+  // the next call.
+  const std::vector<Command>& handle(core::Time now, const Input& input);
+
+  const config::Plan& plan() const { return plan_; }
+  std::size_t size() const { return instances_.size(); }
+  const InstanceState& instance(std::size_t index) const { return instances_[index]; }
+  // The instance running `vrid`, if any.
+  std::optional<std::size_t> find(std::uint8_t vrid) const;
+  // Instances entered service (Start given, and the health check answered if there is one).
+  bool started() const { return started_; }
+  // What the check weight adds to every base priority now.
+  int check_adjustment() const { return check_adjustment_; }
+
+ private:
+  enum class Burst { BecameMaster, Repeat, Refresh, LowerPriorityHeard };
+
+  void on(const Start&);
+  void on(const Shutdown&);
+  void on(const TimerExpired& expired);
+  void on(const AdvertsPending&);
+  void on(const FaultChanged& fault);
+  void on(const CheckResult& result);
+  void on(const VipMissing& missing);
+  void on(const VipAddFailed& failed);
+  void on(const SetBasePriority& change);
+
+  void start_instances();
+  void set_fault(core::FaultReason reason, bool raised, std::optional<std::size_t> only);
+  void update_priority(std::size_t index);
+
+  // The receive path.
+  void drain();
+  void catch_up(std::size_t index);
+  void on_received(const Received& record);
+  void feed(const HeardAdvert& heard, bool from_record);
+
+  // The core's actions, turned into commands.
+  void execute(std::size_t index, const core::ActionList& actions);
+  void send_advert(std::size_t index, std::uint8_t priority);
+  void announce(std::size_t index, Burst burst);
+  bool lower_priority_episode(InstanceState& instance, const core::IpAddress& peer);
+  void on_state_change(std::size_t index, const core::StateChange& change);
+
+  void set_timer(TimerKind kind, std::size_t index, core::Time at);
+  void log(Level level, std::string_view event, std::size_t index, std::string text);
+
+  config::Plan plan_;
+  ReceivePath& receive_;
+  Level verbosity_;
+  std::vector<InstanceState> instances_;
+  std::array<int, 256> by_vrid_{};  // VRID -> index + 1 (0: none)
+  std::vector<Command> out_;
+  core::Time now_{0};
+  bool start_requested_ = false;
+  bool started_ = false;
+  bool check_answered_ = false;
+  int check_adjustment_ = 0;
+};
+
+}  // namespace vipd::node
