@@ -12,8 +12,8 @@ PACKAGES=(
   # libraries
   libnl-3-dev libnl-route-3-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libsystemd-dev
-  # alert rules: promtool
-  prometheus
+  # package, man page, alert rules: cpack's dpkg-shlibdeps, help2man, promtool, a clean Debian root
+  dpkg-dev help2man prometheus mmdebstrap
   # lab, integration tests, interop
   iproute2 iputils-ping tcpdump nftables iptables procps psmisc ethtool curl
   keepalived python3 python3-scapy python3-pytest python3-pyroute2 python3-yaml strace

@@ -83,6 +83,13 @@ int check_config(const vipd::config::RunOptions& options, bool json) {
 int main(int argc, char** argv) {
   CLI::App app{"vipd: eBPF-assisted VRRP agent keeping virtual IPs alive"};
   app.require_subcommand(1);
+  // `vipd --version` (as `vipd version`); --help-all: every command's options at once.
+  app.set_version_flag("--version", [] {
+    std::string text = vipd::app::version_text();
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    return text;
+  });
+  app.set_help_all_flag("--help-all", "Print help for every command and option, then exit");
 
   vipd::config::CommandOptions commands;
   vipd::config::add_run_commands(app, commands);
