@@ -14,8 +14,16 @@
 # (cmake/VipdInstallHostFiles.cmake).
 include(GNUInstallDirs)
 
-find_program(VIPD_HELP2MAN help2man REQUIRED)
-find_program(VIPD_GZIP gzip REQUIRED)
+# The man page and the package need help2man (scripts/setup.sh installs it); a build of the daemon
+# alone (the container image's) configures without it and has no `package`/man page targets.
+find_program(VIPD_HELP2MAN help2man)
+find_program(VIPD_GZIP gzip)
+if(NOT VIPD_HELP2MAN OR NOT VIPD_GZIP)
+  message(STATUS "help2man or gzip not found: no man page and no Debian package "
+                 "(scripts/setup.sh installs them)")
+  install(TARGETS vipd RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
+  return()
+endif()
 
 # Prefix-dependent files (the unit, /etc/vipd) are made at install time: cpack installs for /usr
 # whatever prefix the build directory was configured with.

@@ -1,7 +1,6 @@
 #include "log/journal.h"
 
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -10,6 +9,15 @@
 
 namespace vipd::log {
 namespace {
+
+// sd-daemon(3)'s SD_DEBUG ... SD_CRIT: syslog priorities journald reads from a line's start.
+// Spelled out rather than taken from <systemd/sd-daemon.h>: five fixed strings are not worth a
+// build dependency (and the container image builds without libsystemd-dev).
+constexpr std::string_view kDebug = "<7>";
+constexpr std::string_view kInfo = "<6>";
+constexpr std::string_view kWarning = "<4>";
+constexpr std::string_view kErr = "<3>";
+constexpr std::string_view kCrit = "<2>";
 
 // "DEV:INODE", both decimal; false on anything else.
 bool parse_dev_inode(std::string_view text, unsigned long long& dev, unsigned long long& inode) {
@@ -44,17 +52,17 @@ std::string_view journal_prefix(Level level) {
   switch (level) {
     case Level::trace:
     case Level::debug:
-      return SD_DEBUG;
+      return kDebug;
     case Level::info:
-      return SD_INFO;
+      return kInfo;
     case Level::warn:
-      return SD_WARNING;
+      return kWarning;
     case Level::error:
-      return SD_ERR;
+      return kErr;
     case Level::critical:
-      return SD_CRIT;
+      return kCrit;
   }
-  return SD_INFO;
+  return kInfo;
 }
 
 }  // namespace vipd::log
