@@ -12,6 +12,8 @@ PACKAGES=(
   # libraries
   libnl-3-dev libnl-route-3-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # package, man page, alert rules: cpack's dpkg-shlibdeps, help2man, promtool, a clean Debian root
+  dpkg-dev help2man prometheus mmdebstrap
   # lab, integration tests, interop
   iproute2 iputils-ping tcpdump nftables iptables procps psmisc ethtool curl
   keepalived python3 python3-scapy python3-pytest python3-pyroute2 python3-yaml strace
@@ -37,9 +39,12 @@ echo "setup.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# keepalived is only a test peer: a package this run installed must not leave a daemon running.
-# A keepalived that was already installed is the host's own business and is left alone.
-if [[ " ${missing[*]} " == *" keepalived "* ]]; then
-  systemctl disable --now keepalived >/dev/null 2>&1 || true
-fi
+# keepalived is only a test peer and prometheus a test tool (promtool, a server the tests start
+# themselves): a package this run installed must not leave a daemon running. One that was already
+# installed is the host's own business and is left alone.
+for daemon in keepalived prometheus; do
+  if [[ " ${missing[*]} " == *" $daemon "* ]]; then
+    systemctl disable --now "$daemon" >/dev/null 2>&1 || true
+  fi
+done
 echo "setup.sh: done"

@@ -11,6 +11,7 @@
 
 #include "app/raw_receiver.h"
 #include "app/xdp_receiver.h"
+#include "log/log.h"
 #include "node/wording.h"
 #include "vipd/core/overloaded.h"
 
@@ -49,18 +50,18 @@ bpf::XdpMode to_bpf(config::XdpMode mode) {
   return bpf::XdpMode::Auto;
 }
 
-spdlog::level::level_enum to_spdlog(node::Level level) {
+log::Level to_log(node::Level level) {
   switch (level) {
     case node::Level::Debug:
-      return spdlog::level::debug;
+      return log::Level::debug;
     case node::Level::Info:
-      return spdlog::level::info;
+      return log::Level::info;
     case node::Level::Warn:
-      return spdlog::level::warn;
+      return log::Level::warn;
     case node::Level::Error:
-      return spdlog::level::err;
+      return log::Level::error;
   }
-  return spdlog::level::info;
+  return log::Level::info;
 }
 
 // libbpf's own chatter (e.g. "Cannot find specified filter chain" while probing for a stale tc
@@ -99,6 +100,7 @@ int Daemon::run() {
   node_ = std::make_unique<node::Node>(plan_, *receiver_, verbosity);
   timer_ids_.resize(node_->size() * node::kTimerKinds);
   for (std::uint64_t& id : timer_ids_) id = loop_.allocate_timer_id();
+  log_flush_timer_ = loop_.allocate_timer_id();
 
   remove_stale_vips();
   if (!plan_.notify_script.empty())
@@ -112,6 +114,7 @@ int Daemon::run() {
   }
   resync_interface();
   dispatch(node::Start{});
+  flush_suppressed_logs();
   const int result = loop_.run();
   shutdown();
   if (result != 0) {
@@ -390,8 +393,22 @@ void Daemon::set_timer(const node::SetTimer& timer) {
   });
 }
 
+// The "suppressed N similar messages" summary of a flood that stopped must not wait for the next
+// warning: once a second.
+void Daemon::flush_suppressed_logs() {
+  log::flush_suppressed();
+  loop_.set_timer(log_flush_timer_, loop::monotonic_now() + std::chrono::seconds(1),
+                  [this](core::Time) { flush_suppressed_logs(); });
+}
+
 void Daemon::log(const node::Log& line) const {
-  spdlog::log(to_spdlog(line.level), "{}", line.text);
+  const std::string_view instance = line.instance == node::kNoInstance
+                                        ? std::string_view()
+                                        : node_->instance(line.instance).plan.name;
+  std::array<log::Field, 8> fields;
+  const std::size_t count = std::min(line.fields.size(), fields.size());
+  for (std::size_t i = 0; i < count; ++i) fields[i] = {line.fields[i].key, line.fields[i].value};
+  log::write(to_log(line.level), line.event, instance, line.text, std::span(fields.data(), count));
 }
 
 void Daemon::update_watched_vips() {
@@ -422,7 +439,10 @@ void Daemon::log_rejects() {
   const core::Time now = loop::monotonic_now();
   if (now - last_reject_log_ < kRejectLogInterval && last_reject_log_ != core::Time{0}) return;
   last_reject_log_ = now;
-  spdlog::warn("{}", node::reject_text(plan_.interface, reject->first, reject->second));
+  const std::string source = reject->second.to_string();
+  log::write(log::Level::warn, "advert_rejected", {},
+             node::reject_text(plan_.interface, reject->first, reject->second),
+             {{"source", source}, {"reason", core::reason_label(reject->first)}});
 }
 
 void Daemon::on_netlink_event(const net::NetlinkEvent& event) {

@@ -50,6 +50,7 @@ class Daemon {
   void announce(const node::Announce& announce);
   void set_timer(const node::SetTimer& timer);
   void log(const node::Log& line) const;
+  void flush_suppressed_logs();
   void flush_adverts();
   void update_watched_vips();
 
@@ -75,6 +76,7 @@ class Daemon {
   std::unique_ptr<health::Notifier> notifier_;
   VrrpFirewall firewall_;
   std::vector<std::uint64_t> timer_ids_;  // node::TimerId::index() -> event-loop timer id
+  std::uint64_t log_flush_timer_ = 0;
   std::deque<node::Input> follow_ups_;
   bool dispatching_ = false;
   core::Time started_{0};

@@ -1,5 +1,4 @@
 // vipd command line: `run` (the daemon), `check-config`, `status`, `version`.
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -13,17 +12,22 @@
 #include "app/version.h"
 #include "config/options.h"
 #include "config/plan.h"
+#include "log/journal.h"
+#include "log/log.h"
 
 namespace {
 
 constexpr int kExitBadConfig = 2;
 
-void setup_logging(const std::string& level) {
-  auto logger = spdlog::stdout_logger_mt("vipd");
-  logger->set_pattern("%a %b %d %H:%M:%S.%e %Y: %v");
-  logger->set_level(spdlog::level::from_str(level));
-  logger->flush_on(spdlog::level::trace);
-  spdlog::set_default_logger(logger);
+// Levels, text or JSON lines, journald priorities when stdout is the journal (agent/log/log.h).
+// The options were validated by resolve().
+void setup_logging(const vipd::config::RunOptions& options) {
+  vipd::log::Options log_options;
+  log_options.level = vipd::log::parse_level(options.log_level).value_or(vipd::log::Level::info);
+  log_options.format =
+      vipd::log::parse_format(options.log_format).value_or(vipd::log::Format::text);
+  log_options.journal = vipd::log::stdout_is_journal();
+  vipd::log::setup(log_options);
 }
 
 // Flags, environment and config file resolved against the host, exactly as `run` does it.
@@ -33,10 +37,12 @@ vipd::config::PlanResult resolve(const vipd::config::RunOptions& options) {
   const auto facts = vipd::app::read_host_facts(options, errors);
   if (facts) planned = vipd::config::build_plan(options, *facts);
   planned.errors.insert(planned.errors.begin(), errors.begin(), errors.end());
-  static const std::array<std::string, 5> kLevels = {"trace", "debug", "info", "warn", "error"};
-  if (std::find(kLevels.begin(), kLevels.end(), options.log_level) == kLevels.end()) {
+  if (!vipd::log::parse_level(options.log_level)) {
     planned.errors.push_back("invalid log level '" + options.log_level +
                              "' (trace, debug, info, warn, error)");
+  }
+  if (!vipd::log::parse_format(options.log_format)) {
+    planned.errors.push_back("invalid log format '" + options.log_format + "' (text, json)");
   }
   if (planned.ok()) vipd::app::check_host_paths(planned.plan, planned.errors);
   return planned;
@@ -48,14 +54,16 @@ int run_daemon(const vipd::config::RunOptions& options) {
     for (const std::string& error : planned.errors) std::cerr << "vipd: " << error << "\n";
     return kExitBadConfig;
   }
-  setup_logging(options.log_level);
+  setup_logging(options);
   spdlog::info("Starting vipd {} on {} ({} instance(s), source {}, {})", vipd::app::version_short(),
                planned.plan.interface, planned.plan.instances.size(),
                planned.plan.source.to_string(),
                planned.plan.unicast_peers.empty() ? "multicast" : "unicast");
   for (const std::string& note : planned.plan.notes) spdlog::info("{}", note);
   vipd::app::Daemon daemon(std::move(planned.plan));
-  return daemon.run();
+  const int code = daemon.run();
+  vipd::log::shutdown();  // pending "suppressed N similar messages" lines
+  return code;
 }
 
 int check_config(const vipd::config::RunOptions& options, bool json) {
@@ -75,6 +83,13 @@ int check_config(const vipd::config::RunOptions& options, bool json) {
 int main(int argc, char** argv) {
   CLI::App app{"vipd: eBPF-assisted VRRP agent keeping virtual IPs alive"};
   app.require_subcommand(1);
+  // `vipd --version` (as `vipd version`); --help-all: every command's options at once.
+  app.set_version_flag("--version", [] {
+    std::string text = vipd::app::version_text();
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    return text;
+  });
+  app.set_help_all_flag("--help-all", "Print help for every command and option, then exit");
 
   vipd::config::CommandOptions commands;
   vipd::config::add_run_commands(app, commands);

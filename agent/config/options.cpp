@@ -142,6 +142,10 @@ void add_run_options(CLI::App& c, RunOptions& o, bool e) {
   env(c.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
           ->capture_default_str(),
       "VIPD_LOG_LEVEL", e);
+  env(c.add_option("--log-format", o.log_format,
+                   "text (keepalived-style lines with a level) or json (one object per line)")
+          ->capture_default_str(),
+      "VIPD_LOG_FORMAT", e);
   env(c.add_option("--admin-emails", o.admin_emails,
                    "Accepted for ipfailover compatibility; unused"),
       "OPENSHIFT_HA_ADMIN_EMAILS", e);

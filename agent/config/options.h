@@ -52,6 +52,7 @@ struct RunOptions {
   std::string garp_master_refresh = "0";
   std::string status_socket;  // default: abstract @vipd/<interface>, scoped to the netns
   std::string log_level = "info";
+  std::string log_format = "text";  // text or json; validated with log_level (main.cpp)
   // Accepted for compatibility, unused: reported in the log.
   std::string admin_emails, smtp_server, selector, keepalived_options;
 };

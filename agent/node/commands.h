@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "node/timer_id.h"
 #include "vipd/core/instance.h"
@@ -64,12 +65,20 @@ struct CheckNow {
 enum class Level : std::uint8_t { Debug, Info, Warn, Error };
 inline constexpr std::size_t kNoInstance = static_cast<std::size_t>(-1);
 
-// One log line in keepalived's wording; `event` names the kind for structured logs.
+// One data field of a structured log line ("from": "BACKUP").
+struct LogField {
+  std::string_view key;
+  std::string value;
+};
+
+// One log line in keepalived's wording; `event` names the kind, `fields` carry its data for
+// structured (JSON) logs.
 struct Log {
   Level level = Level::Info;
   std::string_view event;
   std::size_t instance = kNoInstance;
   std::string text;
+  std::vector<LogField> fields;
 };
 
 using Command = std::variant<SendAdvert, AddVips, RemoveVips, Announce, SetTimer, StateChanged,

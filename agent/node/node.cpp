@@ -181,9 +181,10 @@ void Node::update_priority(std::size_t index) {
   InstanceState& instance = instances_[index];
   const std::uint8_t next = core::effective_priority(instance.base_priority, check_adjustment_);
   if (next == instance.core.priority()) return;
-  log(Level::Info, "priority", index,
+  log(Level::Info, "priority_change", index,
       "(" + instance.plan.name + ") Changing effective priority from " +
-          std::to_string(instance.core.priority()) + " to " + std::to_string(next));
+          std::to_string(instance.core.priority()) + " to " + std::to_string(next),
+      {{"from", std::to_string(instance.core.priority())}, {"to", std::to_string(next)}});
   catch_up(index);
   instance.core.set_priority(next);
   // Adverts the kernel coalesced were judged against the old priority: hear the next one anew.
@@ -268,8 +269,9 @@ void Node::execute(std::size_t index, const core::ActionList& actions) {
             [&](const core::StateChange& change) { on_state_change(index, change); },
             [&](const core::ArmTimer& arm) { set_timer(TimerKind::Protocol, index, arm.at); },
             [&](const core::Note& note) {
-              log(Level::Info, "note", index,
-                  note_text(instance.plan.name, note, instance.core.priority()));
+              log(Level::Info, "advert", index,
+                  note_text(instance.plan.name, note, instance.core.priority()),
+                  {{"peer", note.peer.to_string()}, {"priority", std::to_string(note.priority)}});
               if (note.kind == core::NoteKind::ForcingNewElection &&
                   lower_priority_episode(instance, note.peer)) {
                 announce(index, Burst::LowerPriorityHeard);
@@ -331,8 +333,12 @@ void Node::on_state_change(std::size_t index, const core::StateChange& change) {
   ++instance.transitions;
   instance.state_since = now_;
   out_.push_back(StateChanged{index, change});
-  log(Level::Info, "state_change", index, entering_state(instance.plan.name, change));
-  log(Level::Info, "state_change", index,
+  log(Level::Info, "state_change", index, entering_state(instance.plan.name, change),
+      {{"from", std::string(core::to_string(change.from))},
+       {"to", std::string(core::to_string(change.to))},
+       {"reason", std::string(core::to_string(change.reason))},
+       {"priority", std::to_string(instance.core.priority())}});
+  log(Level::Info, "state_reason", index,
       transition_reason(instance.plan.name, change, instance.core));
   if (change.from == core::State::Master && change.reason == core::StateReason::HigherPriority) {
     // A split brain just ended and clients may still have our MAC for the VIPs. One parting
@@ -367,9 +373,10 @@ void Node::set_timer(TimerKind kind, std::size_t index, core::Time at) {
   out_.push_back(SetTimer{TimerId{kind, index}, at});
 }
 
-void Node::log(Level level, std::string_view event, std::size_t index, std::string text) {
+void Node::log(Level level, std::string_view event, std::size_t index, std::string text,
+               std::vector<LogField> fields) {
   if (level < verbosity_) return;
-  out_.push_back(Log{level, event, index, std::move(text)});
+  out_.push_back(Log{level, event, index, std::move(text), std::move(fields)});
 }
 
 }  // namespace vipd::node

@@ -104,7 +104,8 @@ class Node {
   void on_state_change(std::size_t index, const core::StateChange& change);
 
   void set_timer(TimerKind kind, std::size_t index, core::Time at);
-  void log(Level level, std::string_view event, std::size_t index, std::string text);
+  void log(Level level, std::string_view event, std::size_t index, std::string text,
+           std::vector<LogField> fields = {});
 
   config::Plan plan_;
   ReceivePath& receive_;

@@ -69,6 +69,7 @@ TEST(Defaults, AreIpfailoversWhenNothingIsSet) {
   EXPECT_EQ(o.advert_interval, "1");
   EXPECT_FALSE(o.no_bpf);
   EXPECT_EQ(o.log_level, "info");
+  EXPECT_EQ(o.log_format, "text");
 }
 
 // One option seen through every layer. The file key alternates between the long option name and
@@ -163,7 +164,9 @@ INSTANTIATE_TEST_SUITE_P(
         Layered{"advert-interval", "VIPD_ADVERT_INTERVAL", "VIPD_ADVERT_INTERVAL", "\"0.1\"", "0.2",
                 "0.3", [](const RunOptions& o) { return o.advert_interval; }, "1", "0.1"},
         Layered{"log-level", "VIPD_LOG_LEVEL", "log-level", "\"debug\"", "warn", "error",
-                [](const RunOptions& o) { return o.log_level; }, "info", "debug"}),
+                [](const RunOptions& o) { return o.log_level; }, "info", "debug"},
+        Layered{"log-format", "VIPD_LOG_FORMAT", "log_format", "\"json\"", "text", "json",
+                [](const RunOptions& o) { return o.log_format; }, "text", "json"}),
     [](const testing::TestParamInfo<Layered>& param_info) {
       std::string name;
       for (const char c : std::string(param_info.param.flag)) name += c == '-' ? '_' : c;

@@ -1,0 +1,71 @@
+#include "log/rate_limiter.h"
+
+namespace vipd::log {
+
+std::string RateLimiter::kind_of(const Record& record) {
+  // Structured events are alike when level, event and instance match; plain calls (event "log")
+  // when their text does. \x1f cannot occur in event or instance names.
+  std::string kind;
+  kind += static_cast<char>('0' + static_cast<int>(record.level));
+  kind += '\x1f';
+  kind += record.event;
+  kind += '\x1f';
+  kind += record.instance;
+  if (record.event == "log") {
+    kind += '\x1f';
+    kind += record.message;
+  }
+  return kind;
+}
+
+bool RateLimiter::admit(const Record& record, SteadyTime now) {
+  if (record.level < limits_.from_level || limits_.burst == 0) return true;
+  std::string kind = kind_of(record);
+  auto it = kinds_.find(kind);
+  if (it != kinds_.end() && now - it->second.start >= limits_.window) {
+    // Ended, but expire() has not seen it yet: keep its summary, start a new window.
+    if (it->second.suppressed.count > 0) pending_.push_back(std::move(it->second.suppressed));
+    kinds_.erase(it);
+    it = kinds_.end();
+  }
+  if (it == kinds_.end()) {
+    if (kinds_.size() >= limits_.max_kinds) return true;
+    Window window;
+    window.start = now;
+    window.suppressed.level = record.level;
+    window.suppressed.event = std::string(record.event);
+    window.suppressed.instance = std::string(record.instance);
+    it = kinds_.emplace(std::move(kind), std::move(window)).first;
+  }
+  Window& window = it->second;
+  if (++window.seen <= limits_.burst) return true;
+  ++window.suppressed.count;
+  window.suppressed.last_message = std::string(record.message);
+  return false;
+}
+
+std::vector<Suppressed> RateLimiter::expire(SteadyTime now) {
+  std::vector<Suppressed> ended = std::move(pending_);
+  pending_.clear();
+  for (auto it = kinds_.begin(); it != kinds_.end();) {
+    if (now - it->second.start < limits_.window) {
+      ++it;
+      continue;
+    }
+    if (it->second.suppressed.count > 0) ended.push_back(std::move(it->second.suppressed));
+    it = kinds_.erase(it);
+  }
+  return ended;
+}
+
+std::vector<Suppressed> RateLimiter::drain() {
+  std::vector<Suppressed> pending = std::move(pending_);
+  pending_.clear();
+  for (auto& [kind, window] : kinds_) {
+    if (window.suppressed.count > 0) pending.push_back(std::move(window.suppressed));
+  }
+  kinds_.clear();
+  return pending;
+}
+
+}  // namespace vipd::log
