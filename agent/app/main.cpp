@@ -6,10 +6,12 @@
 #include <cstdio>
 #include <iostream>
 
+#include "app/capabilities.h"
 #include "app/daemon.h"
 #include "app/plan_view.h"
 #include "app/status_view.h"
 #include "app/version.h"
+#include "bpf/privileges.h"
 #include "config/host_facts.h"
 #include "config/options.h"
 #include "config/plan.h"
@@ -47,6 +49,13 @@ int run_daemon(const vipd::config::RunOptions& options) {
   if (!planned.ok()) {
     for (const std::string& error : planned.errors) std::cerr << "vipd: " << error << "\n";
     return kExitBadConfig;
+  }
+  // Before anything touches the host: without these vipd would fail on its first netlink call.
+  if (const std::string missing =
+          vipd::app::missing_run_capabilities(vipd::bpf::effective_capabilities());
+      !missing.empty()) {
+    std::cerr << "vipd: " << missing << "\n";
+    return vipd::app::kExitMissingCapability;
   }
   setup_logging(options.log_level);
   spdlog::info("Starting vipd {} on {} ({} instance(s), source {}, {})", vipd::app::version_short(),

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <functional>
 #include <string>
 
@@ -29,7 +30,9 @@ class StatusServer {
   ino_t inode_ = 0;  // of our socket file (filesystem paths only)
 };
 
-// Connects, reads the whole answer. Empty string and `error` set on failure.
-std::string query_status(const std::string& path, std::string& error);
+// Connects, reads the whole answer (the daemon closes after it). Empty string and `error` set on
+// failure, including no complete answer within `timeout`.
+std::string query_status(const std::string& path, std::string& error,
+                         std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
 
 }  // namespace vipd::app

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "bpf/bpffs.h"
+#include "bpf/privileges.h"
 #include "bpf/prog_info.h"
 #include "bpf/tc_attach.h"
 
@@ -49,7 +50,7 @@ std::string load_failure(std::string_view object, int error) {
   std::string text =
       "BPF unavailable: bpf_object__load(" + std::string(object) + ") failed: " + errno_text(error);
   if (error == -EPERM || error == -EACCES)
-    text += " (need CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN, plus CAP_NET_ADMIN)";
+    text += " (" + bpf_permission_hint(effective_capabilities()) + ")";
   return text;
 }
 
