@@ -1,0 +1,175 @@
+"""Containers on the lab: the vipd image (scripts/image.sh) run as lab nodes with podman.
+
+Shared by test_deploy_container.py and test_deploy_systemd.py. Every container is named
+`<lab prefix>-<role>` (vipdt…), runs in a lab node's network namespace (`--network ns:…`, never
+podman's bridge) and is removed by the fixture that started it, also when a test fails. podman gets
+its runtime and ulimits as flags (crun refuses this host's hybrid cgroup layout; the default
+ulimits exceed the hard limits), so nothing under /etc/containers is needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+import vipdlab
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGE_SH = REPO / "scripts" / "image.sh"
+SECCOMP_PROFILE = REPO / "deploy" / "container" / "seccomp-vipd.json"
+PODMAN = ["podman", "--runtime", "runc"]
+ULIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
+FOUR_CAPABILITIES = ("NET_ADMIN", "NET_RAW", "BPF", "PERFMON")
+# Capability bit numbers (linux/capability.h).
+CAP_BITS = {"NET_ADMIN": 12, "NET_RAW": 13, "SYS_ADMIN": 21, "PERFMON": 38, "BPF": 39}
+CMD_TIMEOUT = 60.0
+
+
+def capability_mask(names) -> int:
+    return sum(1 << CAP_BITS[name] for name in names)
+
+
+def podman(*args: str, timeout: float = CMD_TIMEOUT, check: bool = True) -> subprocess.CompletedProcess:
+    return vipdlab.run_cmd([*PODMAN, *args], timeout=timeout, check=check)
+
+
+def podman_missing() -> Optional[str]:
+    if shutil.which("podman") is None:
+        return "podman is not installed (scripts/setup.sh installs it): container tests skipped"
+    return None
+
+
+def image_reference() -> str:
+    """The tag scripts/image.sh builds for this tree (ctest's deploy.image test builds it first)."""
+    return vipdlab.run_cmd([str(IMAGE_SH), "--print-tag"]).stdout.strip()
+
+
+def require_image(reference: str) -> None:
+    result = podman("image", "exists", reference, check=False)
+    assert result.returncode == 0, (
+        f"image {reference} not built: run `sudo scripts/image.sh` (ctest runs it as deploy.image)")
+
+
+class Bpffs:
+    """A bpffs instance of the test's own, mounted on the host and bind-mounted into a container
+    as its /sys/fs/bpf: what the node's /sys/fs/bpf is to a pod, without touching the host's."""
+
+    def __init__(self):
+        self.path = Path(tempfile.mkdtemp(prefix="vipdt-bpffs-"))
+        vipdlab.run_cmd(["mount", "-t", "bpf", "bpf", str(self.path)])
+
+    def pins(self, interface: str = "eth0") -> list[str]:
+        directory = self.path / "vipd" / interface
+        return sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+
+    def remove(self) -> None:
+        vipdlab.run_cmd(["umount", str(self.path)], check=False)
+        with contextlib.suppress(OSError):
+            self.path.rmdir()
+
+
+class Container:
+    """One `podman run -d` container in a lab node's network namespace."""
+
+    def __init__(self, name: str, node: vipdlab.Node):
+        self.name = name
+        self.node = node
+
+    def inspect(self) -> dict:
+        return json.loads(podman("inspect", self.name).stdout)[0]
+
+    def pid(self) -> int:
+        return int(self.inspect()["State"]["Pid"])
+
+    def running(self) -> bool:
+        result = podman("inspect", "-f", "{{.State.Running}}", self.name, check=False)
+        return result.stdout.strip() == "true"
+
+    def exit_code(self) -> int:
+        return int(podman("inspect", "-f", "{{.State.ExitCode}}", self.name).stdout.strip())
+
+    def wait_exit(self, timeout: float) -> int:
+        vipdlab.wait_for(lambda: not self.running(), timeout=timeout, interval=0.1,
+                         desc=f"{self.name} exited")
+        return self.exit_code()
+
+    def logs(self) -> str:
+        result = podman("logs", self.name, check=False)
+        return result.stdout + result.stderr
+
+    def exec(self, *argv: str, timeout: float = CMD_TIMEOUT, check: bool = False) -> subprocess.CompletedProcess:
+        return podman("exec", self.name, *argv, timeout=timeout, check=check)
+
+    def status(self) -> Optional[dict]:
+        result = self.exec("vipd", "status", "--json")
+        return json.loads(result.stdout) if result.returncode == 0 else None
+
+    def state(self) -> Optional[str]:
+        status = self.status()
+        return status["instances"][0]["state"] if status and status.get("instances") else None
+
+    def proc_status(self) -> dict[str, str]:
+        """/proc/<pid>/status of the container's main process, read from the host."""
+        text = Path(f"/proc/{self.pid()}/status").read_text()
+        return dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+
+
+class Containers:
+    """Starts containers on one lab and removes every one of them in `remove_all()`."""
+
+    def __init__(self, lab: vipdlab.Lab, image: str):
+        self.lab = lab
+        self.image = image
+        self.started: list[Container] = []
+
+    def run(self, node, role: str, args: list[str], env: Optional[dict] = None,
+            capabilities=FOUR_CAPABILITIES, seccomp: Optional[Path] = SECCOMP_PROFILE,
+            bpffs: Optional[Bpffs] = None, extra: Optional[list[str]] = None,
+            image: Optional[str] = None) -> Container:
+        node = self.lab.node(node)
+        container = Container(f"{self.lab.prefix}-{role}", node)
+        argv = ["run", "-d", "--pull=never", "--name", container.name,
+                "--network", f"ns:/var/run/netns/{node.ns_name}", *ULIMITS]
+        if capabilities is not None:
+            argv += ["--cap-drop", "all"] + [f"--cap-add={c}" for c in capabilities]
+        if seccomp is not None:
+            argv += ["--security-opt", f"seccomp={seccomp}"]
+        if bpffs is not None:
+            argv += ["-v", f"{bpffs.path}:/sys/fs/bpf"]
+        for key, value in (env or {}).items():
+            argv += ["-e", f"{key}={value}"]
+        argv += list(extra or [])
+        self.started.append(container)
+        podman(*argv, image or self.image, *args)
+        return container
+
+    def remove_all(self) -> list[str]:
+        for container in reversed(self.started):
+            podman("rm", "-f", "-t", "0", container.name, check=False)
+        left = podman("ps", "-a", "--format", "{{.Names}}", check=False).stdout.split()
+        return [name for name in left if name.startswith(self.lab.prefix)]
+
+
+def wait_until(predicate, timeout: float, desc: str, interval: float = 0.05):
+    return vipdlab.wait_for(predicate, timeout=timeout, interval=interval, desc=desc)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_share(pid: int, seconds: float) -> float:
+    """CPU used by `pid` over `seconds` of wall time, as a fraction of one core."""
+    before, start = cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - before) / (time.monotonic() - start)
