@@ -56,16 +56,29 @@ Status make_directories(const std::string& path) {
   }
 }
 
-Status pin_map(bpf_map* map, const std::string& path) {
+namespace {
+
+template <typename Pin>
+Status pin_at(const std::string& path, Pin pin) {
   if (unlink(path.c_str()) != 0 && errno != ENOENT) {
     return Error{"cannot remove stale pin " + path + ": " + errno_text(errno)};
   }
-  int error = bpf_map__pin(map, path.c_str());
+  int error = pin(path.c_str());
   if (error) return Error{"pinning " + path + " failed: " + errno_text(-error)};
   if (chmod(path.c_str(), kPinMode) != 0) {
     return Error{"chmod 0600 " + path + " failed: " + errno_text(errno)};
   }
   return {};
+}
+
+}  // namespace
+
+Status pin_map(bpf_map* map, const std::string& path) {
+  return pin_at(path, [map](const char* where) { return bpf_map__pin(map, where); });
+}
+
+Status pin_program(bpf_program* program, const std::string& path) {
+  return pin_at(path, [program](const char* where) { return bpf_program__pin(program, where); });
 }
 
 void remove_stale_pins(const std::string& dir) {

@@ -194,8 +194,10 @@ Status Dataplane::attach() {
   ifindex_ = static_cast<int>(if_nametoindex(options_.interface.c_str()));
   if (!ifindex_) return Error{"interface " + options_.interface + " not found"};
   prepare_pin_dir();
+  // A killed run's programs, through its pins: ours to replace even without CAP_SYS_ADMIN.
+  const PinnedPrograms previous = PinnedPrograms::open(pin_dir_);
   if (options_.attach_xdp) {
-    if (Status status = attach_xdp(); !status) {
+    if (Status status = attach_xdp(previous); !status) {
       detach();
       return status;
     }
@@ -207,7 +209,7 @@ Status Dataplane::attach() {
       if (lo) tc_targets_.push_back({lo, std::string(kLoopback)});
     }
     for (TcTarget& target : tc_targets_) {
-      if (Status status = attach_tc_to(target); !status) {
+      if (Status status = attach_tc_to(target, previous); !status) {
         detach();
         return status;
       }
@@ -216,14 +218,14 @@ Status Dataplane::attach() {
     state_.tc_ingress_prog_id = tc_targets_.front().ingress_prog_id;
     state_.tc_egress_prog_id = tc_targets_.front().egress_prog_id;
   }
-  pin_maps();
+  pin_objects();
   return {};
 }
 
-Status Dataplane::attach_xdp() {
+Status Dataplane::attach_xdp(const PinnedPrograms& previous) {
   int prog_fd = bpf_program__fd(skel_->xdp->progs.vipd_xdp_advert);
   Result<XdpAttachment> attached =
-      attach_xdp_program(ifindex_, options_.interface, prog_fd, options_.xdp_mode);
+      attach_xdp_program(ifindex_, options_.interface, prog_fd, options_.xdp_mode, previous);
   if (!attached) return attached.status();
   state_.xdp_attached = true;
   state_.xdp_mode = attached->mode;
@@ -232,7 +234,7 @@ Status Dataplane::attach_xdp() {
   return {};
 }
 
-Status Dataplane::attach_tc_to(TcTarget& target) {
+Status Dataplane::attach_tc_to(TcTarget& target, const PinnedPrograms& previous) {
   Result<bool> created = ensure_clsact(target.ifindex, target.ifname);
   if (!created) return created.status();
   std::string marker = clsact_marker(target.ifname);
@@ -244,12 +246,12 @@ Status Dataplane::attach_tc_to(TcTarget& target) {
   const TcFilterId id{kTcHandle, kTcPriority};
   Result<std::uint32_t> ingress =
       attach_tc_filter(target.ifindex, target.ifname, TcDirection::Ingress,
-                       bpf_program__fd(skel_->tc->progs.vipd_tc_ingress), id);
+                       bpf_program__fd(skel_->tc->progs.vipd_tc_ingress), id, previous);
   if (!ingress) return ingress.status();
   target.ingress_prog_id = *ingress;
   Result<std::uint32_t> egress =
       attach_tc_filter(target.ifindex, target.ifname, TcDirection::Egress,
-                       bpf_program__fd(skel_->tc->progs.vipd_tc_egress), id);
+                       bpf_program__fd(skel_->tc->progs.vipd_tc_egress), id, previous);
   if (!egress) return egress.status();
   target.egress_prog_id = *egress;
   return {};
@@ -305,7 +307,7 @@ std::string Dataplane::clsact_marker(const std::string& ifname) const {
   return pin_dir_.empty() ? std::string() : pin_dir_ + "/clsact-created-" + bpffs_safe_name(ifname);
 }
 
-void Dataplane::pin_maps() {
+void Dataplane::pin_objects() {
   if (pin_dir_.empty()) return;
   remove_stale_pins(pin_dir_);
   auto pin_all = [&](bpf_object* object) -> Status {
@@ -318,6 +320,12 @@ void Dataplane::pin_maps() {
   };
   Status status = pin_all(skel_->xdp->obj);
   if (status) status = pin_all(skel_->tc->obj);
+  // The programs too (kProgramPins): the next run's way to recognise them (see attach()), and
+  // `bpftool prog show pinned <dir>/vipd_xdp_advert` for operators.
+  for (bpf_program* program : {skel_->xdp->progs.vipd_xdp_advert, skel_->tc->progs.vipd_tc_ingress,
+                               skel_->tc->progs.vipd_tc_egress}) {
+    if (status) status = pin_program(program, pin_dir_ + "/" + bpf_program__name(program));
+  }
   if (!status) {
     state_.pin_note = status.message() + "; running without pins";
     remove_stale_pins(pin_dir_);

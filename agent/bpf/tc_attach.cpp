@@ -87,9 +87,10 @@ std::uint32_t tc_filter_prog_id(int ifindex, TcDirection direction, TcFilterId i
 }
 
 Result<std::uint32_t> attach_tc_filter(int ifindex, const std::string& ifname,
-                                       TcDirection direction, int prog_fd, TcFilterId id) {
+                                       TcDirection direction, int prog_fd, TcFilterId id,
+                                       const PinnedPrograms& pinned) {
   if (std::uint32_t existing = tc_filter_prog_id(ifindex, direction, id)) {
-    std::string name = program_name(existing);
+    std::string name = program_name(existing, pinned);
     if (!is_vipd_tc_program(name)) {
       return Error{"tc " + std::string(direction_name(direction)) + " filter handle " +
                    std::to_string(id.handle) + " prio " + std::to_string(id.priority) + " on " +

@@ -25,15 +25,16 @@ void set_replace_opts(bpf_xdp_attach_opts& opts, int old_prog_fd) {
 }
 
 // Removes exactly program `id` in `mode`; a concurrent change makes the kernel refuse instead.
-int detach_by_id(int ifindex, const AttachedProgram& program) {
-  OwnedFd old(program_fd(program.id));
+int detach_by_id(int ifindex, const AttachedProgram& program, const PinnedPrograms& pinned) {
+  OwnedFd old(program_fd(program.id, pinned));
   if (old.get() < 0) return 0;  // already gone
   bpf_xdp_attach_opts opts;
   set_replace_opts(opts, old.get());
   return bpf_xdp_detach(ifindex, mode_flag(program.mode) | XDP_FLAGS_REPLACE, &opts);
 }
 
-Result<std::vector<AttachedProgram>> attached_programs(int ifindex, const std::string& ifname) {
+Result<std::vector<AttachedProgram>> attached_programs(int ifindex, const std::string& ifname,
+                                                       const PinnedPrograms& pinned) {
   bpf_xdp_query_opts query;
   clear_opts(query);
   if (int error = bpf_xdp_query(ifindex, 0, &query)) {
@@ -47,7 +48,7 @@ Result<std::vector<AttachedProgram>> attached_programs(int ifindex, const std::s
   if (query.drv_prog_id) programs.push_back({XdpMode::Native, query.drv_prog_id});
   if (query.skb_prog_id) programs.push_back({XdpMode::Generic, query.skb_prog_id});
   for (const AttachedProgram& program : programs) {
-    std::string name = program_name(program.id);
+    std::string name = program_name(program.id, pinned);
     if (is_vipd_xdp_program(name)) continue;
     return Error{ifname + " already has XDP program '" + name + "' (id " +
                  std::to_string(program.id) + ", " + std::string(to_string(program.mode)) +
@@ -65,11 +66,12 @@ std::uint32_t stale_id_in(const std::vector<AttachedProgram>& stale, XdpMode mod
   return 0;
 }
 
-int attach_in_mode(int ifindex, int prog_fd, XdpMode mode, std::uint32_t stale_id) {
+int attach_in_mode(int ifindex, int prog_fd, XdpMode mode, std::uint32_t stale_id,
+                   const PinnedPrograms& pinned) {
   if (!stale_id) {
     return bpf_xdp_attach(ifindex, prog_fd, mode_flag(mode) | XDP_FLAGS_UPDATE_IF_NOEXIST, nullptr);
   }
-  OwnedFd old(program_fd(stale_id));
+  OwnedFd old(program_fd(stale_id, pinned));
   bpf_xdp_attach_opts opts;
   set_replace_opts(opts, old.get());
   return bpf_xdp_attach(ifindex, prog_fd, mode_flag(mode) | XDP_FLAGS_REPLACE, &opts);
@@ -90,8 +92,8 @@ std::string_view to_string(XdpMode mode) {
 }
 
 Result<XdpAttachment> attach_xdp_program(int ifindex, const std::string& ifname, int prog_fd,
-                                         XdpMode requested) {
-  Result<std::vector<AttachedProgram>> stale = attached_programs(ifindex, ifname);
+                                         XdpMode requested, const PinnedPrograms& pinned) {
+  Result<std::vector<AttachedProgram>> stale = attached_programs(ifindex, ifname, pinned);
   if (!stale) return Error{stale.message()};
   std::vector<XdpMode> order;
   if (requested == XdpMode::Auto) {
@@ -104,7 +106,7 @@ Result<XdpAttachment> attach_xdp_program(int ifindex, const std::string& ifname,
   // is then no longer there to be replaced (should the first mode fail and that one be tried).
   for (const AttachedProgram& program : *stale) {
     if (program.mode == order.front()) continue;
-    if (int error = detach_by_id(ifindex, program)) {
+    if (int error = detach_by_id(ifindex, program, pinned)) {
       return Error{"removing the stale vipd XDP program from " + ifname +
                    " failed: " + errno_text(error)};
     }
@@ -113,11 +115,11 @@ Result<XdpAttachment> attach_xdp_program(int ifindex, const std::string& ifname,
   std::string failures;
   for (XdpMode mode : order) {
     std::uint32_t stale_id = stale_id_in(*stale, mode);
-    int error = attach_in_mode(ifindex, prog_fd, mode, stale_id);
+    int error = attach_in_mode(ifindex, prog_fd, mode, stale_id, pinned);
     if (error == 0) return XdpAttachment{mode, program_id(prog_fd), replaced};
     failures += std::string(failures.empty() ? "" : "; ") + std::string(to_string(mode)) + ": " +
                 errno_text(error);
-    if (stale_id) detach_by_id(ifindex, {mode, stale_id});  // let the next mode in
+    if (stale_id) detach_by_id(ifindex, {mode, stale_id}, pinned);  // let the next mode in
   }
   return Error{"attaching XDP to " + ifname + " failed (" + failures + ")"};
 }
