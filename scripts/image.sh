@@ -67,10 +67,16 @@ if ((refresh_base)) || ! "${PODMAN[@]}" image exists "$BASE_IMAGE"; then
     rm -f "$partial"
     # Slim like debian:bookworm-slim: no manuals, docs (copyright files kept) or translations;
     # mmdebstrap leaves these dpkg options in the image, so the Containerfile's installs obey them.
+    # The usrmerge package (and the perl it pulls in, ~50 MB) is only needed to merge /usr, which
+    # mmdebstrap has done once it is installed; usr-is-merged replaces it, as in Debian's images.
     mmdebstrap --quiet --variant=minbase --mode=root \
       --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
       --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
       --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/lintian/*' \
+      --customize-hook='chroot "$1" env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq \
+        usrmerge perl perl-modules-5.36 libperl5.36 libfile-find-rule-perl libnumber-compare-perl \
+        libtext-glob-perl >/dev/null' \
+      --customize-hook='chroot "$1" apt-get clean' \
       bookworm "$partial"
     mv "$partial" "$BASE_TAR"
     step "base tarball made in $(elapsed "$start")"

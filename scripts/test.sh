@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command: installs dependencies, builds, runs every ctest label
-# (unit, sim, fuzz, bpf, integration). The exit code is the verdict.
+# (unit, sim, fuzz, bpf, integration, deploy). The exit code is the verdict.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
