@@ -173,3 +173,16 @@ def cpu_share(pid: int, seconds: float) -> float:
     before, start = cpu_seconds(pid), time.monotonic()
     time.sleep(seconds)
     return (cpu_seconds(pid) - before) / (time.monotonic() - start)
+
+
+def cgroup_memory_peak(pid: int) -> Optional[float]:
+    """Peak memory of the process's memory cgroup in bytes (what a pod's memory limit counts: its
+    processes plus kernel memory such as BPF maps); None where it cannot be read."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for candidate in ([f"/sys/fs/cgroup/memory{path}/memory.max_usage_in_bytes"]
+                          if "memory" in controllers.split(",") else
+                          [f"/sys/fs/cgroup{path}/memory.peak"] if controllers == "" else []):
+            with contextlib.suppress(OSError, ValueError):
+                return float(Path(candidate).read_text())
+    return None

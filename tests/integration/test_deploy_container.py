@@ -163,6 +163,11 @@ def test_image_runs_vipd_with_four_capabilities(deployment):
     # 100 ms adverts (the master sends 10 adverts/s, a backup receives them in XDP).
     for name in ("n1", "n2"):
         status = nodes[name].proc_status()
+        conftest.record_measure(f"container {name} CPU used until here (start-up, election)",
+                                deploylab.cpu_seconds(nodes[name].pid()) * 1000, "ms")
+        peak = deploylab.cgroup_memory_peak(nodes[name].pid())
+        if peak is not None:
+            conftest.record_measure(f"container {name} memory cgroup peak (incl. BPF maps)", peak / 2**20, "MiB")
         conftest.record_measure(f"container {name} ({nodes[name].state()}) RSS", int(status["VmRSS"].split()[0]) / 1024, "MiB")
         conftest.record_measure(f"container {name} peak RSS (VmHWM)", int(status["VmHWM"].split()[0]) / 1024, "MiB")
         share = deploylab.cpu_share(nodes[name].pid(), 5.0)
