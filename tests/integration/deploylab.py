@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -58,12 +59,40 @@ def require_image(reference: str) -> None:
         f"image {reference} not built: run `sudo scripts/image.sh` (ctest runs it as deploy.image)")
 
 
+STALE_NAME = re.compile(r"^(vipdt[0-9a-f]{6})-")
+
+
+def live_lab_prefixes() -> set[str]:
+    return {m.group(1) for m in map(vipdlab.LAB_NS_RE.match, vipdlab.list_netns()) if m}
+
+
+def sweep_stale() -> None:
+    """Containers and bpffs mounts of labs whose namespaces are gone (a run killed before its
+    teardown; Lab.up() has removed such labs' namespaces by then)."""
+    live = live_lab_prefixes()
+    names = podman("ps", "-a", "--format", "{{.Names}}", check=False).stdout.split()
+    for name in names:
+        match = STALE_NAME.match(name)
+        if match and match.group(1) not in live:
+            podman("rm", "-f", "-t", "0", name, check=False)
+    for line in Path("/proc/mounts").read_text().splitlines():
+        fields = line.split()
+        mountpoint = Path(fields[1])
+        match = STALE_NAME.match(mountpoint.name)
+        if fields[2] == "bpf" and mountpoint.parent == Path(tempfile.gettempdir()) and match \
+                and match.group(1) not in live:
+            vipdlab.run_cmd(["umount", str(mountpoint)], check=False)
+            with contextlib.suppress(OSError):
+                mountpoint.rmdir()
+
+
 class Bpffs:
     """A bpffs instance of the test's own, mounted on the host and bind-mounted into a container
-    as its /sys/fs/bpf: what the node's /sys/fs/bpf is to a pod, without touching the host's."""
+    as its /sys/fs/bpf: what the node's /sys/fs/bpf is to a pod, without touching the host's.
+    Named after the lab (<prefix>-bpffs-…) so that sweep_stale() can tell whose it is."""
 
-    def __init__(self):
-        self.path = Path(tempfile.mkdtemp(prefix="vipdt-bpffs-"))
+    def __init__(self, lab: vipdlab.Lab):
+        self.path = Path(tempfile.mkdtemp(prefix=f"{lab.prefix}-bpffs-"))
         vipdlab.run_cmd(["mount", "-t", "bpf", "bpf", str(self.path)])
 
     def pins(self, interface: str = "eth0") -> list[str]:
@@ -129,6 +158,7 @@ class Containers:
         self.lab = lab
         self.image = image
         self.started: list[Container] = []
+        sweep_stale()
 
     def run(self, node, role: str, args: list[str], env: Optional[dict] = None,
             capabilities=FOUR_CAPABILITIES, seccomp: Optional[Path] = SECCOMP_PROFILE,

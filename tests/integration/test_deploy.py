@@ -22,6 +22,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -387,6 +388,16 @@ def test_seccomp_profile_is_the_runtime_default_plus_bpf():
               for r in profile["syscalls"] if r["names"] in (["bpf"], ["perf_event_open"])}
     assert ("bpf", "SCMP_ACT_ALLOW", ("CAP_BPF",)) in grants
     assert ("perf_event_open", "SCMP_ACT_ALLOW", ("CAP_PERFMON",)) in grants
+    # The check can fail: a default profile with one more rule no longer derives the committed one.
+    default = json.loads(Path("/usr/share/containers/seccomp.json").read_text())
+    default["syscalls"].append({"names": ["vipdt_planted"], "action": "SCMP_ACT_ALLOW", "args": []})
+    planted = Path(tempfile.mkdtemp(prefix="vipdt-seccomp-")) / "seccomp.json"
+    try:
+        planted.write_text(json.dumps(default))
+        result = run([sys.executable, str(SECCOMP_SCRIPT), "--check", "--default", str(planted)])
+    finally:
+        shutil.rmtree(planted.parent)
+    assert result.returncode == 1 and "not derived from" in result.stderr, result
     machine_config = load_manifests()["machineconfig-seccomp.yaml"][0]
     source = machine_config["spec"]["config"]["storage"]["files"][0]["contents"]["source"]
     assert base64.b64decode(source.split(",", 1)[1]).decode() == \

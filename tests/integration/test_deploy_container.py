@@ -14,6 +14,7 @@ runs them on another image.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -74,7 +75,7 @@ READ_ONLY = ["--read-only", "--read-only-tmpfs=false"]
 
 
 def start_node(lab, containers, bpffs, node: str, priority: int) -> deploylab.Container:
-    bpffs[node] = deploylab.Bpffs()
+    bpffs[node] = deploylab.Bpffs(lab)
     return containers.run(node, node, vipd_args(priority), env=pod_env(lab), bpffs=bpffs[node],
                           extra=READ_ONLY)
 
@@ -224,7 +225,7 @@ def test_without_the_seccomp_profile_falls_back_in_one_line(deployment):
     """The runtime's default profile refuses bpf(2) without CAP_SYS_ADMIN: vipd still runs, on the
     raw socket, and says so once, naming the cause."""
     lab, containers, bpffs = deployment
-    bpffs["n1"] = deploylab.Bpffs()
+    bpffs["n1"] = deploylab.Bpffs(lab)
     node = containers.run("n1", "n1-default-seccomp", vipd_args(150), env=pod_env(lab),
                           seccomp=None, bpffs=bpffs["n1"])
     wait_or_explain(lambda: node.state() == "MASTER", master_down_interval(INTERVAL, 1) + 10,
@@ -251,3 +252,24 @@ def test_missing_capability_exits_with_one_line(deployment):
     assert lines[0].startswith("vipd: CAP_NET_RAW is missing from the effective capability set"), lines
     assert "CAP_NET_ADMIN" not in lines[0], lines
     assert xdp_programs(lab.node("n1")) == [] and lab.vip_holders(lab.host_address(100)) == []
+
+
+def test_a_killed_runs_containers_and_bpffs_are_swept(image):
+    """What a test run killed before its teardown leaves (a container and a bpffs mount named
+    after a lab whose namespaces are gone) is removed when the next lab starts containers."""
+    dead = "vipdt0dead0"  # a lab prefix (vipdt + 6 hex digits) no live lab has
+    name = f"{dead}-n1"
+    deploylab.podman("create", "--pull=never", "--network", "none", "--name", name, image, "version")
+    mountpoint = deploylab.Path(deploylab.tempfile.mkdtemp(prefix=f"{dead}-bpffs-"))
+    vipdlab.run_cmd(["mount", "-t", "bpf", "bpf", str(mountpoint)])
+    try:
+        with vipdlab.Lab(nodes=1) as lab:
+            deploylab.Containers(lab, image)  # sweeps
+        names = deploylab.podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
+        assert name not in names
+        assert not mountpoint.exists() and str(mountpoint) not in deploylab.Path("/proc/mounts").read_text()
+    finally:
+        deploylab.podman("rm", "-f", name, check=False)
+        vipdlab.run_cmd(["umount", str(mountpoint)], check=False)
+        with contextlib.suppress(OSError):
+            mountpoint.rmdir()

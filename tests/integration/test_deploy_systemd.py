@@ -99,9 +99,9 @@ class SystemdNode:
 
 @pytest.fixture
 def systemd_lab(systemd_image):
-    bpffs = deploylab.Bpffs()
     with vipdlab.Lab(nodes=2) as lab:
         containers = deploylab.Containers(lab, systemd_image)
+        bpffs = deploylab.Bpffs(lab)
         try:
             caps = ["--cap-add=SYS_ADMIN"] + [f"--cap-add={c}" for c in deploylab.FOUR_CAPABILITIES]
             container = containers.run("n1", "systemd-n1", [], capabilities=None, seccomp=None,
