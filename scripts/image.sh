@@ -6,6 +6,7 @@
 #   sudo scripts/image.sh                 # build (reuses the cached base and podman's layers)
 #   sudo scripts/image.sh --refresh-base  # make a new base with mmdebstrap first
 #   scripts/image.sh --print-tag          # the <version>-<commit> tag this tree builds, nothing else
+#   sudo scripts/image.sh --record FILE   # also write the built image's reference to FILE (ctest)
 #
 # Cached between runs: the base tarball in $VIPD_IMAGE_CACHE (default /var/cache/vipd-image), the
 # imported base image and podman's build layers (the build stage's package layer is the slow
@@ -25,13 +26,19 @@ ULIMITS=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
 
 refresh_base=0
 print_tag=0
-for arg in "$@"; do
-  case $arg in
+record=
+while (($#)); do
+  case $1 in
     --refresh-base) refresh_base=1 ;;
     --print-tag) print_tag=1 ;;
-    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "image.sh: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
+    --record)
+      [[ $# -ge 2 ]] || { echo "image.sh: --record needs a file" >&2; exit 2; }
+      record=$2
+      shift ;;
+    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "image.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
+  shift
 done
 
 version=$(sed -n 's/^project(vipd VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
@@ -45,6 +52,7 @@ if ((print_tag)); then
   echo "$IMAGE:$tag"
   exit 0
 fi
+[[ -z $record ]] || rm -f "$record"  # only a successful build records a reference
 
 if [[ $EUID -ne 0 ]]; then
   echo "image.sh: run as root (mmdebstrap and podman's root storage): sudo scripts/image.sh" >&2
@@ -103,4 +111,6 @@ if ! grep -qx "commit $commit" <<<"$shown"; then
   exit 1
 fi
 step "$(tr '\n' ' ' <<<"$shown")"
+# The tests run exactly this image, even if the tree changes (and its tag with it) meanwhile.
+[[ -z $record ]] || echo "$IMAGE:$tag" >"$record"
 echo "$IMAGE:$tag"

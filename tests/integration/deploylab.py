@@ -48,9 +48,15 @@ def podman_missing() -> Optional[str]:
 
 
 def image_reference() -> str:
-    """The tag scripts/image.sh builds for this tree (ctest's deploy.image test builds it first),
-    or VIPD_IMAGE to run the tests on another image."""
-    return os.environ.get("VIPD_IMAGE") or vipdlab.run_cmd([str(IMAGE_SH), "--print-tag"]).stdout.strip()
+    """The image to test: VIPD_IMAGE if set; else the one ctest's deploy.image built (its reference
+    is recorded in the file VIPD_IMAGE_REF names, so a tree edited meanwhile changes nothing);
+    else the tag scripts/image.sh builds for this tree."""
+    if os.environ.get("VIPD_IMAGE"):
+        return os.environ["VIPD_IMAGE"]
+    recorded = Path(os.environ.get("VIPD_IMAGE_REF", "/nonexistent"))
+    if recorded.is_file():
+        return recorded.read_text().strip()
+    return vipdlab.run_cmd([str(IMAGE_SH), "--print-tag"]).stdout.strip()
 
 
 def require_image(reference: str) -> None:
