@@ -6,7 +6,8 @@ with `--cap-drop all` plus exactly NET_ADMIN, NET_RAW, BPF and PERFMON, the proj
 profile, not privileged, and a bpffs of the test's own mounted at /sys/fs/bpf (the node's bpffs
 hostPath). Shown here: XDP attaches (not the raw-socket fallback), the election, crash failover,
 the graceful stop on `podman stop` (priority 0, VIPs removed, programs detached, pins gone), the
-probes, the runbook's tools (ip and ps in the image, bpftool and tcpdump on the node); without
+probes (FAULT makes the pod unready, not dead), the runbook's tools (ip and ps in the image,
+bpftool and tcpdump on the node); without
 the seccomp profile, the fallback in one log line; without NET_RAW, an exit with one line naming
 it. vipd's RSS and CPU are measured here for the manifests' resources. VIPD_IMAGE=<reference>
 runs them on another image.
@@ -239,6 +240,24 @@ def test_without_the_seccomp_profile_falls_back_in_one_line(deployment):
     assert node.status()["receive_path"] == "raw-socket"
     assert node.exec("vipd", "status", "--ready").returncode == 0
     assert lab.vip_holders(lab.host_address(100)) == ["n1"]
+
+
+def test_fault_makes_the_pod_unready_not_dead(deployment):
+    """Link lost: the instance goes FAULT, `--ready` fails naming it, `--live` still passes (the
+    kubelet marks the pod not ready and does not restart it); link back: ready again."""
+    lab, containers, bpffs = deployment
+    node = start_node(lab, containers, bpffs, "n1", 150)
+    wait_or_explain(lambda: node.state() == "MASTER", master_down_interval(INTERVAL, 1) + 10,
+                    "n1 MASTER", containers)
+    lab.cut_link("n1", mode="carrier")
+    deploylab.wait_until(lambda: node.state() == "FAULT", 5, "n1 FAULT without carrier")
+    ready = node.exec("vipd", "status", "--ready")
+    assert ready.returncode == 1 and ready.stderr.strip() == "not ready: eth0: deploy_VIP_1 is FAULT", ready
+    assert node.exec("vipd", "status", "--live").returncode == 0
+    lab.restore_link("n1")
+    deploylab.wait_until(lambda: node.exec("vipd", "status", "--ready").returncode == 0, 10,
+                         "ready again with the link back")
+    assert node.running()
 
 
 def test_missing_capability_exits_with_one_line(deployment):
