@@ -47,6 +47,12 @@ def systemd_image() -> str:
             deploylab.podman("build", "--quiet", "--pull=never", "--network", "host", *deploylab.ULIMITS,
                              "--build-arg", f"VIPD_IMAGE={vipd_image}", "-f", str(NODE_CONTAINERFILE),
                              "-t", reference, context, timeout=600)
+    # This test's images of earlier vipd images are of no further use (about 100 MB each).
+    listed = deploylab.podman("images", "--format", "{{.Repository}}:{{.Tag}}", check=False).stdout.split()
+    stale = [image for image in listed
+             if image.startswith("localhost/vipd-systemd-test:") and image != reference]
+    if stale:
+        deploylab.podman("rmi", *stale, check=False)
     return reference
 
 
