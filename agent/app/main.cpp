@@ -5,11 +5,13 @@
 #include <cstdio>
 #include <iostream>
 
+#include "app/capabilities.h"
 #include "app/daemon.h"
 #include "app/host_facts.h"
 #include "app/plan_view.h"
 #include "app/status_view.h"
 #include "app/version.h"
+#include "bpf/privileges.h"
 #include "config/options.h"
 #include "config/plan.h"
 #include "log/journal.h"
@@ -53,6 +55,13 @@ int run_daemon(const vipd::config::RunOptions& options) {
   if (!planned.ok()) {
     for (const std::string& error : planned.errors) std::cerr << "vipd: " << error << "\n";
     return kExitBadConfig;
+  }
+  // Before anything touches the host: without these vipd would fail on its first netlink call.
+  if (const std::string missing =
+          vipd::app::missing_run_capabilities(vipd::bpf::effective_capabilities());
+      !missing.empty()) {
+    std::cerr << "vipd: " << missing << "\n";
+    return vipd::app::kExitMissingCapability;
   }
   setup_logging(options);
   spdlog::info("Starting vipd {} on {} ({} instance(s), source {}, {})", vipd::app::version_short(),

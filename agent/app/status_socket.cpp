@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstring>
 
@@ -86,24 +87,40 @@ void StatusServer::serve(const std::function<std::string()>& snapshot) {
   }
 }
 
-core::Result<std::string> query_status(const std::string& path) {
-  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+core::Result<std::string> query_status(const std::string& path,
+                                       std::chrono::milliseconds timeout) {
+  // Non-blocking: a daemon whose loop is stuck stops accepting, its backlog fills, and a blocking
+  // connect would then hang past any timeout (EAGAIN says so at once instead).
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return core::errno_error("status socket", errno);
   sockaddr_un address;
   const socklen_t length = make_address(path, address);
   if (connect(fd, reinterpret_cast<const sockaddr*>(&address), length) != 0) {
-    core::Error error = core::errno_error("cannot connect to " + path, errno);
-    error.message += " (is vipd running here?)";
+    const int error = errno;
     close(fd);
-    return error;
+    if (error == EAGAIN) {
+      return core::Error{path +
+                         " accepts no more connections: the daemon's event loop is not serving them"};
+    }
+    core::Error failed = core::errno_error("cannot connect to " + path, error);
+    failed.message += " (is vipd running here?)";
+    return failed;
   }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string answer;
   char buffer[4096];
   for (int rounds = 0; rounds < 4096; ++rounds) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     pollfd readable{fd, POLLIN, 0};
-    if (poll(&readable, 1, 2000) <= 0) break;
+    if (left.count() <= 0 || poll(&readable, 1, static_cast<int>(left.count())) <= 0) {
+      close(fd);  // a cut-off snapshot is no answer
+      return core::Error{"no answer from " + path + " within " + std::to_string(timeout.count()) +
+                         " ms"};
+    }
     const ssize_t n = read(fd, buffer, sizeof buffer);
-    if (n <= 0) break;
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // the daemon closes after the whole snapshot
     answer.append(buffer, static_cast<std::size_t>(n));
   }
   close(fd);

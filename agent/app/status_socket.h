@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <functional>
 #include <string>
 
@@ -31,7 +32,9 @@ class StatusServer {
   ino_t inode_ = 0;  // of our socket file (filesystem paths only)
 };
 
-// Connects, reads the whole answer.
-core::Result<std::string> query_status(const std::string& path);
+// Connects, reads the whole answer (the daemon closes after it); an error when it cannot connect
+// or no complete answer came within `timeout`.
+core::Result<std::string> query_status(
+    const std::string& path, std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
 
 }  // namespace vipd::app

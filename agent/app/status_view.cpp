@@ -1,10 +1,13 @@
 #include "app/status_view.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
 
 #include "app/status_socket.h"
 #include "config/plan.h"
@@ -44,38 +47,122 @@ void print_table(const nlohmann::json& status) {
   }
 }
 
+// The daemon's snapshot, or nothing if the text is not one (no object, no instance list).
+std::optional<nlohmann::json> parse_snapshot(const std::string& answer) {
+  auto status = nlohmann::json::parse(answer, nullptr, false);
+  if (status.is_discarded() || !status.is_object() || !status.contains("instances") ||
+      !status["instances"].is_array()) {
+    return std::nullopt;
+  }
+  return status;
+}
+
+// "eth0" from the snapshot, else the socket name: how a probe line names the daemon.
+std::string daemon_name(const std::string& socket, const nlohmann::json& status) {
+  const std::string interface = status.value("interface", "");
+  return interface.empty() ? socket : interface;
+}
+
+bool settled(const std::string& state) {
+  return state == "BACKUP" || state == "MASTER";
+}
+
+std::vector<std::string> sockets_to_ask(const StatusOptions& options) {
+  if (!options.socket.empty()) return {options.socket};
+  if (!options.interface.empty()) return {config::default_status_socket(options.interface)};
+  return discover_sockets();
+}
+
 }  // namespace
+
+ProbeVerdict readiness(const std::string& socket, const std::string& answer,
+                       const std::string& error) {
+  if (answer.empty()) {
+    return {false, "not ready: " + (error.empty() ? "no answer from " + socket : error)};
+  }
+  const auto status = parse_snapshot(answer);
+  if (!status) return {false, "not ready: " + socket + " answered but not with a status"};
+  const std::string name = daemon_name(socket, *status);
+  const std::string path = status->value("receive_path", "");
+  if (path != "xdp" && path != "raw-socket") {
+    return {false, "not ready: " + name + ": the receive path is not open yet"};
+  }
+  const auto& instances = (*status)["instances"];
+  if (instances.empty()) return {false, "not ready: " + name + ": no instances"};
+  std::string unsettled;
+  std::string all;
+  for (const auto& instance : instances) {
+    const std::string state = instance.value("state", "?");
+    const std::string entry = instance.value("name", "?") + " " + state;
+    all += (all.empty() ? "" : ", ") + entry;
+    if (!settled(state)) {
+      unsettled += (unsettled.empty() ? "" : ", ") + instance.value("name", "?") + " is " + state;
+    }
+  }
+  if (!unsettled.empty()) return {false, "not ready: " + name + ": " + unsettled};
+  return {true, "ready: " + name + " (" + path + "): " + all};
+}
+
+ProbeVerdict liveness(const std::string& socket, const std::string& answer,
+                      const std::string& error, std::chrono::milliseconds elapsed) {
+  const std::string took = " (" + std::to_string(elapsed.count()) + " ms)";
+  if (answer.empty()) {
+    return {false, "not live: " + (error.empty() ? "no answer from " + socket : error) + took};
+  }
+  const auto status = parse_snapshot(answer);
+  if (!status) return {false, "not live: " + socket + " answered but not with a status" + took};
+  return {true, "live: " + daemon_name(socket, *status) + " answered" + took};
+}
 
 void add_status_options(CLI::App& command, StatusOptions& options) {
   command.add_option("--interface,-i", options.interface, "Interface of the daemon to ask");
   command.add_option("--socket", options.socket, "Status socket (default @vipd/<interface>)");
-  command.add_flag("--json", options.json, "Print the daemon's JSON as is");
+  auto* json = command.add_flag("--json", options.json, "Print the daemon's JSON as is");
+  auto* ready = command.add_flag(
+      "--ready", options.ready,
+      "Probe: exit 0 only if the receive path is open and every instance is BACKUP or MASTER");
+  auto* live = command.add_flag("--live", options.live,
+                                "Probe: exit 0 only if the daemon's event loop answered in time");
+  command.add_option("--timeout", options.timeout_s, "Seconds to wait for the daemon's answer")
+      ->check(CLI::Range(0.01, 60.0))
+      ->capture_default_str();
+  ready->excludes(live)->excludes(json);
+  live->excludes(json);
 }
 
 int show_status(const StatusOptions& options) {
-  std::vector<std::string> sockets;
-  if (!options.socket.empty()) {
-    sockets.push_back(options.socket);
-  } else if (!options.interface.empty()) {
-    sockets.push_back(config::default_status_socket(options.interface));
-  } else {
-    sockets = discover_sockets();
-    if (sockets.empty()) {
-      std::cerr << "vipd status: no running vipd found in this network namespace\n";
-      return 1;
-    }
+  const std::vector<std::string> sockets = sockets_to_ask(options);
+  const StatusMode mode = options.mode();
+  const bool probe = mode == StatusMode::Ready || mode == StatusMode::Live;
+  if (sockets.empty()) {
+    std::cerr << (probe ? (mode == StatusMode::Ready ? "not ready: " : "not live: ")
+                        : "vipd status: ")
+              << "no running vipd found in this network namespace\n";
+    return 1;
   }
+  const auto timeout = std::chrono::milliseconds(static_cast<long>(options.timeout_s * 1000));
   int result = 0;
   for (const std::string& socket : sockets) {
-    const core::Result<std::string> queried = query_status(socket);
-    if (!queried || queried->empty()) {
-      std::cerr << "vipd status: " << (queried ? "no answer from " + socket : queried.message())
-                << "\n";
+    const auto asked = std::chrono::steady_clock::now();
+    const core::Result<std::string> queried = query_status(socket, timeout);
+    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - asked);
+    const std::string answer = queried ? *queried : std::string();
+    const std::string error = queried.message();
+    if (probe) {
+      const ProbeVerdict verdict = mode == StatusMode::Live
+                                       ? liveness(socket, answer, error, elapsed)
+                                       : readiness(socket, answer, error);
+      (verdict.ok ? std::cout : std::cerr) << verdict.line << "\n";
+      if (!verdict.ok) result = 1;
+      continue;
+    }
+    if (answer.empty()) {
+      std::cerr << "vipd status: " << (error.empty() ? "no answer from " + socket : error) << "\n";
       result = 1;
       continue;
     }
-    const std::string& answer = *queried;
-    if (options.json) {
+    if (mode == StatusMode::Json) {
       std::fputs(answer.c_str(), stdout);
       continue;
     }

@@ -40,8 +40,8 @@ core::Status ensure_bpffs(const std::string& root, bool may_mount) {
     return core::Error{root + " is not a bpffs and cannot be created: " + core::errno_text(errno)};
   }
   if (mount("bpf", root.c_str(), "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") != 0) {
-    return core::Error{root + " is not a bpffs and mounting one failed: " +
-                       core::errno_text(errno) + " (need CAP_SYS_ADMIN)"};
+    return core::Error{root + " is not a bpffs and mounting one failed: " + core::errno_text(errno) +
+                 " (need CAP_SYS_ADMIN)"};
   }
   return {};
 }
@@ -56,16 +56,29 @@ core::Status make_directories(const std::string& path) {
   }
 }
 
-core::Status pin_map(bpf_map* map, const std::string& path) {
+namespace {
+
+template <typename Pin>
+core::Status pin_at(const std::string& path, Pin pin) {
   if (unlink(path.c_str()) != 0 && errno != ENOENT) {
     return core::Error{"cannot remove stale pin " + path + ": " + core::errno_text(errno)};
   }
-  int error = bpf_map__pin(map, path.c_str());
+  int error = pin(path.c_str());
   if (error) return core::Error{"pinning " + path + " failed: " + core::errno_text(-error)};
   if (chmod(path.c_str(), kPinMode) != 0) {
     return core::Error{"chmod 0600 " + path + " failed: " + core::errno_text(errno)};
   }
   return {};
+}
+
+}  // namespace
+
+core::Status pin_map(bpf_map* map, const std::string& path) {
+  return pin_at(path, [map](const char* where) { return bpf_map__pin(map, where); });
+}
+
+core::Status pin_program(bpf_program* program, const std::string& path) {
+  return pin_at(path, [program](const char* where) { return bpf_program__pin(program, where); });
 }
 
 void remove_stale_pins(const std::string& dir) {

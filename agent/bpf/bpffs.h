@@ -6,6 +6,7 @@
 #include "vipd/core/result.h"
 
 struct bpf_map;
+struct bpf_program;
 
 namespace vipd::bpf {
 
@@ -20,8 +21,9 @@ core::Status ensure_bpffs(const std::string& root, bool may_mount);
 // mkdir -p with mode 0700 for the created levels.
 core::Status make_directories(const std::string& path);
 
-// Pins `map` at `path`, mode 0600, replacing whatever a previous run left there.
+// Pins `map` (or `program`) at `path`, mode 0600, replacing whatever a previous run left there.
 core::Status pin_map(bpf_map* map, const std::string& path);
+core::Status pin_program(bpf_program* program, const std::string& path);
 
 // Removes every pin in `dir` (not subdirectories): a dead run's leftovers.
 void remove_stale_pins(const std::string& dir);

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "bpf/bpffs.h"
+#include "bpf/privileges.h"
 #include "bpf/prog_info.h"
 #include "bpf/tc_attach.h"
 
@@ -46,10 +47,10 @@ namespace {
 constexpr std::string_view kLoopback = "lo";
 
 std::string load_failure(std::string_view object, int error) {
-  std::string text = "BPF unavailable: bpf_object__load(" + std::string(object) +
-                     ") failed: " + core::errno_text(error);
+  std::string text =
+      "BPF unavailable: bpf_object__load(" + std::string(object) + ") failed: " + core::errno_text(error);
   if (error == -EPERM || error == -EACCES)
-    text += " (need CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN, plus CAP_NET_ADMIN)";
+    text += " (" + bpf_permission_hint(effective_capabilities()) + ")";
   return text;
 }
 
@@ -154,14 +155,11 @@ core::Result<std::unique_ptr<Dataplane>> Dataplane::open(const Options& options)
   if (!skeletons->xdp)
     return core::Error{"BPF unavailable: opening vipd_xdp failed: " + core::errno_text(errno)};
   skeletons->tc = vipd_tc__open();
-  if (!skeletons->tc)
-    return core::Error{"BPF unavailable: opening vipd_tc failed: " + core::errno_text(errno)};
-  if (int error = vipd_xdp__load(skeletons->xdp))
-    return core::Error{load_failure("vipd_xdp", error)};
+  if (!skeletons->tc) return core::Error{"BPF unavailable: opening vipd_tc failed: " + core::errno_text(errno)};
+  if (int error = vipd_xdp__load(skeletons->xdp)) return core::Error{load_failure("vipd_xdp", error)};
   if (int error = vipd_tc__load(skeletons->tc)) return core::Error{load_failure("vipd_tc", error)};
   std::unique_ptr<Dataplane> dataplane(new Dataplane(options, std::move(skeletons)));
-  if (core::Status status = dataplane->create_ring_buffer(); !status)
-    return core::Error{status.message()};
+  if (core::Status status = dataplane->create_ring_buffer(); !status) return core::Error{status.message()};
   return dataplane;
 }
 
@@ -196,8 +194,10 @@ core::Status Dataplane::attach() {
   ifindex_ = static_cast<int>(if_nametoindex(options_.interface.c_str()));
   if (!ifindex_) return core::Error{"interface " + options_.interface + " not found"};
   prepare_pin_dir();
+  // A killed run's programs, through its pins: ours to replace even without CAP_SYS_ADMIN.
+  const PinnedPrograms previous = PinnedPrograms::open(pin_dir_);
   if (options_.attach_xdp) {
-    if (core::Status status = attach_xdp(); !status) {
+    if (core::Status status = attach_xdp(previous); !status) {
       detach();
       return status;
     }
@@ -209,7 +209,7 @@ core::Status Dataplane::attach() {
       if (lo) tc_targets_.push_back({lo, std::string(kLoopback)});
     }
     for (TcTarget& target : tc_targets_) {
-      if (core::Status status = attach_tc_to(target); !status) {
+      if (core::Status status = attach_tc_to(target, previous); !status) {
         detach();
         return status;
       }
@@ -218,14 +218,14 @@ core::Status Dataplane::attach() {
     state_.tc_ingress_prog_id = tc_targets_.front().ingress_prog_id;
     state_.tc_egress_prog_id = tc_targets_.front().egress_prog_id;
   }
-  pin_maps();
+  pin_objects();
   return {};
 }
 
-core::Status Dataplane::attach_xdp() {
+core::Status Dataplane::attach_xdp(const PinnedPrograms& previous) {
   int prog_fd = bpf_program__fd(skel_->xdp->progs.vipd_xdp_advert);
   core::Result<XdpAttachment> attached =
-      attach_xdp_program(ifindex_, options_.interface, prog_fd, options_.xdp_mode);
+      attach_xdp_program(ifindex_, options_.interface, prog_fd, options_.xdp_mode, previous);
   if (!attached) return attached.status();
   state_.xdp_attached = true;
   state_.xdp_mode = attached->mode;
@@ -234,7 +234,7 @@ core::Status Dataplane::attach_xdp() {
   return {};
 }
 
-core::Status Dataplane::attach_tc_to(TcTarget& target) {
+core::Status Dataplane::attach_tc_to(TcTarget& target, const PinnedPrograms& previous) {
   core::Result<bool> created = ensure_clsact(target.ifindex, target.ifname);
   if (!created) return created.status();
   std::string marker = clsact_marker(target.ifname);
@@ -246,12 +246,12 @@ core::Status Dataplane::attach_tc_to(TcTarget& target) {
   const TcFilterId id{kTcHandle, kTcPriority};
   core::Result<std::uint32_t> ingress =
       attach_tc_filter(target.ifindex, target.ifname, TcDirection::Ingress,
-                       bpf_program__fd(skel_->tc->progs.vipd_tc_ingress), id);
+                       bpf_program__fd(skel_->tc->progs.vipd_tc_ingress), id, previous);
   if (!ingress) return ingress.status();
   target.ingress_prog_id = *ingress;
   core::Result<std::uint32_t> egress =
       attach_tc_filter(target.ifindex, target.ifname, TcDirection::Egress,
-                       bpf_program__fd(skel_->tc->progs.vipd_tc_egress), id);
+                       bpf_program__fd(skel_->tc->progs.vipd_tc_egress), id, previous);
   if (!egress) return egress.status();
   target.egress_prog_id = *egress;
   return {};
@@ -307,20 +307,25 @@ std::string Dataplane::clsact_marker(const std::string& ifname) const {
   return pin_dir_.empty() ? std::string() : pin_dir_ + "/clsact-created-" + bpffs_safe_name(ifname);
 }
 
-void Dataplane::pin_maps() {
+void Dataplane::pin_objects() {
   if (pin_dir_.empty()) return;
   remove_stale_pins(pin_dir_);
   auto pin_all = [&](bpf_object* object) -> core::Status {
     for (bpf_map* map = bpf_object__next_map(object, nullptr); map;
          map = bpf_object__next_map(object, map)) {
       if (bpf_map__is_internal(map)) continue;
-      if (core::Status status = pin_map(map, pin_dir_ + "/" + bpf_map__name(map)); !status)
-        return status;
+      if (core::Status status = pin_map(map, pin_dir_ + "/" + bpf_map__name(map)); !status) return status;
     }
     return {};
   };
   core::Status status = pin_all(skel_->xdp->obj);
   if (status) status = pin_all(skel_->tc->obj);
+  // The programs too (kProgramPins): the next run's way to recognise them (see attach()), and
+  // `bpftool prog show pinned <dir>/vipd_xdp_advert` for operators.
+  for (bpf_program* program : {skel_->xdp->progs.vipd_xdp_advert, skel_->tc->progs.vipd_tc_ingress,
+                               skel_->tc->progs.vipd_tc_egress}) {
+    if (status) status = pin_program(program, pin_dir_ + "/" + bpf_program__name(program));
+  }
   if (!status) {
     state_.pin_note = status.message() + "; running without pins";
     remove_stale_pins(pin_dir_);

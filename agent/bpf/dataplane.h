@@ -9,10 +9,11 @@
 //   tc   our filters live at a fixed handle and priority (kTcHandle, kTcPriority) on the clsact
 //        hooks, so a restart replaces them in place. Other filters are never touched; the clsact
 //        qdisc is removed on detach only if vipd created it and no other filter remains.
-//   pins <bpffs>/vipd/<ifname, "." as ":">/<map name>, mode 0600; a dead run's pins are unlinked
-//   and
-//        re-pinned. If the bpffs root is not a bpffs (as under `ip netns exec`, which remounts
-//        /sys), one is mounted there; if that fails the data plane runs without pins and says so.
+//   pins <bpffs>/vipd/<ifname, "." as ":">/<map or program name>, mode 0600; a dead run's pins
+//        are unlinked and re-pinned. Its program pins first let a restart without CAP_SYS_ADMIN
+//        (which reaching a program by id needs) recognise and replace what it left attached. If the
+//        bpffs root is not a bpffs (as under `ip netns exec`, which remounts /sys), one is mounted
+//        there; if that fails the data plane runs without pins and says so.
 //
 // Not thread-safe: one event loop owns it.
 #pragma once
@@ -29,12 +30,12 @@
 #include <variant>
 #include <vector>
 
+#include "vipd/core/mac_address.h"
+#include "vipd/core/result.h"
 #include "bpf/xdp_attach.h"
 #include "vipd/bpf_abi.h"
 #include "vipd/core/advert.h"
 #include "vipd/core/ip_address.h"
-#include "vipd/core/mac_address.h"
-#include "vipd/core/result.h"
 
 namespace vipd::bpf {
 
@@ -63,6 +64,7 @@ struct VridConfig {
   core::AuthKey auth_key{};
   bool deliver_all = false;  // every valid advert is an event (set while the instance is MASTER)
 };
+
 
 struct Vip {
   core::IpAddress address;
@@ -146,7 +148,6 @@ class Dataplane {
   friend class DataplaneTestAccess;
   // Forgets the attachments and pins without removing them.
   void abandon();
-
   struct Skeletons;
   // One interface carrying our tc filters: the VRRP interface, and lo.
   struct TcTarget {
@@ -159,12 +160,12 @@ class Dataplane {
 
   Dataplane(Options options, std::unique_ptr<Skeletons> skeletons);
   core::Status create_ring_buffer();
-  core::Status attach_xdp();
-  core::Status attach_tc_to(TcTarget& target);
+  core::Status attach_xdp(const PinnedPrograms& previous);
+  core::Status attach_tc_to(TcTarget& target, const PinnedPrograms& previous);
   void detach_tc_from(TcTarget& target);
   void prepare_pin_dir();
   std::string clsact_marker(const std::string& ifname) const;
-  void pin_maps();
+  void pin_objects();
   void unpin_maps();
   static int on_record(void* context, void* data, std::size_t size);
 

@@ -25,37 +25,36 @@ void set_replace_opts(bpf_xdp_attach_opts& opts, int old_prog_fd) {
 }
 
 // Removes exactly program `id` in `mode`; a concurrent change makes the kernel refuse instead.
-int detach_by_id(int ifindex, const AttachedProgram& program) {
-  OwnedFd old(program_fd(program.id));
+int detach_by_id(int ifindex, const AttachedProgram& program, const PinnedPrograms& pinned) {
+  OwnedFd old(program_fd(program.id, pinned));
   if (old.get() < 0) return 0;  // already gone
   bpf_xdp_attach_opts opts;
   set_replace_opts(opts, old.get());
   return bpf_xdp_detach(ifindex, mode_flag(program.mode) | XDP_FLAGS_REPLACE, &opts);
 }
 
-core::Result<std::vector<AttachedProgram>> attached_programs(int ifindex,
-                                                             const std::string& ifname) {
+core::Result<std::vector<AttachedProgram>> attached_programs(int ifindex, const std::string& ifname,
+                                                       const PinnedPrograms& pinned) {
   bpf_xdp_query_opts query;
   clear_opts(query);
   if (int error = bpf_xdp_query(ifindex, 0, &query)) {
     return core::Error{"bpf_xdp_query on " + ifname + " failed: " + core::errno_text(error)};
   }
   if (query.hw_prog_id) {
-    return core::Error{ifname + " has an offloaded XDP program (id " +
-                       std::to_string(query.hw_prog_id) + "); refusing to attach next to it"};
+    return core::Error{ifname + " has an offloaded XDP program (id " + std::to_string(query.hw_prog_id) +
+                 "); refusing to attach next to it"};
   }
   std::vector<AttachedProgram> programs;
   if (query.drv_prog_id) programs.push_back({XdpMode::Native, query.drv_prog_id});
   if (query.skb_prog_id) programs.push_back({XdpMode::Generic, query.skb_prog_id});
   for (const AttachedProgram& program : programs) {
-    std::string name = program_name(program.id);
+    std::string name = program_name(program.id, pinned);
     if (is_vipd_xdp_program(name)) continue;
-    return core::Error{
-        ifname + " already has XDP program '" + name + "' (id " + std::to_string(program.id) +
-        ", " + std::string(to_string(program.mode)) +
-        " mode) that is not vipd's; refusing to replace it (remove it with `ip link set "
-        "dev " +
-        ifname + " xdp off` if it is unwanted)"};
+    return core::Error{ifname + " already has XDP program '" + name + "' (id " +
+                 std::to_string(program.id) + ", " + std::string(to_string(program.mode)) +
+                 " mode) that is not vipd's; refusing to replace it (remove it with `ip link set "
+                 "dev " +
+                 ifname + " xdp off` if it is unwanted)"};
   }
   return programs;
 }
@@ -67,11 +66,12 @@ std::uint32_t stale_id_in(const std::vector<AttachedProgram>& stale, XdpMode mod
   return 0;
 }
 
-int attach_in_mode(int ifindex, int prog_fd, XdpMode mode, std::uint32_t stale_id) {
+int attach_in_mode(int ifindex, int prog_fd, XdpMode mode, std::uint32_t stale_id,
+                   const PinnedPrograms& pinned) {
   if (!stale_id) {
     return bpf_xdp_attach(ifindex, prog_fd, mode_flag(mode) | XDP_FLAGS_UPDATE_IF_NOEXIST, nullptr);
   }
-  OwnedFd old(program_fd(stale_id));
+  OwnedFd old(program_fd(stale_id, pinned));
   bpf_xdp_attach_opts opts;
   set_replace_opts(opts, old.get());
   return bpf_xdp_attach(ifindex, prog_fd, mode_flag(mode) | XDP_FLAGS_REPLACE, &opts);
@@ -92,8 +92,8 @@ std::string_view to_string(XdpMode mode) {
 }
 
 core::Result<XdpAttachment> attach_xdp_program(int ifindex, const std::string& ifname, int prog_fd,
-                                               XdpMode requested) {
-  core::Result<std::vector<AttachedProgram>> stale = attached_programs(ifindex, ifname);
+                                         XdpMode requested, const PinnedPrograms& pinned) {
+  core::Result<std::vector<AttachedProgram>> stale = attached_programs(ifindex, ifname, pinned);
   if (!stale) return core::Error{stale.message()};
   std::vector<XdpMode> order;
   if (requested == XdpMode::Auto) {
@@ -106,20 +106,20 @@ core::Result<XdpAttachment> attach_xdp_program(int ifindex, const std::string& i
   // is then no longer there to be replaced (should the first mode fail and that one be tried).
   for (const AttachedProgram& program : *stale) {
     if (program.mode == order.front()) continue;
-    if (int error = detach_by_id(ifindex, program)) {
+    if (int error = detach_by_id(ifindex, program, pinned)) {
       return core::Error{"removing the stale vipd XDP program from " + ifname +
-                         " failed: " + core::errno_text(error)};
+                   " failed: " + core::errno_text(error)};
     }
   }
   std::erase_if(*stale, [&](const AttachedProgram& p) { return p.mode != order.front(); });
   std::string failures;
   for (XdpMode mode : order) {
     std::uint32_t stale_id = stale_id_in(*stale, mode);
-    int error = attach_in_mode(ifindex, prog_fd, mode, stale_id);
+    int error = attach_in_mode(ifindex, prog_fd, mode, stale_id, pinned);
     if (error == 0) return XdpAttachment{mode, program_id(prog_fd), replaced};
     failures += std::string(failures.empty() ? "" : "; ") + std::string(to_string(mode)) + ": " +
                 core::errno_text(error);
-    if (stale_id) detach_by_id(ifindex, {mode, stale_id});  // let the next mode in
+    if (stale_id) detach_by_id(ifindex, {mode, stale_id}, pinned);  // let the next mode in
   }
   return core::Error{"attaching XDP to " + ifname + " failed (" + failures + ")"};
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "bpf/prog_info.h"
 #include "vipd/core/result.h"
 
 namespace vipd::bpf {
@@ -23,8 +24,11 @@ struct XdpAttachment {
   bool replaced_stale = false;
 };
 
+// `pinned`: the programs a previous run pinned, to recognise and replace its leftover without
+// CAP_SYS_ADMIN (see prog_info.h).
 core::Result<XdpAttachment> attach_xdp_program(int ifindex, const std::string& ifname, int prog_fd,
-                                               XdpMode requested);
+                                         XdpMode requested,
+                                         const PinnedPrograms& pinned = PinnedPrograms::none());
 
 // Removes `prog_fd` from `ifindex` if it is still the attached program in `mode`.
 void detach_xdp_program(int ifindex, int prog_fd, XdpMode mode);

@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <gtest/gtest.h>
+#include <linux/capability.h>
 #include <linux/if_link.h>
 #include <linux/magic.h>
 #include <net/if.h>
@@ -17,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -305,6 +307,84 @@ TEST_F(LoaderTest, RestartAfterLeakReplacesProgramsFiltersAndPins) {
   EXPECT_FALSE(has_clsact(kInterface)) << "the crashed run created it; the marker says so";
 }
 
+// In a child that holds CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN but not CAP_SYS_ADMIN (a pod with
+// four capabilities): open and attach, report "y<replaced 0/1>" or "n<message>", exit.
+std::string restart_without_sys_admin(const Options& options) {
+  int report[2];
+  if (pipe(report) != 0) return "pipe failed";
+  pid_t child = fork();
+  if (child == 0) {
+    close(report[0]);
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+    if (syscall(SYS_capget, &header, data) != 0) _exit(2);
+    data[0].effective &= ~(1U << CAP_SYS_ADMIN);
+    if (syscall(SYS_capset, &header, data) != 0) _exit(3);
+    core::Result<std::unique_ptr<Dataplane>> opened = Dataplane::open(options);
+    std::string outcome;
+    if (!opened) {
+      outcome = "n" + opened.message();
+    } else if (core::Status status = (*opened)->attach(); !status) {
+      outcome = "n" + status.message();
+    } else {
+      outcome = std::string("y") + ((*opened)->state().replaced_stale_xdp ? "1" : "0");
+    }
+    if (write(report[1], outcome.data(), outcome.size()) < 0) _exit(4);
+    _exit(0);  // no destructor runs: what the child attached stays behind, as a crashed run's
+  }
+  close(report[1]);
+  std::string outcome;
+  char buffer[512];
+  for (ssize_t got; (got = read(report[0], buffer, sizeof(buffer))) > 0;) {
+    outcome.append(buffer, static_cast<std::size_t>(got));
+  }
+  close(report[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  return outcome;
+}
+
+// A pod with four capabilities cannot reach a program by id (BPF_PROG_GET_FD_BY_ID needs
+// CAP_SYS_ADMIN): its restart after a crash recognises the dead run's programs through their pins
+// and replaces them; without those pins it could only refuse them as foreign.
+TEST_F(LoaderTest, RestartWithoutSysAdminReplacesThroughTheProgramPins) {
+  std::unique_ptr<Dataplane> crashed = open_and_attach(options());
+  ASSERT_NE(crashed, nullptr);
+  const std::uint32_t old_xdp = crashed->state().xdp_prog_id;
+  DataplaneTestAccess::abandon(*crashed);
+  crashed.reset();
+  ASSERT_TRUE(path_exists(kPinDir + "/vipd_xdp_advert"));
+  ASSERT_TRUE(path_exists(kPinDir + "/vipd_tc_ingress"));
+
+  EXPECT_EQ(restart_without_sys_admin(options()), "y1");
+  // The child exited without detaching: what it attached is its own leftover now, and replaced
+  // in turn by a privileged restart, which then cleans up.
+  EXPECT_NE(xdp_ids(ifindex_).native, old_xdp);
+  std::unique_ptr<Dataplane> restarted = open_and_attach(options());
+  ASSERT_NE(restarted, nullptr);
+  expect_exactly_attached(*restarted);
+  restarted.reset();
+  expect_nothing_attached();
+}
+
+TEST_F(LoaderTest, RestartWithoutSysAdminAndWithoutPinsRefusesTheLeftover) {
+  std::unique_ptr<Dataplane> crashed = open_and_attach(options());
+  ASSERT_NE(crashed, nullptr);
+  DataplaneTestAccess::abandon(*crashed);
+  crashed.reset();
+  for (const char* name : {"vipd_xdp_advert", "vipd_tc_ingress", "vipd_tc_egress"}) {
+    ASSERT_EQ(unlink((kPinDir + "/" + name).c_str()), 0) << name;
+  }
+  const std::string outcome = restart_without_sys_admin(options());
+  EXPECT_EQ(outcome.rfind("n", 0), 0u) << outcome;
+  EXPECT_NE(outcome.find("that is not vipd's; refusing to replace it"), std::string::npos)
+      << outcome;
+  std::unique_ptr<Dataplane> restarted = open_and_attach(options());
+  ASSERT_NE(restarted, nullptr);
+  restarted.reset();
+  expect_nothing_attached();
+}
+
 TEST_F(LoaderTest, RestartAfterSigkillLeavesOneCopy) {
   int ready[2];
   ASSERT_EQ(pipe(ready), 0);
@@ -493,7 +573,9 @@ TEST_F(LoaderTest, UnprivilegedOpenReportsOneLineCause) {
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_EQ(message.rfind("BPF unavailable: ", 0), 0u) << message;
   EXPECT_NE(message.find("Operation not permitted"), std::string::npos) << message;
-  EXPECT_NE(message.find("need CAP_BPF"), std::string::npos) << message;
+  EXPECT_NE(message.find("(CAP_BPF and CAP_PERFMON missing from the effective set"),
+            std::string::npos)
+      << message;
   EXPECT_EQ(message.find('\n'), std::string::npos) << "one line";
 }
 

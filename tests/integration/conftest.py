@@ -26,6 +26,7 @@ import daemons  # noqa: E402
 import vipdlab  # noqa: E402
 
 TIMINGS: list[tuple[str, float, float]] = []  # (label, measured ms, bound ms)
+MEASURES: list[tuple[str, float, str]] = []  # (label, value, unit): e.g. a daemon's RSS or CPU
 
 # Margins on top of the RFC windows, from the issue: the backup must hold the VIP within
 # Master_Down_Interval + 100 ms after a crash or cut, and within Skew_Time + 100 ms after a
@@ -92,7 +93,15 @@ def record_timing(label: str, measured_s: float, bound_s: float) -> None:
     TIMINGS.append((label, measured_s * 1000, bound_s * 1000))
 
 
+def record_measure(label: str, value: float, unit: str) -> None:
+    MEASURES.append((label, value, unit))
+
+
 def pytest_terminal_summary(terminalreporter):
+    if MEASURES:
+        terminalreporter.section("vipd measurements")
+        for label, value, unit in MEASURES:
+            terminalreporter.write_line(f"{label:60} {value:10.2f} {unit}")
     if not TIMINGS:
         return
     terminalreporter.section("vipd timings (ms, measured / bound)")

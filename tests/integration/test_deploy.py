@@ -1,22 +1,28 @@
-"""Static checks of deploy/ (OpenShift manifests, systemd unit, container image).
+"""Static checks of deploy/ (OpenShift manifests, systemd unit, container image, seccomp profile).
 
-No cluster, systemd manager or container engine is needed: the manifests are parsed and their
-environment is fed to `vipd check-config`; the unit is checked with `systemd-analyze` and its
-syscall filter against what vipd actually calls (strace); the example env file and TOML config
-are validated in a throwaway network namespace (vipdt*) with an eth0 on 198.18.x.y; the
-Containerfile's packages are looked up with apt-cache and its COPY set is configured with cmake.
+No cluster, systemd manager or container engine is needed (test_deploy_container.py and
+test_deploy_systemd.py run the image and the unit): every manifest is validated offline against the
+Kubernetes OpenAPI schema and OpenShift's SCC/MachineConfig schemas (tests/manifests), none is
+privileged, the workloads keep the seed's shape and least privilege, and their environment is fed
+to `vipd check-config`; the unit is checked with `systemd-analyze` and its syscall filter against
+what vipd actually calls (strace); the example env file and TOML config are validated in a
+throwaway network namespace (vipdt*) with an eth0 on 198.18.x.y; the Containerfile's packages are
+looked up with apt-cache and its COPY set is configured with cmake; the seccomp profile is the
+runtime default plus vipd's two rules.
 """
 
 from __future__ import annotations
 
+import base64
 import json
-
 import os
 import re
 import shlex
 import shutil
 import signal
 import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -31,7 +37,11 @@ UNIT = DEPLOY / "systemd" / "vipd@.service"
 ENV_FILE = DEPLOY / "systemd" / "eth0.env"
 TOML_FILE = DEPLOY / "systemd" / "vipd.toml"
 CONTAINERFILE = DEPLOY / "container" / "Containerfile"
+DOCKERIGNORE = REPO / ".dockerignore"
 SETUP_SH = REPO / "scripts" / "setup.sh"
+VALIDATOR = REPO / "tests" / "manifests" / "validate.mjs"
+SECCOMP_SCRIPT = REPO / "scripts" / "seccomp-profile.py"
+FOUR_CAPABILITIES = ["NET_ADMIN", "NET_RAW", "BPF", "PERFMON"]
 INSTALLED_BINARY = "/usr/local/sbin/vipd"
 CMD_TIMEOUT = 60
 
@@ -217,24 +227,72 @@ def binary(vipd) -> Path:
 
 def test_manifests_parse_and_keep_the_seed_shape():
     manifests = load_manifests()
-    assert {"deployment.yaml", "daemonset.yaml", "serviceaccount.yaml"} <= set(manifests)
+    assert {"deployment.yaml", "daemonset.yaml", "serviceaccount.yaml", "scc.yaml",
+            "machineconfig-seccomp.yaml"} <= set(manifests)
     kinds = [document["kind"] for documents in manifests.values() for document in documents]
-    assert sorted(kinds) == ["DaemonSet", "Deployment", "RoleBinding", "ServiceAccount"]
+    assert sorted(kinds) == ["ClusterRole", "DaemonSet", "Deployment", "MachineConfig", "RoleBinding",
+                             "SecurityContextConstraints", "ServiceAccount"]
 
     deployment = manifests["deployment.yaml"][0]
     spec, pod = deployment["spec"], deployment["spec"]["template"]["spec"]
     assert spec["replicas"] == 3 and spec["strategy"]["type"] == "Recreate"
+    assert spec["selector"] == {"matchLabels": {"ipfailover": "ipfailover"}}
+    assert deployment["spec"]["template"]["metadata"]["labels"] == {"ipfailover": "ipfailover"}
     assert pod["hostNetwork"] is True and pod["serviceAccountName"] == "ipfailover"
     assert pod["terminationGracePeriodSeconds"] == 30
     ports = vipd_container(deployment)["ports"]
     assert [(p["containerPort"], p["hostPort"]) for p in ports] == [(63000, 63000)]
 
     daemonset = manifests["daemonset.yaml"][0]
+    assert daemonset["spec"]["selector"] == spec["selector"]
     assert daemonset["spec"]["template"]["spec"]["nodeSelector"], "the DaemonSet needs a nodeSelector"
 
-    binding = manifests["serviceaccount.yaml"][1]
-    assert binding["roleRef"]["name"] == "system:openshift:scc:privileged"
+
+def test_service_account_uses_the_vipd_scc_only():
+    account, role, binding = load_manifests()["serviceaccount.yaml"]
+    assert account["kind"] == "ServiceAccount" and account["automountServiceAccountToken"] is False
+    assert role["kind"] == "ClusterRole" and role["rules"] == [{
+        "apiGroups": ["security.openshift.io"], "resources": ["securitycontextconstraints"],
+        "resourceNames": ["vipd"], "verbs": ["use"]}]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                  "name": role["metadata"]["name"]}
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "ipfailover"}]
+
+
+def test_scc_allows_exactly_what_vipd_uses():
+    scc = load_manifests()["scc.yaml"][0]
+    assert scc["metadata"]["name"] == "vipd"
+    assert scc["allowHostNetwork"] is True and scc["allowHostDirVolumePlugin"] is True
+    assert scc["allowPrivilegedContainer"] is False and scc["allowPrivilegeEscalation"] is False
+    assert scc["allowHostIPC"] is False and scc["allowHostPID"] is False
+    assert scc["allowedCapabilities"] == FOUR_CAPABILITIES
+    assert scc["requiredDropCapabilities"] == ["ALL"] and scc["defaultAddCapabilities"] == []
+    assert scc["volumes"] == ["hostPath"]
+    assert scc["seccompProfiles"] == ["localhost/seccomp-vipd.json"]
+
+
+@pytest.mark.parametrize("key", sorted(workloads()))
+def test_workload_is_least_privilege(key):
+    """Four capabilities, the Localhost seccomp profile the SCC allows, no token, critical
+    priority, resources, a toleration for the nodes that carry VIPs."""
+    workload = workloads()[key]
+    pod = workload["spec"]["template"]["spec"]
+    security = vipd_container(workload)["securityContext"]
+    assert security["privileged"] is False and security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"], "add": FOUR_CAPABILITIES}
+    scc = load_manifests()["scc.yaml"][0]
+    profile = security["seccompProfile"]
+    assert profile["type"] == "Localhost"
+    assert f"localhost/{profile['localhostProfile']}" in scc["seccompProfiles"]
+    machine_config = load_manifests()["machineconfig-seccomp.yaml"][0]
+    written = [f["path"] for f in machine_config["spec"]["config"]["storage"]["files"]]
+    assert written == [f"/var/lib/kubelet/seccomp/{profile['localhostProfile']}"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["priorityClassName"] == "system-node-critical"
+    assert any(t["key"] == "node-role.kubernetes.io/infra" for t in pod["tolerations"])
+    resources = vipd_container(workload)["resources"]
+    assert resources["requests"]["cpu"] and resources["requests"]["memory"]
+    assert resources["limits"]["memory"] and "cpu" not in resources["limits"]
 
 
 @pytest.mark.parametrize("key", sorted(workloads()))
@@ -242,13 +300,108 @@ def test_workload_runs_vipd_and_probes_the_daemon(key):
     workload = workloads()[key]
     container = vipd_container(workload)
     assert container["command"] + container.get("args", []) == ["vipd", "run"]
-    assert container["livenessProbe"]["exec"]["command"][:2] == ["vipd", "status"]
-    assert container["livenessProbe"]["timeoutSeconds"] >= 3, "vipd status waits up to 2 s for an answer"
+    live = container["livenessProbe"]
+    assert live["exec"]["command"][:3] == ["vipd", "status", "--live"]
+    timeout = float(live["exec"]["command"][live["exec"]["command"].index("--timeout") + 1])
+    assert live["timeoutSeconds"] > timeout, "the kubelet must not cut the probe before vipd's timeout"
+    assert container["readinessProbe"]["exec"]["command"] == ["vipd", "status", "--ready"]
     pod = workload["spec"]["template"]["spec"]
     bpffs = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v}
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert any(bpffs.get(name) == path == "/sys/fs/bpf" for name, path in mounts.items()), \
         "the node's /sys/fs/bpf must be mounted so bpftool on the node sees the pins"
+
+
+# ---- offline schema validation and no privileged ------------------------------------------------
+
+def _validate(*files: Path) -> subprocess.CompletedProcess:
+    node = _required_tool("node")
+    assert (VALIDATOR.parent / "node_modules").is_dir(), "run scripts/setup.sh (npm ci in tests/manifests)"
+    return run([node, str(VALIDATOR), *map(str, files)], timeout=120)
+
+
+def test_manifests_validate_against_the_api_schemas():
+    """Kubernetes kinds against kubernetes-models' OpenAPI schema (and its types for unknown
+    fields); the SCC and the MachineConfig against OpenShift's schemas."""
+    files = sorted(OPENSHIFT.glob("*.yaml"))
+    result = _validate(*files)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"7 documents in {len(files)} files, 0 problems" in result.stdout, result.stdout
+
+
+def test_validator_catches_planted_errors(tmp_path):
+    """The checker can fail: a typo'd field, a wrong type, an unknown SCC field and a bad enum."""
+    plants = {
+        "deployment.yaml": [("priorityClassName:", "priorityClassNam:")],
+        "daemonset.yaml": [("periodSeconds: 5\n", "periodSeconds: \"5\"\n")],
+        "scc.yaml": [("allowHostPID: false", "allowHostPID: false\nallowHostPaths: true"),
+                     ("type: MustRunAs\n  uid: 0", "type: MustRunAsRoot\n  uid: 0")],
+        "machineconfig-seccomp.yaml": [("mode: 420", "mode: \"0644\"")],
+    }
+    for name, replacements in plants.items():
+        text = (OPENSHIFT / name).read_text()
+        for old, new in replacements:
+            assert old in text, (name, old)
+            text = text.replace(old, new, 1)
+        (tmp_path / name).write_text(text)
+    result = _validate(*sorted(tmp_path.glob("*.yaml")))
+    assert result.returncode == 1, result.stdout
+    expected = ["'\"priorityClassNam\"' does not exist", "periodSeconds must be integer",
+                "additional properties: 'allowHostPaths'", "/runAsUser/type must be equal to one of",
+                "/mode must be integer"]
+    for text in expected:
+        assert text in result.stdout, f"{text!r} not reported:\n{result.stdout}"
+
+
+def privileged_settings(document, path: str = "") -> list[str]:
+    """Every place a document asks for privilege: privileged / allowPrivilegedContainer true."""
+    found = []
+    if isinstance(document, dict):
+        for key, value in document.items():
+            if key in ("privileged", "allowPrivilegedContainer") and value is True:
+                found.append(f"{path}/{key}")
+            found += privileged_settings(value, f"{path}/{key}")
+    elif isinstance(document, list):
+        for index, item in enumerate(document):
+            found += privileged_settings(item, f"{path}/{index}")
+    return found
+
+
+def test_no_manifest_is_privileged():
+    files = sorted(DEPLOY.rglob("*.yaml")) + sorted(DEPLOY.rglob("*.yml"))
+    assert len(files) >= 5, files
+    for path in files:
+        assert not re.search(r"^\s*privileged:\s*true\b", path.read_text(), re.M), path
+        for document in yaml.safe_load_all(path.read_text()):
+            assert not privileged_settings(document), (path, privileged_settings(document))
+    planted = yaml.safe_load("spec: {template: {spec: {containers: [{securityContext: {privileged: true}}]}}}")
+    assert privileged_settings(planted) == ["/spec/template/spec/containers/0/securityContext/privileged"]
+
+
+def test_seccomp_profile_is_the_runtime_default_plus_bpf():
+    """deploy/container/seccomp-vipd.json (and the MachineConfig carrying it) are derived from the
+    profile podman uses on this machine; the two added grants are conditioned on the capabilities."""
+    result = run([sys.executable, str(SECCOMP_SCRIPT), "--check"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    profile = json.loads((DEPLOY / "container" / "seccomp-vipd.json").read_text())
+    grants = {(r["names"][0], r["action"], tuple(r["includes"].get("caps", [])))
+              for r in profile["syscalls"] if r["names"] in (["bpf"], ["perf_event_open"])}
+    assert ("bpf", "SCMP_ACT_ALLOW", ("CAP_BPF",)) in grants
+    assert ("perf_event_open", "SCMP_ACT_ALLOW", ("CAP_PERFMON",)) in grants
+    # The check can fail: a default profile with one more rule no longer derives the committed one.
+    default = json.loads(Path("/usr/share/containers/seccomp.json").read_text())
+    default["syscalls"].append({"names": ["vipdt_planted"], "action": "SCMP_ACT_ALLOW", "args": []})
+    planted = Path(tempfile.mkdtemp(prefix="vipdt-seccomp-")) / "seccomp.json"
+    try:
+        planted.write_text(json.dumps(default))
+        result = run([sys.executable, str(SECCOMP_SCRIPT), "--check", "--default", str(planted)])
+    finally:
+        shutil.rmtree(planted.parent)
+    assert result.returncode == 1 and "not derived from" in result.stderr, result
+    machine_config = load_manifests()["machineconfig-seccomp.yaml"][0]
+    source = machine_config["spec"]["config"]["storage"]["files"][0]["contents"]["source"]
+    assert base64.b64decode(source.split(",", 1)[1]).decode() == \
+        (DEPLOY / "container" / "seccomp-vipd.json").read_text()
 
 
 @pytest.mark.parametrize("key", sorted(workloads()))
@@ -288,6 +441,9 @@ def test_unit_keeps_what_vipd_needs():
     assert settings["ExecStart"] == f"{INSTALLED_BINARY} run --interface %I"
     assert settings["EnvironmentFile"] == "/etc/vipd/%I.env"
     assert settings["Restart"] == "on-failure" and settings["KillSignal"] == "SIGTERM"
+    assert settings["ExecReload"] == "/bin/kill -HUP $MAINPID"
+    # No BindsTo= on the device unit: it never appears without udev (containers, nspawn).
+    assert "BindsTo" not in settings and "network-online.target" in settings["After"]
     assert int(settings["TimeoutStopSec"].rstrip("s")) <= 10
     capabilities = {"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_BPF", "CAP_PERFMON"}
     assert set(settings["CapabilityBoundingSet"].split()) == capabilities
@@ -420,7 +576,22 @@ def test_containerfile_shape():
     build, runtime = containerfile_stages()
     assert build.split()[0].startswith("debian:") and "AS build" in build
     assert "-DVIPD_BUILD_TESTS=OFF" in build
+    # The commit comes in as a build argument (the context has no .git) and reaches cmake.
+    assert "ARG VIPD_GIT_COMMIT" in build and "-DVIPD_GIT_COMMIT=${VIPD_GIT_COMMIT}" in build
     assert "COPY --from=build" in runtime
+    # The runbook's tools that work with four capabilities: ip, ps (bpftool and tcpdump cannot).
+    assert {"iproute2", "procps"} <= set(apt_packages(runtime))
+    assert not {"bpftool", "tcpdump"} & set(apt_packages(runtime))
+
+
+def test_build_context_is_what_the_build_copies():
+    """.dockerignore lets in exactly the paths the build stage copies (no build dirs, .git,
+    node_modules)."""
+    build, _ = containerfile_stages()
+    copied = {source.rstrip("/") for source in re.findall(r"^COPY (?!--)(\S+)", build, flags=re.M)}
+    lines = [l.strip() for l in DOCKERIGNORE.read_text().splitlines() if l.strip() and not l.startswith("#")]
+    assert lines[0] == "*"
+    assert {l[1:] for l in lines[1:] if l.startswith("!")} == copied
 
 
 def test_containerfile_build_packages_follow_setup_sh():
@@ -478,6 +649,8 @@ def test_containerfile_copy_set_configures(tmp_path):
         else:
             context.mkdir(exist_ok=True)
             shutil.copy(origin, context / source)
-    flags = re.search(r"cmake -S /src -B /build (.*?) &&", build).group(1).split()
+    # The build argument's value as scripts/image.sh passes it (a short commit).
+    flags = re.search(r"cmake -S /src -B /build (.*?) &&", build).group(1)
+    flags = flags.replace("${VIPD_GIT_COMMIT}", "0123456789ab").split()
     result = run(["cmake", "-S", str(context), "-B", str(tmp_path / "build")] + flags, timeout=120)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
