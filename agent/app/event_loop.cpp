@@ -82,6 +82,19 @@ std::string EventLoop::add_fd(int fd, std::uint32_t events, FdHandler handler) {
   return {};
 }
 
+std::string EventLoop::modify_fd(int fd, std::uint32_t events) {
+  if (fd_handlers_.find(fd) == fd_handlers_.end()) {
+    return "epoll_ctl(MOD): fd " + std::to_string(fd) + " is not registered";
+  }
+  epoll_event event{};
+  event.events = events;
+  event.data.fd = fd;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event) != 0) {
+    return std::string("epoll_ctl(MOD): ") + std::strerror(errno);
+  }
+  return {};
+}
+
 void EventLoop::remove_fd(int fd) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
   fd_handlers_.erase(fd);
