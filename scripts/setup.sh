@@ -11,6 +11,7 @@ PACKAGES=(
   libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev
   # libraries
   libnl-3-dev libnl-route-3-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
+  libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # lab, integration tests, interop
   iproute2 iputils-ping tcpdump nftables iptables procps psmisc ethtool curl
