@@ -94,6 +94,12 @@ int Daemon::run() {
         std::make_unique<health::Notifier>(loop_, std::vector<std::string>{plan_.notify_script});
   if (plan_.health.kind == config::HealthPlan::Kind::None) {
     start_instances();
+  } else if (plan_.health.kind == config::HealthPlan::Kind::ServiceEndpoints) {
+    if (std::string error = start_endpoint_watch(); !error.empty()) {
+      spdlog::error("cannot start the Kubernetes endpoint check: {}", error);
+      shutdown();
+      return 1;
+    }
   } else {
     // Like keepalived, instances enter service once the check has answered (a failing check with
     // no weight starts them in FAULT).
@@ -304,6 +310,7 @@ void Daemon::shutdown() {
   if (!stopping_) stop_instances();
   if (notifier_) notifier_->flush_detached();
   checker_.reset();
+  endpoint_watch_.reset();
   firewall_.close();
   for (Runtime& runtime : runtimes_) {
     if (runtime.holds_vips) remove_vips(runtime);
@@ -599,6 +606,20 @@ void Daemon::on_health(health::Health status, const std::string& detail) {
   if (!instances_started_) start_instances();
 }
 
+// ---- Kubernetes local-endpoint check (issue 14) ------------------------------------------------
+// The watcher's verdict takes the HealthChecker's path: on_health, so FAULT (or the check weight)
+// and the first-answer start of the instances work the same.
+std::string Daemon::start_endpoint_watch() {
+  endpoint_watch_ = std::make_unique<k8s::EndpointWatch>(
+      loop_, plan_.health, [this](k8s::Verdict verdict, const std::string& detail) {
+        on_health(
+            verdict == k8s::Verdict::Healthy ? health::Health::Healthy : health::Health::Failed,
+            detail);
+      });
+  return endpoint_watch_->start();
+}
+// -------------------------------------------------------------------------------------------------
+
 void Daemon::apply_check_weight(health::Health status) {
   const int weight = plan_.health.weight;
   int adjustment = 0;
@@ -701,6 +722,7 @@ std::string Daemon::status_json() const {
       {"announcements_sent", announcer_.sent()},
       {"instances", instances},
   };
+  if (endpoint_watch_) status["health_check"] = endpoint_watch_->status_json();  // issue 14
   if (checker_) {
     static constexpr const char* kHealth[] = {"unknown", "healthy", "failed"};
     status["health_check"] = {{"name", plan_.health.name},

@@ -19,6 +19,7 @@
 #include "config/plan.h"
 #include "health/health_checker.h"
 #include "health/notifier.h"
+#include "k8s/endpoint_watch.h"
 #include "net/announcer.h"
 #include "net/netlink.h"
 #include "net/vrrp_socket.h"
@@ -57,6 +58,8 @@ class Daemon {
   std::string open_dataplane();
   void on_vip_conflict(const vipd_conflict_event& event);
   void on_health(health::Health status, const std::string& detail);
+  // Kubernetes local-endpoint check (issue 14): the watcher feeds on_health like the checker.
+  std::string start_endpoint_watch();
   void apply_check_weight(health::Health status);
   void open_firewall();
   std::string update_watched_vips();
@@ -103,6 +106,7 @@ class Daemon {
   std::unique_ptr<bpf::Dataplane> dataplane_;
   std::unique_ptr<AdvertReceiver> receiver_;
   std::unique_ptr<health::HealthChecker> checker_;
+  std::unique_ptr<k8s::EndpointWatch> endpoint_watch_;
   std::unique_ptr<health::Notifier> notifier_;
   VrrpFirewall firewall_;
   bool instances_started_ = false;
