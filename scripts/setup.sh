@@ -15,7 +15,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # lab, integration tests, interop
   iproute2 iputils-ping tcpdump nftables iptables procps psmisc ethtool curl
-  keepalived python3 python3-scapy python3-pytest python3-pyroute2 python3-yaml strace
+  keepalived python3 python3-scapy python3-pytest python3-pyroute2 python3-yaml strace openssl
 )
 
 if [[ $EUID -ne 0 ]]; then
