@@ -12,12 +12,13 @@ PACKAGES=(
   libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev
   # libraries
   libnl-3-dev libnl-route-3-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
+  libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # package, man page, alert rules: cpack's dpkg-shlibdeps, help2man, promtool, a clean Debian root
   dpkg-dev help2man prometheus mmdebstrap
   # lab, integration tests, interop
   iproute2 iputils-ping tcpdump nftables iptables procps psmisc ethtool curl
-  keepalived python3 python3-scapy python3-pytest python3-pyroute2 python3-yaml strace
+  keepalived python3 python3-scapy python3-pytest python3-pyroute2 python3-yaml strace openssl
   # deploy: the container image (scripts/image.sh), its lab test and systemd running the unit
   podman buildah runc systemd-container
 )

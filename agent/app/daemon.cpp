@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/raw_receiver.h"
+#include "app/version.h"
 #include "app/xdp_receiver.h"
 #include "log/log.h"
 #include "node/wording.h"
@@ -106,7 +107,13 @@ int Daemon::run() {
   if (!plan_.notify_script.empty())
     notifier_ =
         std::make_unique<health::Notifier>(loop_, std::vector<std::string>{plan_.notify_script});
-  if (plan_.health.kind != config::HealthPlan::Kind::None) {
+  if (plan_.health.kind == config::HealthPlan::Kind::ServiceEndpoints) {
+    if (std::string error = start_endpoint_watch(); !error.empty()) {
+      spdlog::error("cannot start the Kubernetes endpoint check: {}", error);
+      shutdown();
+      return 1;
+    }
+  } else if (plan_.health.kind != config::HealthPlan::Kind::None) {
     checker_ = std::make_unique<health::HealthChecker>(
         loop_, plan_.health,
         [this](health::Health status, const std::string& detail) { on_health(status, detail); });
@@ -493,6 +500,17 @@ void Daemon::on_health(health::Health status, const std::string& detail) {
   dispatch(node::CheckResult{!failed, detail});
 }
 
+std::string Daemon::start_endpoint_watch() {
+  endpoint_watch_ = std::make_unique<k8s::EndpointWatch>(
+      loop_, plan_.health, "vipd/" + version_short(),
+      [this](k8s::Verdict verdict, const std::string& detail) {
+        on_health(
+            verdict == k8s::Verdict::Healthy ? health::Health::Healthy : health::Health::Failed,
+            detail);
+      });
+  return endpoint_watch_->start();
+}
+
 void Daemon::on_signal(int signo) {
   if (signo == SIGHUP) {
     spdlog::info("SIGHUP received: configuration reload is not supported yet, ignoring");
@@ -523,6 +541,7 @@ void Daemon::shutdown() {
   }
   if (notifier_) notifier_->flush_detached();
   checker_.reset();
+  endpoint_watch_.reset();
   firewall_.close();
   receiver_.reset();
   if (dataplane_) {
@@ -580,6 +599,7 @@ std::string Daemon::status_json() const {
       {"announcements_sent", announcer_.sent()},
       {"instances", instances},
   };
+  if (endpoint_watch_) status["health_check"] = endpoint_watch_->status_json();
   if (checker_) {
     static constexpr const char* kHealth[] = {"unknown", "healthy", "failed"};
     status["health_check"] = {{"name", plan_.health.name},

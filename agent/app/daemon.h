@@ -15,6 +15,7 @@
 #include "app/status_socket.h"
 #include "bpf/dataplane.h"
 #include "config/plan.h"
+#include "health/endpoint_watch.h"
 #include "health/health_checker.h"
 #include "health/notifier.h"
 #include "loop/event_loop.h"
@@ -59,6 +60,8 @@ class Daemon {
   void on_netlink_event(const net::NetlinkEvent& event);
   void resync_interface();
   void on_health(health::Health status, const std::string& detail);
+  // The Kubernetes local-endpoint check: its verdicts take the health checker's path.
+  std::string start_endpoint_watch();
   void on_signal(int signo);
   void shutdown();
   std::string status_json() const;
@@ -73,6 +76,7 @@ class Daemon {
   std::unique_ptr<AdvertReceiver> receiver_;
   std::unique_ptr<node::Node> node_;
   std::unique_ptr<health::HealthChecker> checker_;
+  std::unique_ptr<k8s::EndpointWatch> endpoint_watch_;
   std::unique_ptr<health::Notifier> notifier_;
   VrrpFirewall firewall_;
   std::vector<std::uint64_t> timer_ids_;  // node::TimerId::index() -> event-loop timer id

@@ -2,14 +2,33 @@
 
 #include <unistd.h>
 
+#include <cctype>
+#include <fstream>
+
 #include "config/vip_list.h"
 #include "net/netlink.h"
 
 namespace vipd::app {
 
+using config::HealthPlan;
 using config::HostFacts;
 using config::Plan;
 using config::RunOptions;
+
+namespace {
+
+// Only for `--monitor-service <name>` without a namespace: the pod's own namespace.
+std::string service_account_namespace(const RunOptions& options) {
+  if (options.monitor_service.empty() || options.monitor_service.find('/') != std::string::npos)
+    return {};
+  std::ifstream file(options.k8s_service_account_dir + "/namespace");
+  std::string name;
+  std::getline(file, name);
+  while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) name.pop_back();
+  return name;
+}
+
+}  // namespace
 
 std::optional<HostFacts> read_host_facts(const RunOptions& options,
                                          std::vector<std::string>& errors) {
@@ -54,6 +73,7 @@ std::optional<HostFacts> read_host_facts(const RunOptions& options,
       facts.local_addresses.push_back(entry.address);
     }
   }
+  facts.service_account_namespace = service_account_namespace(options);
   return facts;
 }
 
@@ -66,6 +86,16 @@ void check_host_paths(const Plan& plan, std::vector<std::string>& errors) {
   check("notify script", plan.notify_script);
   if (plan.health.kind == config::HealthPlan::Kind::Script)
     check("check script", plan.health.script_argv.front());
+  if (plan.health.kind == HealthPlan::Kind::ServiceEndpoints) {
+    // The kubelet mounts both with the ServiceAccount token (automountServiceAccountToken).
+    for (const std::string& path : {plan.health.service.token_file, plan.health.service.ca_file}) {
+      if (access(path.c_str(), R_OK) != 0) {
+        errors.push_back("ServiceAccount file '" + path +
+                         "' is not readable (mount the token: automountServiceAccountToken: true; "
+                         "or set --k8s-service-account-dir)");
+      }
+    }
+  }
 }
 
 }  // namespace vipd::app

@@ -14,7 +14,8 @@ namespace vipd::app {
 // nullopt with `errors` filled when the interface is missing or netlink is unavailable.
 std::optional<config::HostFacts> read_host_facts(const config::RunOptions& options,
                                                  std::vector<std::string>& errors);
-// Scripts the plan runs must exist and be executable.
+// Scripts the plan runs must exist and be executable; the ServiceAccount files it reads must be
+// readable.
 void check_host_paths(const config::Plan& plan, std::vector<std::string>& errors);
 
 }  // namespace vipd::app

@@ -15,6 +15,10 @@ std::string health_kind(const config::HealthPlan& health) {
       return "tcp-port";
     case config::HealthPlan::Kind::Script:
       return "script";
+    case config::HealthPlan::Kind::HttpGet:
+      return "http-get";
+    case config::HealthPlan::Kind::ServiceEndpoints:
+      return "service-endpoints";
     case config::HealthPlan::Kind::None:
       break;
   }
@@ -63,6 +67,19 @@ std::string plan_json(const config::Plan& plan, const std::vector<std::string>& 
     check["port"] = health.port;
   }
   if (health.kind == config::HealthPlan::Kind::Script) check["script"] = health.script_argv;
+  if (health.kind == config::HealthPlan::Kind::HttpGet) {
+    check["url"] = health.url;
+    check["expected_status"] = health.expected_status;
+  }
+  if (health.kind == config::HealthPlan::Kind::ServiceEndpoints) {
+    const config::ServiceCheckPlan& service = health.service;
+    check["service"] = service.namespace_name + "/" + service.service;
+    check["node_name"] = service.node_name;
+    check["api_server"] = service.api_server;
+    check["token_file"] = service.token_file;
+    check["ca_file"] = service.ca_file;
+    check["api_grace_ms"] = to_ms(service.api_grace);
+  }
   const auto& first = plan.instances.front().core;
   nlohmann::json json = {
       {"valid", true},
@@ -104,10 +121,22 @@ std::string plan_text(const config::Plan& plan) {
   } else if (health.kind == config::HealthPlan::Kind::Script) {
     out += health.name + ":";
     for (const auto& arg : health.script_argv) out += " " + arg;
+  } else if (health.kind == config::HealthPlan::Kind::HttpGet) {
+    out += health.name + ": GET " + health.url + " expecting " +
+           std::to_string(health.expected_status);
+  } else if (health.kind == config::HealthPlan::Kind::ServiceEndpoints) {
+    const config::ServiceCheckPlan& service = health.service;
+    out += health.name + ": a ready endpoint of Service " + service.namespace_name + "/" +
+           service.service + " on node " + service.node_name + " (EndpointSlices from " +
+           service.api_server + ", API outages kept, stale after " +
+           std::to_string(to_ms(service.api_grace) / 1000) + " s)";
   } else {
     out += "none";
   }
-  if (health.kind != config::HealthPlan::Kind::None) {
+  if (health.kind == config::HealthPlan::Kind::ServiceEndpoints) {
+    out += ", weight " + std::to_string(health.weight) +
+           (health.weight == 0 ? " (failure: FAULT)" : "");
+  } else if (health.kind != config::HealthPlan::Kind::None) {
     out += " every " + std::to_string(to_ms(health.interval)) + " ms, weight " +
            std::to_string(health.weight) + (health.weight == 0 ? " (failure: FAULT)" : "");
   }

@@ -29,10 +29,29 @@ std::vector<std::string> discover_sockets() {
   return found;
 }
 
+// One line for the health check; the Kubernetes check adds what an operator needs at a glance.
+void print_check(const nlohmann::json& check) {
+  if (!check.is_object()) return;
+  std::string line = "check " + check.value("name", "") + ": " + check.value("status", "");
+  if (check.value("kind", "") == "service-endpoints") {
+    line += " (" + std::to_string(check.value("local_ready_endpoints", 0)) +
+            " ready endpoint(s) of " + check.value("service", "") + " on " +
+            check.value("node", "") + ")";
+    if (!check.value("api_reachable", true)) {
+      line += "; Kubernetes API unreachable for " +
+              std::to_string(check.value("api_outage_ms", std::int64_t{0}) / 1000) + " s" +
+              (check.value("api_stale", false) ? ", state STALE" : ", state kept") + ": " +
+              check.value("api_last_error", "");
+    }
+  }
+  std::printf("%s\n", line.c_str());
+}
+
 void print_table(const nlohmann::json& status) {
   std::printf("interface %s  source %s  transport %s  receive path %s\n",
               status.value("interface", "").c_str(), status.value("source", "").c_str(),
               status.value("transport", "").c_str(), status.value("receive_path", "").c_str());
+  if (status.contains("health_check")) print_check(status["health_check"]);
   std::printf("%-28s %4s %-7s %4s %-16s %s\n", "INSTANCE", "VRID", "STATE", "PRIO", "MASTER",
               "VIPS");
   for (const auto& instance : status.value("instances", nlohmann::json::array())) {

@@ -83,6 +83,36 @@ void add_run_options(CLI::App& c, RunOptions& o, bool e) {
   env(c.add_option("--check-script", o.check_script,
                    "Health-check program, replacing the port check"),
       "OPENSHIFT_HA_CHECK_SCRIPT", e);
+  env(c.add_option("--monitor-service", o.monitor_service,
+                   "Kubernetes Service (namespace/name) whose ready endpoints on this node are "
+                   "the health check, replacing the port check"),
+      "OPENSHIFT_HA_MONITOR_SERVICE", e);
+  env(c.add_option(
+          "--node-name", o.node_name,
+          "This node's Kubernetes name (downward API spec.nodeName), for --monitor-service"),
+      "OPENSHIFT_HA_NODE_NAME", e);
+  env(c.add_option("--k8s-api-host", o.k8s_api_host, "Kubernetes API server address"),
+      "KUBERNETES_SERVICE_HOST", e);
+  env(c.add_option("--k8s-api-port", o.k8s_api_port, "Kubernetes API server port")
+          ->capture_default_str(),
+      "KUBERNETES_SERVICE_PORT", e);
+  env(c.add_option("--k8s-service-account-dir", o.k8s_service_account_dir,
+                   "Directory with the ServiceAccount's token, ca.crt and namespace")
+          ->capture_default_str(),
+      "VIPD_K8S_SERVICE_ACCOUNT_DIR", e);
+  env(c.add_option("--k8s-api-grace", o.k8s_api_grace,
+                   "Seconds an unreachable Kubernetes API keeps the last known check state before "
+                   "it is reported stale (it is kept either way)")
+          ->capture_default_str(),
+      "VIPD_K8S_API_GRACE", e);
+  env(c.add_option("--monitor-url", o.monitor_url,
+                   "HTTP health check URL (e.g. kube-proxy's healthCheckNodePort), replacing the "
+                   "port check"),
+      "OPENSHIFT_HA_MONITOR_URL", e);
+  env(c.add_option("--check-expect-status", o.check_expect_status,
+                   "HTTP status that --monitor-url must answer (kube-proxy: 200, else 503)")
+          ->capture_default_str(),
+      "VIPD_CHECK_EXPECT_STATUS", e);
   env(c.add_option("--check-interval", o.check_interval, "Seconds between health checks")
           ->capture_default_str(),
       "OPENSHIFT_HA_CHECK_INTERVAL", e);

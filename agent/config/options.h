@@ -34,6 +34,16 @@ struct RunOptions {
   bool no_auth = false;
   std::string monitor_port = "80";
   std::string check_script;
+  // Kubernetes (docs/CONFIG.md, "Applications behind a NodePort"): the local-endpoint check of a
+  // Service's EndpointSlices, or an HTTP check such as kube-proxy's healthCheckNodePort.
+  std::string monitor_service;  // namespace/name, or name in the ServiceAccount's namespace
+  std::string node_name;        // this node's name (downward API: spec.nodeName)
+  std::string k8s_api_host;     // KUBERNETES_SERVICE_HOST, as every pod has it
+  std::string k8s_api_port = "443";
+  std::string k8s_service_account_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
+  std::string k8s_api_grace = "60";
+  std::string monitor_url;
+  int check_expect_status = 200;
   std::string check_interval = "2";
   std::string check_timeout;  // default: the interval
   int check_rise = 1;

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "config/kubernetes_checks.h"
 #include "config/split.h"
 
 namespace vipd::config {
@@ -139,9 +140,28 @@ void plan_health(const RunOptions& o, const HostFacts& host, const std::string& 
     errors.push_back("invalid check weight " + std::to_string(o.check_weight) + " (-253..253)");
   }
   // Split as keepalived splits it; a blank value is no script at all.
-  if (auto argv = split_list(o.check_script, Separators::Whitespace); !argv.empty()) {
+  auto argv = split_list(o.check_script, Separators::Whitespace);
+  const int replacements =
+      int{!argv.empty()} + int{!o.monitor_service.empty()} + int{!o.monitor_url.empty()};
+  if (replacements > 1) {
+    errors.push_back(
+        "several health checks are set: choose one of --check-script, --monitor-service and "
+        "--monitor-url (OPENSHIFT_HA_CHECK_SCRIPT, OPENSHIFT_HA_MONITOR_SERVICE, "
+        "OPENSHIFT_HA_MONITOR_URL)");
+    return;
+  }
+  if (!argv.empty()) {
     health.kind = HealthPlan::Kind::Script;
     health.script_argv = std::move(argv);
+    return;
+  }
+  // Each of these replaces the port check, as a check script does.
+  if (!o.monitor_service.empty()) {
+    plan_service_check(o, host, health, errors);
+    return;
+  }
+  if (!o.monitor_url.empty()) {
+    plan_url_check(o, health, errors);
     return;
   }
   const auto port = parse_int(o.monitor_port);

@@ -26,6 +26,8 @@ struct HostFacts {
   std::optional<core::IpAddress> primary_v4;
   std::optional<core::IpAddress> link_local_v6;
   std::vector<core::IpAddress> local_addresses;  // every address on the host's interfaces
+  // The ServiceAccount's namespace file, read only for a monitor service given without one.
+  std::string service_account_namespace;
 };
 
 struct InstancePlan {
@@ -44,13 +46,27 @@ struct GarpPlan {
   core::Time refresh{0};
 };
 
+// The local-endpoint check: this node holds the VIPs while it has a ready endpoint of a Service.
+struct ServiceCheckPlan {
+  std::string namespace_name;
+  std::string service;
+  std::string node_name;
+  std::string api_server;  // https://<host>:<port>
+  std::string token_file;
+  std::string ca_file;
+  core::Time api_grace = std::chrono::seconds(60);  // an unreachable API is reported stale after it
+};
+
 struct HealthPlan {
-  enum class Kind { None, TcpPort, Script };
+  enum class Kind { None, TcpPort, Script, HttpGet, ServiceEndpoints };
   Kind kind = Kind::None;
   std::string name;         // chk_<config name>, as ipfailover names its vrrp_script
   core::IpAddress address;  // TcpPort: the interface's primary IPv4 address
   std::uint16_t port = 0;
   std::vector<std::string> script_argv;  // Script: program and arguments, no shell
+  std::string url;                       // HttpGet
+  int expected_status = 200;             // HttpGet
+  ServiceCheckPlan service;              // ServiceEndpoints
   core::Time interval = std::chrono::seconds(2);
   core::Time timeout = std::chrono::seconds(2);
   int rise = 1;

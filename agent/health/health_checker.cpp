@@ -10,11 +10,15 @@
 #include <csignal>
 #include <cstring>
 
+#include "k8s/kube_proxy_answer.h"
+
 namespace vipd::health {
 namespace {
 
 constexpr core::Time kKillGrace =
     std::chrono::seconds(2);  // keepalived: SIGTERM, SIGKILL 2 s later
+// kube-proxy's answer is a few hundred bytes; anything much larger is not a health answer.
+constexpr std::size_t kMaxHttpBody = 64 * 1024;
 
 }  // namespace
 
@@ -61,6 +65,8 @@ void HealthChecker::run_check(bool out_of_cycle) {
                   [this](core::Time) { on_timeout(); });
   if (plan_.kind == config::HealthPlan::Kind::TcpPort) {
     start_tcp();
+  } else if (plan_.kind == config::HealthPlan::Kind::HttpGet) {
+    start_http();
   } else {
     start_script();
   }
@@ -98,6 +104,43 @@ void HealthChecker::on_tcp_ready() {
   }
 }
 
+void HealthChecker::start_http() {
+  if (!http_) {
+    auto client = std::make_unique<http::Client>(loop_);
+    if (core::Status status = client->init(); !status) {
+      finish(false, status.message());
+      return;
+    }
+    http_ = std::move(client);
+  }
+  http::Request request;
+  request.url = plan_.url;
+  request.user_agent = "vipd (" + plan_.name + ")";
+  request.connect_timeout = plan_.timeout;
+  // The check's own timeout timer ends it first; libcurl's is only a backstop.
+  request.timeout = plan_.timeout + std::chrono::seconds(1);
+  http_body_.clear();
+  http_request_ = http_->start(
+      request,
+      [this](long, std::string_view chunk) {
+        if (http_body_.size() + chunk.size() > kMaxHttpBody) return false;
+        http_body_.append(chunk);
+        return true;
+      },
+      [this](const http::Result& result) { on_http_done(result); });
+}
+
+void HealthChecker::on_http_done(const http::Result& result) {
+  http_request_ = 0;
+  if (!result.error.empty()) {
+    finish(false, result.error == "aborted" ? "answer larger than 64 KiB" : result.error);
+    return;
+  }
+  const k8s::HealthAnswer answer =
+      k8s::judge_health_answer(result.status, http_body_, plan_.expected_status);
+  finish(answer.healthy, answer.detail);
+}
+
 void HealthChecker::start_script() {
   if (core::Status status = script_.spawn(plan_.script_argv); !status) {
     finish(false, status.message());
@@ -121,7 +164,8 @@ void HealthChecker::on_script_exit() {
 }
 
 void HealthChecker::on_timeout() {
-  if (plan_.kind == config::HealthPlan::Kind::TcpPort) {
+  if (plan_.kind == config::HealthPlan::Kind::TcpPort ||
+      plan_.kind == config::HealthPlan::Kind::HttpGet) {
     finish(false, "timed_out");
     return;
   }
@@ -133,6 +177,10 @@ void HealthChecker::on_timeout() {
 }
 
 void HealthChecker::close_probe() {
+  if (http_request_ != 0) {
+    http_->cancel(http_request_);
+    http_request_ = 0;
+  }
   if (tcp_fd_ >= 0) {
     loop_.remove_fd(tcp_fd_);
     close(tcp_fd_);

@@ -1,15 +1,17 @@
-// The node's health check (ipfailover's chk_<name>): a native TCP connect to the monitored port or
-// a check script, every interval, with keepalived's rise/fall counting, never overlapping itself,
-// and run at once, out of cycle, when the kernel saw the monitored port refuse a connection (fast
-// fail).
+// The node's health check (ipfailover's chk_<name>): a native TCP connect to the monitored port, a
+// check script, or an HTTP GET judged like kube-proxy's healthCheckNodePort, every interval, with
+// keepalived's rise/fall counting, never overlapping itself, and run at once, out of cycle, when
+// the kernel saw the monitored port refuse a connection (fast fail).
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "config/plan.h"
+#include "http/http_client.h"
 #include "loop/event_loop.h"
 #include "proc/child_process.h"
 
@@ -39,6 +41,8 @@ class HealthChecker {
   void run_check(bool out_of_cycle);
   void start_tcp();
   void start_script();
+  void start_http();
+  void on_http_done(const http::Result& result);
   void on_tcp_ready();
   void on_script_exit();
   void on_timeout();
@@ -55,6 +59,9 @@ class HealthChecker {
   bool killing_ = false;
   int tcp_fd_ = -1;
   proc::ChildProcess script_;
+  std::unique_ptr<http::Client> http_;  // created at the first HTTP check
+  std::uint64_t http_request_ = 0;
+  std::string http_body_;
   const std::uint64_t interval_timer_;
   const std::uint64_t timeout_timer_;
   const std::uint64_t kill_timer_;

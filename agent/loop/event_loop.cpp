@@ -79,6 +79,19 @@ core::Status EventLoop::add_fd(int fd, std::uint32_t events, FdHandler handler) 
   return {};
 }
 
+core::Status EventLoop::modify_fd(int fd, std::uint32_t events) {
+  if (fd_handlers_.find(fd) == fd_handlers_.end()) {
+    return core::Error{"epoll_ctl(MOD): fd " + std::to_string(fd) + " is not registered"};
+  }
+  epoll_event event{};
+  event.events = events;
+  event.data.fd = fd;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event) != 0) {
+    return core::errno_error("epoll_ctl(MOD)", errno);
+  }
+  return {};
+}
+
 void EventLoop::remove_fd(int fd) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
   fd_handlers_.erase(fd);

@@ -50,6 +50,9 @@ class EventLoop {
 
   core::Status init(const std::vector<int>& signals);
   core::Status add_fd(int fd, std::uint32_t events, FdHandler handler);
+  // Changes the events a registered fd waits for (its handler stays). libcurl's socket callback
+  // switches a socket between read and write interest this way.
+  core::Status modify_fd(int fd, std::uint32_t events);
   void remove_fd(int fd);
 
   // A fresh id for set_timer; every owner of timers takes its ids from here so they never clash.

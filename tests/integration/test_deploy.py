@@ -610,10 +610,21 @@ def test_containerfile_packages_exist_in_debian():
     assert not wanted - found, f"not in the apt lists (apt-get update?): {sorted(wanted - found)}"
 
 
+def dependency_closure(apt_cache: str, packages: set[str]) -> set[str]:
+    """`packages` and what apt installs with them: Depends and Pre-Depends, recursively (libcurl4
+    brings its TLS, HTTP/2 and Kerberos libraries this way)."""
+    listing = run([apt_cache, "depends", "--recurse", "--no-recommends", "--no-suggests",
+                   "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances"] + sorted(packages),
+                  timeout=180).stdout
+    return {line.strip() for line in listing.splitlines() if line and not line.startswith((" ", "<"))}
+
+
 def test_runtime_stage_has_every_library_vipd_links(binary):
     dpkg = _required_tool("dpkg")
+    apt_cache = _required_tool("apt-cache")
     _, runtime = containerfile_stages()
-    shipped = set(apt_packages(runtime)) | BASE_IMAGE_PACKAGES
+    shipped = dependency_closure(apt_cache, set(apt_packages(runtime))) | BASE_IMAGE_PACKAGES
+    assert "libcurl4" in shipped and "libssl3" in shipped, sorted(shipped)
     ldd = run(["ldd", str(binary)])
     assert ldd.returncode == 0, ldd.stderr
     paths = re.findall(r"=> (/\S+)", ldd.stdout)

@@ -70,6 +70,14 @@ TEST(Defaults, AreIpfailoversWhenNothingIsSet) {
   EXPECT_FALSE(o.no_bpf);
   EXPECT_EQ(o.log_level, "info");
   EXPECT_EQ(o.log_format, "text");
+  EXPECT_EQ(o.monitor_service, "");
+  EXPECT_EQ(o.node_name, "");
+  EXPECT_EQ(o.k8s_api_host, "");
+  EXPECT_EQ(o.k8s_api_port, "443");
+  EXPECT_EQ(o.k8s_service_account_dir, "/var/run/secrets/kubernetes.io/serviceaccount");
+  EXPECT_EQ(o.k8s_api_grace, "60");
+  EXPECT_EQ(o.monitor_url, "");
+  EXPECT_EQ(o.check_expect_status, 200);
 }
 
 // One option seen through every layer. The file key alternates between the long option name and
@@ -166,7 +174,23 @@ INSTANTIATE_TEST_SUITE_P(
         Layered{"log-level", "VIPD_LOG_LEVEL", "log-level", "\"debug\"", "warn", "error",
                 [](const RunOptions& o) { return o.log_level; }, "info", "debug"},
         Layered{"log-format", "VIPD_LOG_FORMAT", "log_format", "\"json\"", "text", "json",
-                [](const RunOptions& o) { return o.log_format; }, "text", "json"}),
+                [](const RunOptions& o) { return o.log_format; }, "text", "json"},
+        Layered{"monitor-service", "OPENSHIFT_HA_MONITOR_SERVICE", "OPENSHIFT_HA_MONITOR_SERVICE",
+                "\"shop/web\"", "shop/api", "shop/db",
+                [](const RunOptions& o) { return o.monitor_service; }, "", "shop/web"},
+        Layered{"node-name", "OPENSHIFT_HA_NODE_NAME", "node-name", "\"worker-0\"", "worker-1",
+                "worker-2", [](const RunOptions& o) { return o.node_name; }, "", "worker-0"},
+        Layered{"k8s-api-host", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_HOST",
+                "\"198.18.0.1\"", "198.18.0.2", "198.18.0.3",
+                [](const RunOptions& o) { return o.k8s_api_host; }, "", "198.18.0.1"},
+        Layered{"k8s-api-port", "KUBERNETES_SERVICE_PORT", "k8s_api_port", "6443", "8443", "9443",
+                [](const RunOptions& o) { return o.k8s_api_port; }, "443", "6443"},
+        Layered{"k8s-api-grace", "VIPD_K8S_API_GRACE", "k8s-api-grace", "30", "45", "90",
+                [](const RunOptions& o) { return o.k8s_api_grace; }, "60", "30"},
+        Layered{"monitor-url", "OPENSHIFT_HA_MONITOR_URL", "monitor_url",
+                "\"http://198.18.0.11:32000/healthz\"", "http://198.18.0.12:32000/",
+                "http://198.18.0.13:32000/", [](const RunOptions& o) { return o.monitor_url; }, "",
+                "http://198.18.0.11:32000/healthz"}),
     [](const testing::TestParamInfo<Layered>& param_info) {
       std::string name;
       for (const char c : std::string(param_info.param.flag)) name += c == '-' ? '_' : c;
@@ -336,12 +360,14 @@ TEST(Flags, EveryIpfailoverVariableIsBound) {
                            "VIPD_CONFIG"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
   }
-  // vipd's own options use VIPD_ names; only ipfailover's keep theirs.
+  // vipd's own options use VIPD_ names; only ipfailover's keep theirs, and the API server's
+  // address keeps the names the kubelet gives every pod (what client-go's in-cluster config reads).
   for (const std::string& name : names) {
     const bool ipfailover = name.rfind("OPENSHIFT_HA_", 0) == 0 || name == "HA_EXCLUDED_VRRP_IDS" ||
                             name == "UNICAST_SOURCE_IPADDRESS" ||
                             name == "MULTICAST_SOURCE_IPADDRESS" || name == "KEEPALIVED_OPTIONS";
-    EXPECT_TRUE(ipfailover || name.rfind("VIPD_", 0) == 0) << name;
+    const bool pod = name == "KUBERNETES_SERVICE_HOST" || name == "KUBERNETES_SERVICE_PORT";
+    EXPECT_TRUE(ipfailover || pod || name.rfind("VIPD_", 0) == 0) << name;
   }
 }
 

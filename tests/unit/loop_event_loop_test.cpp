@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <vector>
 
@@ -105,6 +109,37 @@ TEST(EventLoop, IdleHandlerRunsAfterEachBatch) {
   ASSERT_EQ(loop.run(), 0);
   EXPECT_EQ(idle, 1);
   EXPECT_EQ(loop.wakeups(), 1u);
+}
+
+TEST(EventLoop, ModifyFdSwitchesTheEventsAndKeepsTheHandler) {
+  EventLoop loop;
+  ASSERT_TRUE(loop.init({}).ok());
+  int sockets[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sockets), 0);
+  // Nothing to read yet: waiting for EPOLLIN alone would never fire; after the switch to EPOLLOUT
+  // (always ready on an empty socket) the same handler runs.
+  std::vector<std::uint32_t> seen;
+  ASSERT_TRUE(loop.add_fd(sockets[0], EPOLLIN,
+                          [&](std::uint32_t events) {
+                            seen.push_back(events);
+                            loop.stop();
+                          })
+                  .ok());
+  loop.set_timer(1, monotonic_now() + milliseconds(5),
+                 [&](core::Time) { EXPECT_TRUE(loop.modify_fd(sockets[0], EPOLLOUT).ok()); });
+  ASSERT_EQ(loop.run(), 0);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_TRUE(seen[0] & EPOLLOUT);
+  EXPECT_FALSE(seen[0] & EPOLLIN);
+  loop.remove_fd(sockets[0]);
+  close(sockets[0]);
+  close(sockets[1]);
+}
+
+TEST(EventLoop, ModifyFdOfAnUnregisteredFdIsAnError) {
+  EventLoop loop;
+  ASSERT_TRUE(loop.init({}).ok());
+  EXPECT_FALSE(loop.modify_fd(1000, EPOLLIN).ok());
 }
 
 }  // namespace
