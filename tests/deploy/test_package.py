@@ -203,8 +203,11 @@ def test_installs_with_dpkg_and_reports_its_version(root, installed):
 
 def test_unit_runs_the_installed_binary(root, installed):
     unit = (root / "lib/systemd/system/vipd@.service").read_text()
-    execs = re.findall(r"^Exec\w+=(\S+)", unit, re.M)
-    assert execs and all(path == "/usr/sbin/vipd" for path in execs), execs
+    execs = dict(re.findall(r"^(Exec\w+)=(\S+)", unit, re.M))
+    # Every command that runs vipd runs the packaged binary (ExecReload signals it with kill).
+    vipd_execs = {key: path for key, path in execs.items() if path.endswith("/vipd")}
+    assert {"ExecStart", "ExecStartPre"} <= vipd_execs.keys(), execs
+    assert all(path == "/usr/sbin/vipd" for path in vipd_execs.values()), execs
     assert "/usr/local" not in unit
     assert re.search(r"^EnvironmentFile=/etc/vipd/%I\.env$", unit, re.M)
 

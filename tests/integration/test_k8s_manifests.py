@@ -140,7 +140,7 @@ def test_role_reads_endpointslices_in_the_services_namespace_only():
     assert account["metadata"]["namespace"] == daemonset["metadata"]["namespace"]
     scc = next(b for b in documents()["rbac.yaml"]
                if b["kind"] == "RoleBinding" and b["roleRef"]["kind"] == "ClusterRole")
-    assert scc["roleRef"]["name"] == "system:openshift:scc:privileged"
+    assert scc["roleRef"]["name"] == "vipd-scc"  # the least-privilege SCC of ../scc.yaml
     assert scc["subjects"] == binding["subjects"]
 
 
@@ -171,7 +171,11 @@ def test_workload_runs_vipd_with_known_variables(name, binary):
     spec = container(daemonset)
     assert spec["command"] + spec.get("args", []) == ["vipd", "run"]
     assert spec["livenessProbe"]["exec"]["command"][:2] == ["vipd", "status"]
-    assert spec["securityContext"]["privileged"] is True
+    security = spec["securityContext"]
+    assert security["privileged"] is False
+    assert security["capabilities"] == {"drop": ["ALL"],
+                                        "add": ["NET_ADMIN", "NET_RAW", "BPF", "PERFMON"]}
+    assert spec["readinessProbe"]["exec"]["command"] == ["vipd", "status", "--ready"]
     mounts = {m["mountPath"] for m in spec["volumeMounts"]}
     assert "/sys/fs/bpf" in mounts
     unknown = set(env_of(daemonset)) - help_env_names(binary) - {"NODE_IP"}
