@@ -19,6 +19,8 @@ PACKAGES=(
   # lab, integration tests, interop
   iproute2 iputils-ping tcpdump nftables iptables procps psmisc ethtool curl
   keepalived python3 python3-scapy python3-pytest python3-pyroute2 python3-yaml strace openssl
+  # split-brain tests: DNS peers served by a dnsmasq inside the lab (the binary only, no service)
+  dnsmasq-base
   # deploy: the container image (scripts/image.sh), its lab test and systemd running the unit
   podman buildah runc systemd-container
 )

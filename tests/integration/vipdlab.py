@@ -399,7 +399,7 @@ class Lab:
                            self._v6_host(10 + i)) for i in range(1, nodes + 1)]
         self.processes: list[Proc] = []
         self._cut: set[str] = set()
-        self._multicast_blocked = False
+        self._multicast_blocked: Optional[str] = None  # None, "ip" or "l2"
         self._up = False
         self._tearing_down = False
         self._saved_handlers: dict[int, object] = {}
@@ -617,8 +617,12 @@ class Lab:
 
     def _apply_filter(self) -> None:
         rules = []
-        if self._multicast_blocked:
+        if self._multicast_blocked == "ip":
             rules += ["ip daddr 224.0.0.18 drop", "ip6 daddr ff02::12 drop"]
+        elif self._multicast_blocked == "l2":
+            # What a switch with IGMP snooping and no querier does: the group's MAC is dropped,
+            # whatever the IP header says; frames to a node's own MAC still pass.
+            rules += ["ether daddr 01:00:5e:00:00:12 drop", "ether daddr 33:33:00:00:00:12 drop"]
         for port in sorted(self._cut):
             rules += [f'iifname "{port}" drop', f'oifname "{port}" drop']
         body = "\n    ".join(rules)
@@ -647,13 +651,18 @@ class Lab:
             self._apply_filter()
         wait_for(self._all_ports_forwarding, timeout=5, desc="bridge ports forwarding")
 
-    def block_multicast(self) -> None:
-        """Drops VRRP multicast (224.0.0.18, ff02::12) between bridge ports; unicast still flows."""
-        self._multicast_blocked = True
+    def block_multicast(self, kind: str = "ip") -> None:
+        """Drops VRRP multicast between bridge ports; unicast still flows. kind "ip": packets to
+        IP 224.0.0.18 / ff02::12 (a firewall), whatever their destination MAC; "l2": frames to the
+        VRRP group MACs 01:00:5e:00:00:12 / 33:33:00:00:00:12 (a snooping switch), whatever their
+        IP destination."""
+        if kind not in ("ip", "l2"):
+            raise ValueError(f"multicast block kind {kind!r}: ip or l2")
+        self._multicast_blocked = kind
         self._apply_filter()
 
     def unblock_multicast(self) -> None:
-        self._multicast_blocked = False
+        self._multicast_blocked = None
         self._apply_filter()
 
     # -- observation
@@ -715,6 +724,26 @@ class Lab:
         node = self.node(node)
         proc = self.start_agent(node, "_watch-adverts", name=f"{node.name}-advertwatch")
         return AdvertWatcher(proc)
+
+    def sample_owners(self, address: str, interval: float = 0.005) -> "OwnerSampler":
+        """One agent per node sampling whether it holds `address` (see OwnerSampler)."""
+        procs = {n.name: self.start_agent(n, "_sample-owner", "--address", address,
+                                          "--interval", str(interval), name=f"{n.name}-owner")
+                 for n in self.nodes}
+        return OwnerSampler(procs, interval)
+
+    def watch_arp(self, node) -> "ArpWatcher":
+        node = self.node(node)
+        proc = self.start_agent(node, "_watch-arp", name=f"{node.name}-arpwatch")
+        return ArpWatcher(proc)
+
+    def arp_flood(self, node, vip: str, rate: int, duration: float) -> dict:
+        """Spoofed ARP replies claiming `vip` from random sender MACs, broadcast from `node` at
+        `rate` per second for `duration` s. Returns {"sent", "seconds", "pps"} as achieved."""
+        node = self.node(node)
+        out = node.run([PYTHON, THIS_FILE, "_arp-flood", "--vip", vip, "--rate", str(rate),
+                        "--duration", str(duration)], timeout=duration + 20)
+        return json.loads(out.stdout.strip().splitlines()[-1])
 
     # -- daemons
 
@@ -896,6 +925,143 @@ class AdvertWatcher(_StampedWatcher):
         return max(matching, key=lambda e: e.ts_ns, default=None)
 
 
+class OwnerSampler:
+    """Who holds an address, on every node, over time. One agent per node namespace samples eth0
+    with a netlink dump every `interval` (5 ms) and also takes every RTM_NEWADDR/DELADDR event as it
+    arrives; it prints `<CLOCK_MONOTONIC ns> <1|0>` whenever the answer changes (the first line is
+    the state at start) and once a second `GAP <max ns between dumps> <dumps> <dumps later than
+    10 ms>`, so a test can show the sampling kept up."""
+
+    LATE_NS = 10_000_000
+
+    def __init__(self, procs: dict[str, Proc], interval: float):
+        self.procs = procs
+        self.interval = interval
+
+    def changes(self) -> list[tuple[int, str, bool]]:
+        """(time, node, holds) for every node's initial state and every change, in time order."""
+        result = []
+        for node, proc in self.procs.items():
+            for line in list(proc.lines):
+                parts = line.split()
+                if len(parts) == 2 and parts[0].isdigit():
+                    result.append((int(parts[0]), node, parts[1] == "1"))
+        result.sort()
+        return result
+
+    def holders(self, at_ns: Optional[int] = None) -> list[str]:
+        """Nodes holding the address at `at_ns` (default: as last sampled)."""
+        state: dict[str, bool] = {}
+        for ts, node, holds in self.changes():
+            if at_ns is not None and ts > at_ns:
+                break
+            state[node] = holds
+        return sorted(n for n, h in state.items() if h)
+
+    def multi_owner_intervals(self, since_ns: int = 0, until_ns: Optional[int] = None) -> list[tuple[int, int]]:
+        """[start, end) intervals with two or more holders that overlap [since_ns, until_ns);
+        an interval still open ends at until_ns (or now)."""
+        until_ns = until_ns if until_ns is not None else now_ns()
+        state: dict[str, bool] = {}
+        intervals, start = [], None
+        for ts, node, holds in self.changes():
+            if ts > until_ns:
+                break
+            state[node] = holds
+            many = sum(state.values()) >= 2
+            if many and start is None:
+                start = ts
+            elif not many and start is not None:
+                intervals.append((start, ts))
+                start = None
+        if start is not None:
+            intervals.append((start, until_ns))
+        return [(max(a, since_ns), b) for a, b in intervals if b > since_ns]
+
+    def multi_owner_seconds(self, since_ns: int, until_ns: Optional[int] = None) -> float:
+        return sum(b - a for a, b in self.multi_owner_intervals(since_ns, until_ns)) / 1e9
+
+    def transitions(self, since_ns: int, node: Optional[str] = None) -> list[tuple[int, str, bool]]:
+        """Changes (not initial states) after `since_ns`, of one node or all."""
+        first_seen: set[str] = set()
+        result = []
+        for ts, name, holds in self.changes():
+            if name not in first_seen:
+                first_seen.add(name)
+                continue
+            if ts > since_ns and (node is None or name == node):
+                result.append((ts, name, holds))
+        return result
+
+    def single_owner_since(self, since_ns: int) -> Optional[int]:
+        """When the last multi-owner interval after `since_ns` ended (since_ns if there was none);
+        None while it lasts."""
+        intervals = self.multi_owner_intervals(since_ns)
+        if not intervals:
+            return since_ns
+        if len(self.holders()) >= 2:
+            return None
+        return intervals[-1][1]
+
+    def sampling(self) -> tuple[int, int, int]:
+        """(max gap between dumps in ns, dumps, dumps later than 10 ms) over all nodes."""
+        worst, dumps, late = 0, 0, 0
+        for proc in self.procs.values():
+            for line in list(proc.lines):
+                parts = line.split()
+                if len(parts) == 4 and parts[0] == "GAP":
+                    worst = max(worst, int(parts[1]))
+                    dumps += int(parts[2])
+                    late += int(parts[3])
+        return worst, dumps, late
+
+    def describe(self, since_ns: int = 0) -> str:
+        return ", ".join(f"{(ts - since_ns) / 1e9:+.3f}s {node} {'+' if holds else '-'}"
+                         for ts, node, holds in self.changes() if ts >= since_ns)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.stop(timeout=2)
+
+
+@dataclasses.dataclass
+class ArpEvent:
+    ts_ns: int
+    op: int
+    sender_mac: str
+    sender_ip: str
+    target_ip: str
+
+    @property
+    def gratuitous(self) -> bool:
+        return self.sender_ip == self.target_ip
+
+
+class ArpWatcher(_StampedWatcher):
+    """Every ARP packet one namespace receives on eth0 (kernel receive time, CLOCK_MONOTONIC)."""
+
+    def events(self, since_ns: int = 0) -> list[ArpEvent]:
+        result = []
+        for line in list(self.proc.lines):
+            parts = line.split()
+            if len(parts) == 5 and parts[0].isdigit() and int(parts[0]) >= since_ns:
+                result.append(ArpEvent(int(parts[0]), int(parts[1]), parts[2], parts[3], parts[4]))
+        return result
+
+    def announcements(self, mac: str, address: str, since_ns: int = 0, burst_s: float = 0.5) -> list[int]:
+        """Start times of the gratuitous ARP bursts `mac` sent for `address` (frames closer than
+        `burst_s` to the previous one belong to the same announcement)."""
+        starts: list[int] = []
+        last = None
+        for event in self.events(since_ns):
+            if event.sender_mac != mac.lower() or event.sender_ip != address or not event.gratuitous:
+                continue
+            if last is None or event.ts_ns - last > burst_s * 1e9:
+                starts.append(event.ts_ns)
+            last = event.ts_ns
+        return starts
+
+
 # ----------------------------------------------------------------------------------------------
 # Agents: run inside namespaces via `ip netns exec ... vipdlab.py _agent`
 
@@ -1026,6 +1192,156 @@ def _agent_watch_addr(args) -> int:
         stamp = now_ns()
         for kind, ifindex, address in _parse_addr_messages(data):
             print(f"{stamp} {kind} {ifindex} {address}", flush=True)
+    return 0
+
+
+NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
+NLMSG_DONE, NLMSG_ERROR = 3, 2
+RTM_GETADDR = 22
+
+
+def _addresses_now(sock: socket.socket, family: int, seq: int) -> set[tuple[int, str]]:
+    """(ifindex, address) of every address of `family`, by an RTM_GETADDR dump."""
+    request = struct.pack("=IHHIIBBBBI", 16 + 8, RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, seq, 0,
+                          family, 0, 0, 0, 0)
+    sock.send(request)
+    found = set()
+    for _ in range(1000):
+        data = sock.recv(1 << 16)
+        for kind, ifindex, address in _parse_addr_messages(data):
+            found.add((ifindex, address))
+        offset = 0
+        while offset + 16 <= len(data):
+            length, msg_type = struct.unpack_from("=IH", data, offset)
+            if msg_type in (NLMSG_DONE, NLMSG_ERROR):
+                return found
+            if length < 16:
+                return found
+            offset += (length + 3) & ~3
+    return found
+
+
+def _agent_sample_owner(args) -> int:
+    """Prints `<CLOCK_MONOTONIC ns> <1|0>` when eth0 starts or stops holding --address (first line:
+    the state at start), from a netlink dump every --interval s and from address events on
+    arrival, and `GAP <max ns between dumps> <dumps> <dumps later than 10 ms>` once a second."""
+    import select
+    wanted = ipaddress.ip_address(args.address)
+    family = socket.AF_INET if wanted.version == 4 else socket.AF_INET6
+    ifindex = socket.if_nametoindex("eth0")
+    events = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    events.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    events.bind((0, RTMGRP_IPV4_IFADDR if wanted.version == 4 else RTMGRP_IPV6_IFADDR))
+    dumper = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    dumper.bind((0, 0))
+    seq = 1
+
+    def held_now() -> bool:
+        nonlocal seq
+        seq += 1
+        return any(i == ifindex and ipaddress.ip_address(a) == wanted
+                   for i, a in _addresses_now(dumper, family, seq))
+
+    state = held_now()
+    print(f"{now_ns()} {int(state)}", flush=True)
+    print("READY", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *unused: stop.set())
+    deadline = time.monotonic() + args.duration
+    interval_ns = int(args.interval * 1e9)
+    last_dump = next_dump = now_ns()
+    window_end = last_dump + 1_000_000_000
+    worst = dumps = late = 0
+    while not stop.is_set() and time.monotonic() < deadline:
+        wait = max(0.0, (next_dump - now_ns()) / 1e9)
+        readable, _, _ = select.select([events], [], [], wait)
+        if readable:
+            data = events.recv(1 << 16)
+            stamp = now_ns()
+            for kind, index, address in _parse_addr_messages(data):
+                if index == ifindex and ipaddress.ip_address(address) == wanted and (kind == "add") != state:
+                    state = kind == "add"
+                    print(f"{stamp} {int(state)}", flush=True)
+            continue
+        held = held_now()
+        stamp = now_ns()
+        if held != state:
+            state = held
+            print(f"{stamp} {int(state)}", flush=True)
+        gap = stamp - last_dump
+        worst, dumps, late = max(worst, gap), dumps + 1, late + (gap > OwnerSampler.LATE_NS)
+        last_dump = stamp
+        next_dump = max(next_dump + interval_ns, stamp)
+        if stamp >= window_end:
+            print(f"GAP {worst} {dumps} {late}", flush=True)
+            worst = dumps = late = 0
+            window_end = stamp + 1_000_000_000
+    return 0
+
+
+ETH_P_ARP = 0x0806
+
+
+def _mac_text(raw: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in raw)
+
+
+def _agent_watch_arp(args) -> int:
+    """Prints `<CLOCK_MONOTONIC ns> <op> <sender mac> <sender ip> <target ip>` for every ARP packet
+    on eth0 (kernel receive time, as _watch-adverts)."""
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
+    sock.bind(("eth0", ETH_P_ARP))
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+    print("READY", flush=True)
+    for data, ancillary, _, _ in _received(sock, args.duration,
+                                           lambda s: s.recvmsg(256, socket.CMSG_SPACE(16))):
+        if len(data) < 14 + 28:
+            continue
+        arp = data[14:42]
+        op = struct.unpack("!H", arp[6:8])[0]
+        print(f"{_monotonic_receive_time(ancillary)} {op} {_mac_text(arp[8:14])} "
+              f"{socket.inet_ntoa(arp[14:18])} {socket.inet_ntoa(arp[24:28])}", flush=True)
+    return 0
+
+
+def _agent_arp_flood(args) -> int:
+    """Broadcasts ARP replies `VIP is at <random MAC>` on eth0 at --rate per second for --duration
+    s (paced in 1 ms slices); prints {"sent", "seconds", "pps"} as achieved. The Ethernet source is
+    eth0's own MAC (random ones would only fill the lab switch's forwarding table); the ARP sender
+    MAC, which is what a VIP watch looks at, is random in every frame of a 4096-frame cycle."""
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    sock.bind(("eth0", 0))
+    own = Path("/sys/class/net/eth0/address").read_text().strip()
+    eth = b"\xff" * 6 + bytes.fromhex(own.replace(":", "")) + struct.pack("!H", ETH_P_ARP)
+    vip = socket.inet_aton(args.vip)
+    frames = []
+    for _ in range(4096):
+        mac = bytearray(secrets.token_bytes(6))
+        mac[0] = (mac[0] & 0xFE) | 0x02  # unicast, locally administered
+        arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2) + bytes(mac) + vip + b"\xff" * 6 + vip
+        frames.append(eth + arp + bytes(18))
+    per_slice = max(1, args.rate // 1000)
+    sent = 0
+    started = time.monotonic()
+    deadline = started + args.duration
+    next_slice = started
+    for _ in range(int(args.duration * 1000) + 1000):
+        now = time.monotonic()
+        if now >= deadline:
+            break
+        for _ in range(per_slice):
+            try:
+                sock.send(frames[sent % len(frames)])
+                sent += 1
+            except BlockingIOError:
+                break
+        next_slice += 0.001
+        delay = next_slice - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    seconds = time.monotonic() - started
+    print(json.dumps({"sent": sent, "seconds": round(seconds, 3), "pps": round(sent / seconds)}), flush=True)
     return 0
 
 
@@ -1211,6 +1527,19 @@ def main(argv: Optional[list[str]] = None) -> int:
     agent = sub.add_parser("_watch-adverts")
     agent.add_argument("--duration", type=float, default=3600)
     agent.set_defaults(func=_agent_watch_adverts)
+    agent = sub.add_parser("_sample-owner")
+    agent.add_argument("--address", required=True)
+    agent.add_argument("--interval", type=float, default=0.005)
+    agent.add_argument("--duration", type=float, default=3600)
+    agent.set_defaults(func=_agent_sample_owner)
+    agent = sub.add_parser("_watch-arp")
+    agent.add_argument("--duration", type=float, default=3600)
+    agent.set_defaults(func=_agent_watch_arp)
+    agent = sub.add_parser("_arp-flood")
+    agent.add_argument("--vip", required=True)
+    agent.add_argument("--rate", type=int, default=20000)
+    agent.add_argument("--duration", type=float, default=5)
+    agent.set_defaults(func=_agent_arp_flood)
     for name, func in (("_mcast-recv", _agent_mcast_recv), ("_mcast-send", _agent_mcast_send)):
         agent = sub.add_parser(name)
         agent.add_argument("--family", type=int, choices=(4, 6), default=4)
