@@ -92,6 +92,31 @@ def learned_peers(cluster: Cluster, node: str) -> set[str]:
 
 
 # ----------------------------------------------------------------------------------------------
+# 0. The checker: the owner sampler sees a short dual-owner window and every change
+
+
+def test_owner_sampler_catches_a_short_dual_owner_window():
+    """A planted split brain, made by hand: the VIP on n2 for ~30 ms while n1 holds it. The
+    sampler must report that window (and both of n2's changes); otherwise every "never two
+    owners" assertion in this file could pass blind."""
+    with vipdlab.Lab(nodes=2) as lab:
+        vip = lab.host_address(100)
+        sampler = lab.sample_owners(vip)
+        lab.node("n1").ip("addr", "add", f"{vip}/24", "dev", "eth0")
+        vipdlab.wait_for(lambda: sampler.holders() == ["n1"], timeout=2, desc="n1 sampled")
+        t0 = vipdlab.now_ns()
+        lab.node("n2").run(["sh", "-c", f"ip addr add {vip}/24 dev eth0; sleep 0.03; ip addr del {vip}/24 dev eth0"])
+        time.sleep(0.3)
+        intervals = sampler.multi_owner_intervals(t0)
+        assert len(intervals) == 1, sampler.describe(t0)
+        assert 0.02 <= (intervals[0][1] - intervals[0][0]) / 1e9 <= 0.2, sampler.describe(t0)
+        assert [(n, h) for _, n, h in sampler.transitions(t0)] == [("n2", True), ("n2", False)]
+        assert sampler.holders() == ["n1"] and sampler.single_owner_since(t0) == intervals[0][1]
+        time.sleep(1.1)
+        assert_sampled(sampler)
+
+
+# ----------------------------------------------------------------------------------------------
 # 1. Multicast blocked from the start
 
 
