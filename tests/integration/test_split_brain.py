@@ -408,13 +408,22 @@ def test_hybrid_dns_peers_prevent_split_brain_and_follow_a_moved_peer(make_clust
     n3.ip("addr", "add", f"{new}/{lab.prefixlen}", "dev", "eth0")
     n3.ipv4 = new
     updated = dns.update([lab.node("n1").ipv4, lab.node("n2").ipv4, new])
-    for node in ("n1", "n2"):
-        vipdlab.wait_for(lambda: new in dns_peers(cluster, node) and old not in dns_peers(cluster, node),
-                         timeout=RESOLVE_INTERVAL_S + 5, interval=0.02, desc=f"{node} resolves n3's new address")
-        took = (vipdlab.now_ns() - updated) / 1e9
-        record_timing(f"hybrid dns {flavor.name}: DNS update -> {node} uses the new peer", took,
-                      RESOLVE_INTERVAL_S + 0.5)
-        assert took <= RESOLVE_INTERVAL_S + 0.5, f"{node} took {took:.3f}s to pick up {new}"
+    picked_up: dict[str, float] = {}
+
+    def both_picked_up() -> bool:
+        for node in ("n1", "n2"):
+            peers = dns_peers(cluster, node) if node not in picked_up else set()
+            if new in peers and old not in peers:
+                picked_up[node] = (vipdlab.now_ns() - updated) / 1e9
+        return len(picked_up) == 2
+    vipdlab.wait_for(both_picked_up, timeout=RESOLVE_INTERVAL_S + 5, interval=0.02,
+                     desc=f"n1 and n2 resolve n3's new address {new}")
+    # The next lookup comes within the interval; the bound adds the lookup and the `vipd status`
+    # polls that observe it (a process each, ~0.1 s on a loaded machine).
+    bound = RESOLVE_INTERVAL_S + 0.5
+    for node, took in picked_up.items():
+        record_timing(f"hybrid dns {flavor.name}: DNS update -> {node} uses the new peer", took, bound)
+    assert all(took <= bound for took in picked_up.values()), f"picked up after {picked_up} s (bound {bound} s)"
     cluster.start("n3", PRIORITIES["n3"], extra=extra)
     cluster.wait_state("n3", "BACKUP", timeout=5)
     assert_quiet(cluster, sampler, "n1", 5, "n3 moved")
