@@ -14,6 +14,8 @@ blocked-from-start test (what the issue asks), 10-15 s elsewhere to keep the sui
 
 from __future__ import annotations
 
+import datetime
+import re
 import shutil
 import signal
 import time
@@ -109,7 +111,7 @@ def test_owner_sampler_catches_a_short_dual_owner_window():
         time.sleep(0.3)
         intervals = sampler.multi_owner_intervals(t0)
         assert len(intervals) == 1, sampler.describe(t0)
-        assert 0.02 <= (intervals[0][1] - intervals[0][0]) / 1e9 <= 0.2, sampler.describe(t0)
+        assert 0.02 <= (intervals[0][1] - intervals[0][0]) / 1e9 <= 1.0, sampler.describe(t0)
         assert [(n, h) for _, n, h in sampler.transitions(t0)] == [("n2", True), ("n2", False)]
         assert sampler.holders() == ["n1"] and sampler.single_owner_since(t0) == intervals[0][1]
         time.sleep(1.1)
@@ -407,23 +409,20 @@ def test_hybrid_dns_peers_prevent_split_brain_and_follow_a_moved_peer(make_clust
     n3.ip("addr", "del", f"{old}/{lab.prefixlen}", "dev", "eth0")
     n3.ip("addr", "add", f"{new}/{lab.prefixlen}", "dev", "eth0")
     n3.ipv4 = new
-    updated = dns.update([lab.node("n1").ipv4, lab.node("n2").ipv4, new])
-    picked_up: dict[str, float] = {}
-
-    def both_picked_up() -> bool:
-        for node in ("n1", "n2"):
-            peers = dns_peers(cluster, node) if node not in picked_up else set()
-            if new in peers and old not in peers:
-                picked_up[node] = (vipdlab.now_ns() - updated) / 1e9
-        return len(picked_up) == 2
-    vipdlab.wait_for(both_picked_up, timeout=RESOLVE_INTERVAL_S + 5, interval=0.02,
-                     desc=f"n1 and n2 resolve n3's new address {new}")
-    # The next lookup comes within the interval; the bound adds the lookup and the `vipd status`
-    # polls that observe it (a process each, ~0.1 s on a loaded machine).
-    bound = RESOLVE_INTERVAL_S + 0.5
-    for node, took in picked_up.items():
+    updated = datetime.datetime.now()
+    dns.update([lab.node("n1").ipv4, lab.node("n2").ipv4, new])
+    for node in ("n1", "n2"):
+        vipdlab.wait_for(lambda: new in dns_peers(cluster, node) and old not in dns_peers(cluster, node),
+                         timeout=RESOLVE_INTERVAL_S + 5, interval=0.05, desc=f"{node} resolves {new}")
+    # Timed by the daemons' own log line (local time, ms): the next lookup comes within the
+    # interval, plus the lookup itself.
+    bound = RESOLVE_INTERVAL_S + 0.25
+    for node in ("n1", "n2"):
+        line = log_lines(cluster.procs[node], rf"Unicast peers from DNS now: .*{re.escape(new)}")[0]
+        logged = datetime.datetime.strptime(line.split(": ", 1)[0], "%a %b %d %H:%M:%S.%f %Y")
+        took = (logged - updated).total_seconds()
         record_timing(f"hybrid dns {flavor.name}: DNS update -> {node} uses the new peer", took, bound)
-    assert all(took <= bound for took in picked_up.values()), f"picked up after {picked_up} s (bound {bound} s)"
+        assert took <= bound, f"{node} picked up {new} {took:.3f}s after the DNS update: {line}"
     cluster.start("n3", PRIORITIES["n3"], extra=extra)
     cluster.wait_state("n3", "BACKUP", timeout=5)
     assert_quiet(cluster, sampler, "n1", 5, "n3 moved")
