@@ -138,8 +138,8 @@ int Daemon::run() {
     notifier_ =
         std::make_unique<health::Notifier>(loop_, std::vector<std::string>{plan_.notify_script});
   if (plan_.health.kind == config::HealthPlan::Kind::ServiceEndpoints) {
-    if (std::string error = start_endpoint_watch(); !error.empty()) {
-      spdlog::error("cannot start the Kubernetes endpoint check: {}", error);
+    if (const core::Status status = start_endpoint_watch(); !status) {
+      spdlog::error("cannot start the Kubernetes endpoint check: {}", status.message());
       shutdown();
       return 1;
     }
@@ -216,8 +216,8 @@ core::Status Daemon::open_io() {
       return core::Error{"cannot open the ARP/NA listener on " + plan_.interface + ": " +
                          status.message()};
     }
-    receiver_ = std::make_unique<RawSocketReceiver>(
-        socket_, claims_, expectations, !plan_.transport.allowed_sources.empty(), plan_.mac);
+    receiver_ = std::make_unique<RawSocketReceiver>(socket_, claims_, expectations,
+                                                    plan_.transport.restrict_sources, plan_.mac);
   }
   open_firewall();
   for (const int fd : receiver_->fds()) {
@@ -265,7 +265,7 @@ core::Status Daemon::open_dataplane() {
   // A master that went quiet for two intervals and came back with an identical advert must still
   // reach us: the record is then stale and the kernel re-emits it.
   if (core::Status status = dataplane_->set_global_config(
-          {2 * longest_interval, plan_.xdp_drop_invalid, !plan_.transport.allowed_sources.empty()});
+          {2 * longest_interval, plan_.xdp_drop_invalid, plan_.transport.restrict_sources});
       !status) {
     return status;
   }
@@ -624,7 +624,7 @@ void Daemon::on_health(health::Health status, const std::string& detail) {
   dispatch(node::CheckResult{!failed, detail});
 }
 
-std::string Daemon::start_endpoint_watch() {
+core::Status Daemon::start_endpoint_watch() {
   endpoint_watch_ = std::make_unique<k8s::EndpointWatch>(
       loop_, plan_.health, "vipd/" + version_short(),
       [this](k8s::Verdict verdict, const std::string& detail) {

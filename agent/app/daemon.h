@@ -71,7 +71,7 @@ class Daemon {
   void resync_interface();
   void on_health(health::Health status, const std::string& detail);
   // The Kubernetes local-endpoint check: its verdicts take the health checker's path.
-  std::string start_endpoint_watch();
+  core::Status start_endpoint_watch();
   void on_signal(int signo);
   void shutdown();
   std::string status_json() const;

@@ -94,6 +94,7 @@ std::string plan_json(const config::Plan& plan, const std::vector<std::string>& 
       {"unicast_peers", peers},
       {"peer_resolve_interval_ms", to_ms(plan.transport.resolve_interval)},
       {"allowed_sources", allowed},
+      {"restrict_sources", plan.transport.restrict_sources},
       {"split_brain",
        {{"probe_interval_ms", to_ms(plan.split_brain.probe_interval)},
         {"learned_peer_timeout_ms", to_ms(plan.split_brain.learned_peer_timeout)},

@@ -263,6 +263,8 @@ void plan_split_brain(const RunOptions& o, bool any_peers, Plan& plan,
     }
     plan.transport.allowed_sources.push_back(*address);
   }
+  plan.transport.restrict_sources =
+      !plan.transport.allowed_sources.empty() || !plan.transport.multicast;
 }
 
 }  // namespace
@@ -516,8 +518,8 @@ PlanResult build_plan(const RunOptions& o, const HostFacts& host) {
       instance.auth_key = core::make_auth_key(password);
     }
     if (errors.empty()) {
-      if (std::string error = core::validate(instance.core); !error.empty()) {
-        errors.push_back("instance " + instance.name + ": " + error);
+      if (const core::Status status = core::validate(instance.core); !status) {
+        errors.push_back("instance " + instance.name + ": " + status.message());
       }
     }
     plan.instances.push_back(std::move(instance));

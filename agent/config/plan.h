@@ -98,6 +98,9 @@ struct TransportPlan {
   std::vector<std::string> peer_names;  // DNS names among the unicast peers, re-resolved
   core::Time resolve_interval = std::chrono::seconds(30);
   std::vector<core::IpAddress> allowed_sources;  // non-empty: only these (and peers) advertise
+  // Adverts to the group too must come from a peer or an allowed source: with --allowed-sources,
+  // and in unicast-only mode (the peers are the group there).
+  bool restrict_sources = false;
 };
 
 enum class XdpMode : std::uint8_t { Auto, Native, Generic };

@@ -95,16 +95,16 @@ std::string_view to_string(StateReason reason) {
   return "?";
 }
 
-std::string validate(const InstanceConfig& config) {
-  if (config.vrid == 0) return "invalid VRID 0 (must be 1-255)";
-  if (config.priority == 0) return "invalid priority 0 (must be 1-255)";
-  if (std::string error = interval_error(config); !error.empty()) return error;
+Status validate(const InstanceConfig& config) {
+  if (config.vrid == 0) return Error{"invalid VRID 0 (must be 1-255)"};
+  if (config.priority == 0) return Error{"invalid priority 0 (must be 1-255)"};
+  if (std::string error = interval_error(config); !error.empty()) return Error{error};
   if (config.version == VrrpVersion::V2 && !config.primary_address.is_v4()) {
-    return "VRRPv2 needs an IPv4 primary address, got " + config.primary_address.to_string();
+    return Error{"VRRPv2 needs an IPv4 primary address, got " + config.primary_address.to_string()};
   }
   if (config.preempt_delay < Time{0} || config.preempt_delay > kMaxPreemptDelay) {
-    return "invalid preempt_delay " + format_seconds(config.preempt_delay) +
-           " s (must be 0-1000 s)";
+    return Error{"invalid preempt_delay " + format_seconds(config.preempt_delay) +
+                 " s (must be 0-1000 s)"};
   }
   return {};
 }

@@ -71,8 +71,8 @@ EndpointWatch::~EndpointWatch() {
   loop_.cancel_timer(stale_timer_);
 }
 
-std::string EndpointWatch::start() {
-  if (core::Status status = http_.init(); !status) return status.message();
+core::Status EndpointWatch::start() {
+  if (core::Status status = http_.init(); !status) return status;
   spdlog::info("{}: watching the EndpointSlices of {}/{} at {} for ready endpoints on node {}",
                plan_.name, check_.namespace_name, check_.service, check_.api_server,
                check_.node_name);
@@ -84,11 +84,11 @@ void EndpointWatch::start_request(const std::string& url, core::Time timeout,
                                   http::Client::BodyHandler on_body,
                                   http::Client::DoneHandler on_done) {
   auto request = api_request(check_, url, timeout, user_agent_);
-  if (const auto* error = std::get_if<std::string>(&request)) {
-    api_failed(*error);  // schedules the retry
+  if (!request) {
+    api_failed(request.message());  // schedules the retry
     return;
   }
-  http_.start(std::get<http::Request>(request), std::move(on_body), std::move(on_done));
+  http_.start(*request, std::move(on_body), std::move(on_done));
 }
 
 void EndpointWatch::list() {
@@ -107,7 +107,7 @@ void EndpointWatch::list() {
 
 void EndpointWatch::on_list_done(const http::Result& result) {
   if (!result.error.empty()) {
-    api_failed("list: " + (result.error == "aborted" ? "answer larger than 16 MiB" : result.error));
+    api_failed("list: " + (result.aborted ? "answer larger than 16 MiB" : result.error));
     return;
   }
   if (result.status != 200) {

@@ -34,7 +34,7 @@ class EndpointWatch {
   EndpointWatch& operator=(const EndpointWatch&) = delete;
 
   // Starts the first list; empty on success.
-  std::string start();
+  core::Status start();
   Verdict verdict() const { return verdict_.verdict(); }
   // The `health_check` object of `vipd status --json`.
   nlohmann::json status_json() const;

@@ -133,7 +133,7 @@ void HealthChecker::start_http() {
 void HealthChecker::on_http_done(const http::Result& result) {
   http_request_ = 0;
   if (!result.error.empty()) {
-    finish(false, result.error == "aborted" ? "answer larger than 64 KiB" : result.error);
+    finish(false, result.aborted ? "answer larger than 64 KiB" : result.error);
     return;
   }
   const k8s::HealthAnswer answer =
@@ -157,7 +157,7 @@ void HealthChecker::on_script_exit() {
   loop_.cancel_timer(kill_timer_);
   if (killing_) {
     killing_ = false;
-    finish(false, "timed_out");
+    finish(false, "timed_out", Ending::TimedOut);
     return;
   }
   finish(*status == 0, proc::describe_wait_status(*status));
@@ -166,7 +166,7 @@ void HealthChecker::on_script_exit() {
 void HealthChecker::on_timeout() {
   if (plan_.kind == config::HealthPlan::Kind::TcpPort ||
       plan_.kind == config::HealthPlan::Kind::HttpGet) {
-    finish(false, "timed_out");
+    finish(false, "timed_out", Ending::TimedOut);
     return;
   }
   if (!script_.running()) return;
@@ -188,7 +188,7 @@ void HealthChecker::close_probe() {
   }
 }
 
-void HealthChecker::finish(bool ok, const std::string& detail) {
+void HealthChecker::finish(bool ok, const std::string& detail, Ending ending) {
   close_probe();
   loop_.cancel_timer(timeout_timer_);
   running_ = false;
@@ -211,7 +211,7 @@ void HealthChecker::finish(bool ok, const std::string& detail) {
   status_ = next;
   if (next == Health::Healthy) {
     spdlog::info("VRRP_Script({}) succeeded", plan_.name);
-  } else if (detail == "timed_out") {
+  } else if (ending == Ending::TimedOut) {
     spdlog::info("VRRP_Script({}) timed_out", plan_.name);
   } else {
     spdlog::info("VRRP_Script({}) failed ({})", plan_.name, detail);

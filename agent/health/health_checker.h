@@ -46,7 +46,9 @@ class HealthChecker {
   void on_tcp_ready();
   void on_script_exit();
   void on_timeout();
-  void finish(bool ok, const std::string& detail);
+  // How a probe ended besides its verdict: a timeout is logged in keepalived's words.
+  enum class Ending : std::uint8_t { Answered, TimedOut };
+  void finish(bool ok, const std::string& detail, Ending ending = Ending::Answered);
   void close_probe();
 
   loop::EventLoop& loop_;

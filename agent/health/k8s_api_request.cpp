@@ -30,16 +30,17 @@ std::string watch_url(const config::ServiceCheckPlan& check, const std::string& 
          "&allowWatchBookmarks=true&timeoutSeconds=" + std::to_string(timeout_seconds);
 }
 
-std::variant<http::Request, std::string> api_request(const config::ServiceCheckPlan& check,
-                                                     const std::string& url, core::Time timeout,
-                                                     const std::string& user_agent) {
+core::Result<http::Request> api_request(const config::ServiceCheckPlan& check,
+                                        const std::string& url, core::Time timeout,
+                                        const std::string& user_agent) {
   std::ifstream file(check.token_file);
-  if (!file) return "cannot read the ServiceAccount token " + check.token_file;
+  if (!file) return core::Error{"cannot read the ServiceAccount token " + check.token_file};
   std::stringstream content;
   content << file.rdbuf();
   std::string token = content.str();
   while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
-  if (token.empty()) return "the ServiceAccount token " + check.token_file + " is empty";
+  if (token.empty())
+    return core::Error{"the ServiceAccount token " + check.token_file + " is empty"};
   http::Request request;
   request.url = url;
   request.ca_file = check.ca_file;

@@ -4,10 +4,10 @@
 #pragma once
 
 #include <string>
-#include <variant>
 
 #include "config/plan.h"
 #include "http/http_client.h"
+#include "vipd/core/result.h"
 
 namespace vipd::k8s {
 
@@ -19,8 +19,8 @@ std::string watch_url(const config::ServiceCheckPlan& check, const std::string& 
                       int timeout_seconds);
 
 // A GET of `url` with the token read now; a one-line error when the token cannot be read.
-std::variant<http::Request, std::string> api_request(const config::ServiceCheckPlan& check,
-                                                     const std::string& url, core::Time timeout,
-                                                     const std::string& user_agent);
+core::Result<http::Request> api_request(const config::ServiceCheckPlan& check,
+                                        const std::string& url, core::Time timeout,
+                                        const std::string& user_agent);
 
 }  // namespace vipd::k8s

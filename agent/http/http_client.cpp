@@ -249,8 +249,9 @@ void Client::finish_completed() {
     const CURLcode code = message->data.result;
     if (code != CURLE_OK) {
       result.timed_out = code == CURLE_OPERATION_TIMEDOUT;
+      result.aborted = transfer->aborted_by_handler;
       if (transfer->aborted_by_handler) {
-        result.error = "aborted";
+        result.error = "aborted by the body handler";
       } else if (transfer->error[0] != '\0') {
         result.error = transfer->error.data();
       } else {

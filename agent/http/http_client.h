@@ -30,6 +30,7 @@ struct Result {
   long status = 0;    // HTTP status of the response; 0 when none arrived
   std::string error;  // empty when the transfer completed, whatever the status
   bool timed_out = false;
+  bool aborted = false;  // the BodyHandler returned false (the answer was too large)
 };
 
 class Client {

@@ -307,8 +307,9 @@ RunResult Simulation::run() {
   }
   for (int n = 0; n < world_.node_count(); ++n) {
     for (int v = 0; v < world_.vrid_count(); ++v) {
-      if (const std::string error = core::validate(cluster_.config(n, v)); !error.empty()) {
-        checker_.note_harness_failure(now_, v, "n" + std::to_string(n) + " config: " + error);
+      if (const core::Status status = core::validate(cluster_.config(n, v)); !status) {
+        checker_.note_harness_failure(now_, v,
+                                      "n" + std::to_string(n) + " config: " + status.message());
       }
     }
   }

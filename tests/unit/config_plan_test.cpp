@@ -117,6 +117,7 @@ TEST(PlanDefaults, MatchIpfailoversImage) {
   EXPECT_EQ(plan.garp.delay, seconds(5));
   EXPECT_TRUE(plan.use_bpf);
   EXPECT_EQ(plan.pin_path, "/sys/fs/bpf/vipd/eth0");
+  EXPECT_EQ(plan.bpffs_root, "/sys/fs/bpf");
   EXPECT_EQ(plan.status_socket, "@vipd/eth0");
 }
 
@@ -655,6 +656,7 @@ TEST(Unicast, UseUnicastWithOnlyNamesIsAccepted) {
   const PlanResult result = build_plan(o, host());
   ASSERT_TRUE(result.ok()) << joined(result.errors);
   EXPECT_EQ(transport_name(result.plan), "unicast");
+  EXPECT_TRUE(result.plan.transport.restrict_sources) << "unicast only: the peers are the group";
 }
 
 TEST(SplitBrain, DefaultsAndExpectedPeers) {
@@ -687,6 +689,9 @@ TEST(SplitBrain, OptionsAreParsed) {
   EXPECT_EQ(result.plan.transport.resolve_interval, std::chrono::seconds(5));
   EXPECT_EQ(result.plan.transport.allowed_sources,
             (std::vector<core::IpAddress>{ip("198.18.7.40"), ip("198.18.7.41")}));
+  EXPECT_TRUE(result.plan.transport.restrict_sources);
+  o.allowed_sources = "";
+  EXPECT_FALSE(build_plan(o, host()).plan.transport.restrict_sources) << "multicast: anyone";
 }
 
 struct PlanErrorCase {
@@ -818,6 +823,15 @@ INSTANTIATE_TEST_SUITE_P(
                       "invalid learned-peer-timeout '0' (seconds, more than 0)"},
         PlanErrorCase{"resolve interval", [](RunOptions& o) { o.peer_resolve_interval = "x"; },
                       "invalid peer-resolve-interval 'x'"},
+        PlanErrorCase{"pin path elsewhere",
+                      [](RunOptions& o) { o.bpf_pin_path = "/sys/fs/bpf/other"; },
+                      "invalid bpf-pin-path '/sys/fs/bpf/other' (an absolute path ending in "
+                      "/vipd/eth0, e.g. /sys/fs/bpf/vipd/eth0)"},
+        PlanErrorCase{"pin path relative", [](RunOptions& o) { o.bpf_pin_path = "fs/vipd/eth0"; },
+                      "invalid bpf-pin-path 'fs/vipd/eth0'"},
+        PlanErrorCase{"pin path other interface",
+                      [](RunOptions& o) { o.bpf_pin_path = "/sys/fs/bpf/vipd/eth1"; },
+                      "invalid bpf-pin-path '/sys/fs/bpf/vipd/eth1'"},
         PlanErrorCase{"allowed source", [](RunOptions& o) { o.allowed_sources = "peer-a"; },
                       "invalid allowed source 'peer-a': not an IP address"}),
     [](const testing::TestParamInfo<PlanErrorCase>& param_info) {

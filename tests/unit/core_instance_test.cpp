@@ -991,8 +991,9 @@ TEST(InstanceValidate, ValidConfigsHaveNoError) {
   longest_delay.preempt_delay = 1000s;
   configs.push_back(longest_delay);
   for (const InstanceConfig& config : configs) {
-    EXPECT_EQ(validate(config), "") << "v" << static_cast<int>(config.version) << " interval "
-                                    << config.advert_interval.count() << " ns";
+    EXPECT_EQ(validate(config).message(), "")
+        << "v" << static_cast<int>(config.version) << " interval " << config.advert_interval.count()
+        << " ns";
   }
 }
 
@@ -1043,7 +1044,9 @@ TEST(InstanceValidate, EachInvalidConfigNamesItsBadValueOnOneLine) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
-    const std::string error = validate(c.config);
+    const Status status = validate(c.config);
+    ASSERT_FALSE(status.ok());
+    const std::string& error = status.message();
     ASSERT_FALSE(error.empty());
     EXPECT_EQ(error.find('\n'), std::string::npos) << error;
     for (const std::string& word : c.must_mention) {

@@ -15,6 +15,7 @@
 
 #include "vipd/core/advert.h"
 #include "vipd/core/ip_address.h"
+#include "vipd/core/result.h"
 #include "vipd/core/timing.h"
 
 namespace vipd::core {
@@ -41,8 +42,8 @@ struct InstanceConfig {
   IpAddress primary_address;  // ours: the tie-break between equal priorities
 };
 
-// Empty when valid, else a one-line reason naming the bad value.
-std::string validate(const InstanceConfig& config);
+// Failed with a one-line reason naming the bad value when invalid.
+Status validate(const InstanceConfig& config);
 
 struct RxAdvert {
   IpAddress source;
