@@ -340,6 +340,15 @@ static __always_inline __u16 coalesce_cause(const struct record_view* rec,
   return cause;
 }
 
+// A unicast advert from a source the agent has not made a peer: a rival reaching us while a split
+// brain heals. It must reach the agent, which learns the sender from it, even when it repeats the
+// record (the rival was heard by multicast before the block). Once learned, the sender is a peer
+// and its adverts coalesce again.
+static __always_inline __u16 stranger_cause(const struct vrrp_meta* meta) {
+  if (to_vrrp_group(meta)) return 0;
+  return bpf_map_lookup_elem(&vipd_peers, &meta->src) ? 0 : VIPD_CAUSE_STRANGER;
+}
+
 // The record as it was before this advert replaced it (all zero when there was none).
 static __always_inline void copy_replaced_record(struct vipd_advert_event* ev,
                                                  const struct record_view* rec) {
@@ -409,7 +418,8 @@ static __always_inline void coalesce(struct xdp_md* ctx, const struct vrrp_meta*
   const struct vipd_global_cfg* global = bpf_map_lookup_elem(&vipd_cfg, &zero);
   struct record_view before;
   read_record(&before, rec);
-  const __u16 change = coalesce_cause(&before, meta, adv, now, global ? global->stale_ns : 0);
+  const __u16 change = coalesce_cause(&before, meta, adv, now, global ? global->stale_ns : 0) |
+                       stranger_cause(meta);
   if (!change && !(cfg && cfg->deliver_all)) {
     rec->rx_ns = now;
     return;

@@ -46,6 +46,7 @@ static_assert(offsetof(vipd_advert_event, prev_valid) == 92);
 static_assert(offsetof(vipd_advert_event, prev_version) == 93);
 static_assert(offsetof(vipd_advert_event, prev_addr_sum) == 94);
 static_assert(VIPD_CAUSE_DELIVER_ALL == 1 << 8);
+static_assert(VIPD_CAUSE_STRANGER == 1 << 9);
 static_assert(sizeof(vipd_conflict_event) == 48);  // 44 bytes of fields + tail padding
 static_assert(offsetof(vipd_conflict_event, ip) == 28);
 static_assert(sizeof(vipd_port_event) == 16 + 8 + 8);

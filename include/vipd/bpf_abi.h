@@ -75,6 +75,8 @@ enum vipd_advert_cause {
   VIPD_CAUSE_STALE = 1 << 6,
   VIPD_CAUSE_VERSION = 1 << 7,
   VIPD_CAUSE_DELIVER_ALL = 1 << 8, /* vipd_vrid_cfg.deliver_all: emitted although unchanged */
+  VIPD_CAUSE_STRANGER = 1 << 9,    /* unicast from a source not in vipd_peers: the agent learns it
+                                    * (a split-brain rival) even when the advert equals the record */
 };
 
 enum vipd_checksum_form {

@@ -50,12 +50,15 @@ struct AdvertParams {
   std::vector<std::uint16_t> tpids{};
   Bytes ipv4_options{};
   V3Checksum form = V3Checksum::PseudoHeader;
+  std::optional<IpAddress> destination{};  // unset: the VRRP group
 };
 
 IpSpec ip_spec(const AdvertParams& p) {
   const IpAddress group = p.source.is_v4() ? kGroup4 : kGroup6;
-  return IpSpec{
-      .source = p.source, .destination = group, .ttl = p.ttl, .ipv4_options = p.ipv4_options};
+  return IpSpec{.source = p.source,
+                .destination = p.destination.value_or(group),
+                .ttl = p.ttl,
+                .ipv4_options = p.ipv4_options};
 }
 
 Bytes advert_frame(const AdvertParams& p) {
@@ -544,6 +547,25 @@ TEST_F(XdpAdvertTest, IdenticalAdvertIsCoalescedAndRefreshesTimestamp) {
   expected.rx_events = 1;
   expected.rx_bytes = 40;
   expect_stat_eq(xdp_.stat(kVridV2), expected);
+}
+
+// A split-brain rival heard by multicast before the block reaches us by unicast with the very
+// advert the record holds: it is an event until the agent makes the sender a peer, so the agent
+// learns it; then it coalesces again.
+TEST_F(XdpAdvertTest, UnicastFromAStrangerIsAnEventUntilItIsAPeer) {
+  expect_valid_with_event({}, VIPD_CSUM_V2, VIPD_CAUSE_NEW);
+  xdp_.add_vip(kVip, kVridV2);  // the rival contacts us at a VIP we hold
+  const AdvertParams unicast{.destination = kVip};
+  expect_run(advert_frame(unicast), XDP_PASS, VIPD_REASON_OK, kVridV2);
+  const vipd_advert_event ev = single_advert_event();
+  EXPECT_EQ(ev.cause, VIPD_CAUSE_STRANGER);
+  expect_run(advert_frame(unicast), XDP_PASS, VIPD_REASON_OK, kVridV2);
+  EXPECT_EQ(xdp_.drain_events().size(), 1u) << "every one, while it is a stranger";
+  xdp_.add_peer(kSource);
+  expect_run(advert_frame(unicast), XDP_PASS, VIPD_REASON_OK, kVridV2);
+  EXPECT_TRUE(xdp_.drain_events().empty()) << "a peer's identical advert coalesces";
+  expect_run(advert_frame({}), XDP_PASS, VIPD_REASON_OK, kVridV2);
+  EXPECT_TRUE(xdp_.drain_events().empty()) << "the group copy too";
 }
 
 TEST_F(XdpAdvertTest, EachChangeGivesOneEventWithItsCause) {
