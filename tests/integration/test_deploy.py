@@ -320,37 +320,66 @@ def _validate(*files: Path) -> subprocess.CompletedProcess:
     return run([node, str(VALIDATOR), *map(str, files)], timeout=120)
 
 
+def openshift_manifest_files() -> list[Path]:
+    """Every manifest under deploy/openshift, subfolders (nodeport-local/) included."""
+    return sorted(OPENSHIFT.rglob("*.yaml"))
+
+
 def test_manifests_validate_against_the_api_schemas():
     """Kubernetes kinds against kubernetes-models' OpenAPI schema (and its types for unknown
-    fields); the SCC and the MachineConfig against OpenShift's schemas."""
-    files = sorted(OPENSHIFT.glob("*.yaml"))
+    fields); the SCC and the MachineConfig against OpenShift's schemas. All of deploy/openshift,
+    the NodePort mode's manifests (nodeport-local/) included; the counts are pinned so that a file
+    or document the glob stops finding fails the test instead of shrinking the check."""
+    files = openshift_manifest_files()
+    relative = [str(f.relative_to(OPENSHIFT)) for f in files]
+    assert relative == [
+        "daemonset.yaml", "deployment.yaml", "machineconfig-seccomp.yaml",
+        "nodeport-local/daemonset-health-check-node-port.yaml", "nodeport-local/daemonset.yaml",
+        "nodeport-local/rbac.yaml", "nodeport-local/service.yaml",
+        "scc.yaml", "serviceaccount.yaml"], relative
     result = _validate(*files)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"7 documents in {len(files)} files, 0 problems" in result.stdout, result.stdout
+    assert "14 documents in 9 files, 0 problems" in result.stdout, result.stdout
 
 
 def test_validator_catches_planted_errors(tmp_path):
-    """The checker can fail: a typo'd field, a wrong type, an unknown SCC field and a bad enum."""
+    """The checker can fail: a typo'd field, a wrong type, an unknown SCC field and a bad enum, and
+    in the NodePort mode's manifests a typo'd RBAC field, a wrong type in its DaemonSet and a
+    Service port without its required port number."""
     plants = {
         "deployment.yaml": [("priorityClassName:", "priorityClassNam:")],
         "daemonset.yaml": [("periodSeconds: 5\n", "periodSeconds: \"5\"\n")],
         "scc.yaml": [("allowHostPID: false", "allowHostPID: false\nallowHostPaths: true"),
                      ("type: MustRunAs\n  uid: 0", "type: MustRunAsRoot\n  uid: 0")],
         "machineconfig-seccomp.yaml": [("mode: 420", "mode: \"0644\"")],
+        "nodeport-local/rbac.yaml": [("    verbs: [", "    verb: [")],
+        "nodeport-local/daemonset.yaml": [("minReadySeconds: 10", "minReadySeconds: ten")],
+        "nodeport-local/service.yaml": [("      port: 80\n", "")],
     }
     for name, replacements in plants.items():
         text = (OPENSHIFT / name).read_text()
         for old, new in replacements:
             assert old in text, (name, old)
             text = text.replace(old, new, 1)
+        (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text(text)
-    result = _validate(*sorted(tmp_path.glob("*.yaml")))
+    result = _validate(*sorted(tmp_path.rglob("*.yaml")))
     assert result.returncode == 1, result.stdout
     expected = ["'\"priorityClassNam\"' does not exist", "periodSeconds must be integer",
                 "additional properties: 'allowHostPaths'", "/runAsUser/type must be equal to one of",
                 "/mode must be integer"]
     for text in expected:
         assert text in result.stdout, f"{text!r} not reported:\n{result.stdout}"
+    # Each NodePort plant is reported against its own file (not only somewhere in the output).
+    lines = result.stdout.splitlines()
+    nodeport_expected = {
+        "nodeport-local/rbac.yaml": "rules/0 must have required property verbs",
+        "nodeport-local/daemonset.yaml": "spec/minReadySeconds must be integer",
+        "nodeport-local/service.yaml": "ports/0 must have required property port",
+    }
+    for name, text in nodeport_expected.items():
+        assert any(line.startswith(str(tmp_path / name)) and text in line for line in lines), \
+            f"{name}: {text!r} not reported:\n{result.stdout}"
 
 
 def privileged_settings(document, path: str = "") -> list[str]:

@@ -6,6 +6,8 @@ is the one in service.yaml and has externalTrafficPolicy: Local; the node name c
 downward API), and each DaemonSet's environment — with what the kubelet adds: the downward API
 values, KUBERNETES_SERVICE_HOST/PORT and the mounted ServiceAccount files — passes
 `vipd check-config` in a throwaway network namespace (vipdt*) on 198.18.x.y. No cluster needed.
+Their offline schema validation (kubernetes-models) runs with the other manifests' in
+test_deploy.py (deploy.static), planted errors in these files included.
 
 ctest: integration.k8s_manifests.
 """

@@ -1,6 +1,6 @@
 // Validates Kubernetes/OpenShift manifests offline; used by tests/integration/test_deploy.py.
 //
-//   node tests/manifests/validate.mjs deploy/openshift/*.yaml
+//   node tests/manifests/validate.mjs deploy/openshift/*.yaml deploy/openshift/nodeport-local/*.yaml
 //
 // Kubernetes kinds: the OpenAPI schema compiled into kubernetes-models (types, required fields,
 // enums, formats) and, because that schema lets unknown fields through (the API server would drop
