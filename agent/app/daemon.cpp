@@ -485,7 +485,11 @@ void Daemon::add_vips(std::size_t index) {
     }
   }
   update_watched_vips();
-  if (!failure.empty()) dispatch(node::VipAddFailed{index, failure});
+  if (!failure.empty()) {
+    dispatch(node::VipAddFailed{index, failure});
+  } else {
+    dispatch(node::VipsAdded{index});
+  }
 }
 
 void Daemon::remove_vips(std::size_t index) {

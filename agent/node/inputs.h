@@ -53,6 +53,12 @@ struct VipAddFailed {
   std::string error;
 };
 
+// The shell added an instance's VIPs (AddVips carried out): the announcement of a new master goes
+// out only now, so a VIP the host refused (VipAddFailed instead) is never announced.
+struct VipsAdded {
+  std::size_t instance = 0;
+};
+
 // A new base priority for one instance (reload); the check weight still applies on top.
 struct SetBasePriority {
   std::size_t instance = 0;
@@ -66,7 +72,8 @@ struct PeersResolved {
 
 // VipClaimed (receive_path.h) is an input too: the raw-socket path's ARP/NA listener reports it
 // directly; on the XDP path it arrives through the ring buffer.
-using Input = std::variant<Start, Shutdown, TimerExpired, AdvertsPending, FaultChanged, CheckResult,
-                           VipMissing, VipAddFailed, SetBasePriority, VipClaimed, PeersResolved>;
+using Input =
+    std::variant<Start, Shutdown, TimerExpired, AdvertsPending, FaultChanged, CheckResult,
+                 VipMissing, VipAddFailed, VipsAdded, SetBasePriority, VipClaimed, PeersResolved>;
 
 }  // namespace vipd::node

@@ -131,7 +131,7 @@ void Node::on(const VipMissing& missing) {
     log(Level::Warn, "vip_missing", i,
         "(" + instance.plan.name + ") VIP " + missing.address.to_string() + " was removed from " +
             plan_.interface + " while MASTER: re-adding it");
-    out_.push_back(AddVips{i});
+    request_vips(i);
   }
 }
 
@@ -141,7 +141,9 @@ void Node::on(const VipAddFailed& failed) {
   log(Level::Error, "vip_add_failed", failed.instance,
       "(" + instance.plan.name + ") cannot add VIP: " + failed.error +
           "; the instance stays in FAULT (a MASTER without its address would draw traffic it "
-          "cannot answer) until vipd is restarted or reloaded");
+          "cannot answer) until vipd is restarted");
+  instances_[failed.instance].vips_unconfirmed = false;
+  instances_[failed.instance].announce_when_added = false;
   set_fault(core::FaultReason::VipRejected, true, failed.instance);
 }
 
@@ -270,13 +272,15 @@ void Node::execute(std::size_t index, const core::ActionList& actions) {
             [&](const core::SendAdvert& send) { send_advert(index, send.priority); },
             [&](const core::AddVips&) {
               instance.holds_vips = true;
-              out_.push_back(AddVips{index});
+              request_vips(index);
             },
             [&](const core::RemoveVips&) {
               instance.holds_vips = false;
+              instance.vips_unconfirmed = false;
+              instance.announce_when_added = false;
               out_.push_back(RemoveVips{index});
             },
-            [&](const core::Announce&) { announce(index, Burst::BecameMaster); },
+            [&](const core::Announce&) { announce_new_master(index); },
             [&](const core::StateChange& change) { on_state_change(index, change); },
             [&](const core::ArmTimer& arm) { set_timer(TimerKind::Protocol, index, arm.at); },
             [&](const core::Note& note) {

@@ -92,6 +92,10 @@ struct InstanceState {
   std::uint64_t conflicts_foreign = 0;
   bool alone = false;
   std::vector<PeerHeard> peers_heard;
+  // AddVips asked for and not yet answered (VipsAdded / VipAddFailed); the new master's
+  // announcement waits for VipsAdded (agent/node/vip_outcome.cpp).
+  bool vips_unconfirmed = false;
+  bool announce_when_added = false;
 };
 
 class Node {
@@ -130,6 +134,11 @@ class Node {
   void on(const CheckResult& result);
   void on(const VipMissing& missing);
   void on(const VipAddFailed& failed);
+  void on(const VipsAdded& added);
+  // AddVips for one instance; its outcome arrives as VipsAdded or VipAddFailed.
+  void request_vips(std::size_t index);
+  // The core's Announce: now, or once the VIPs just asked for are confirmed.
+  void announce_new_master(std::size_t index);
   void on(const SetBasePriority& change);
   void on(const VipClaimed& claimed);
   void on(const PeersResolved& resolved);

@@ -954,10 +954,15 @@ void Simulation::input(int n, const node::Input& input) {
   receive_stats_.advert_calls += fed;
   if (quiet_) receive_stats_.quiet_advert_calls += fed;
   receive_stats_.record_feeds += records_fed(n) - records_before;
+  std::vector<std::size_t> added;
   for (const node::Command& command : commands) {
     if (drops_command(options_.bug, command)) continue;
     carry_out(n, command);
+    if (const auto* add = std::get_if<node::AddVips>(&command)) added.push_back(add->instance);
   }
+  // As the daemon does: each AddVips carried out is confirmed after the batch (the simulated host
+  // never refuses a VIP), and the new master's announcement follows the confirmation.
+  for (const std::size_t instance : added) this->input(n, node::VipsAdded{instance});
 }
 
 void Simulation::carry_out(int n, const node::Command& command) {

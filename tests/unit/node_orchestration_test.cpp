@@ -19,6 +19,7 @@ using core::IpAddress;
 using core::State;
 using core::Time;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 const IpAddress kOurs = IpAddress::v4(0xC6120002);   // 198.18.0.2
 const IpAddress kPeer = IpAddress::v4(0xC6120009);   // 198.18.0.9
@@ -144,12 +145,14 @@ class NodeTest : public testing::Test {
   }
   const core::Instance& core() const { return node_->instance(0).core; }
 
-  // Started, then master after its Master_Down_Interval.
-  Time make_master() {
+  // Started, then master after its Master_Down_Interval, its VIPs added by the shell (unless
+  // `confirm_vips` is false: the shell has not answered AddVips yet).
+  Time make_master(bool confirm_vips = true) {
     handle(kT0, Start{});
     const Time down = core().deadline();
     timer(down);
     EXPECT_EQ(core().state(), State::Master);
+    if (confirm_vips) handle(down, VipsAdded{0});
     return down;
   }
 
@@ -169,14 +172,20 @@ TEST_F(NodeTest, StartEntersBackupAndArmsTheMasterDownTimer) {
 TEST_F(NodeTest, BecomingMasterSendsAddsAnnouncesAndSwitchesTheKernelToDeliverAll) {
   make(plan_for(100));
   handle(kT0, Start{});
-  const auto commands = timer(core().deadline());
-  EXPECT_EQ(effects(commands),
-            (std::vector<std::string>{"BACKUP -> MASTER", "notify MASTER",
-                                      "advert 100 to 224.0.0.18", "add VIPs", "announce"}));
-  EXPECT_EQ(all_of<Announce>(commands).front().repeat, 2);
+  const Time down = core().deadline();
+  const auto commands = timer(down);
+  EXPECT_EQ(effects(commands), (std::vector<std::string>{"BACKUP -> MASTER", "notify MASTER",
+                                                         "advert 100 to 224.0.0.18", "add VIPs"}));
   EXPECT_TRUE(receive_.deliver_all[kVrid]);
   EXPECT_TRUE(node_->instance(0).holds_vips);
-  EXPECT_TRUE(timer_at(commands, TimerKind::GarpRepeat).has_value());
+  // The announcement waits for the shell's word that the VIPs are on the interface.
+  const auto added = handle(down, VipsAdded{0});
+  EXPECT_EQ(effects(added), (std::vector<std::string>{"announce"}));
+  EXPECT_EQ(all_of<Announce>(added).front().repeat, 2);
+  EXPECT_TRUE(timer_at(added, TimerKind::GarpRepeat).has_value());
+  EXPECT_THAT(logs(added), HasSubstr("Sending gratuitous ARP on eth0 for 198.19.0.1"));
+  // A second confirmation (a re-added VIP) announces nothing more.
+  EXPECT_TRUE(effects(handle(down + 1ms, VipsAdded{0})).empty());
 }
 
 // A backup's timer looks at the ring buffer and the kernel's coalesced record first: an advert the
@@ -351,13 +360,31 @@ TEST_F(NodeTest, APreemptDelayWindowEndFeedsTheRecordOfAdvertsAcceptedInsideIt) 
 
 TEST_F(NodeTest, AVipTheHostRefusedPutsTheInstanceInFault) {
   make(plan_for(100));
-  const Time since = make_master();
+  const Time since = make_master(/*confirm_vips=*/false);
   const auto commands =
       handle(since + 1ms, VipAddFailed{0, "add 198.19.0.1/32: Operation not permitted"});
   EXPECT_EQ(effects(commands), (std::vector<std::string>{"advert 0 to 224.0.0.18", "remove VIPs",
                                                          "MASTER -> FAULT", "notify FAULT"}));
   EXPECT_THAT(logs(commands), HasSubstr("(vi_1) cannot add VIP: add 198.19.0.1/32: Operation not"));
+  // No SIGHUP reload on this branch: the line must not promise one.
+  EXPECT_THAT(logs(commands), HasSubstr("the instance stays in FAULT"));
+  EXPECT_THAT(logs(commands), HasSubstr("until vipd is restarted"));
+  EXPECT_THAT(logs(commands), Not(HasSubstr("reload")));
   EXPECT_EQ(node_->instance(0).faults, static_cast<std::uint8_t>(core::FaultReason::VipRejected));
+}
+
+TEST_F(NodeTest, AVipTheHostRefusedIsNeverAnnounced) {
+  make(plan_for(100));
+  const Time since = make_master(/*confirm_vips=*/false);
+  const auto refused = handle(since, VipAddFailed{0, "add 198.19.0.1/32: Invalid input data"});
+  EXPECT_TRUE(all_of<Announce>(refused).empty());
+  const std::optional<Time> repeat = timer_at(refused, TimerKind::GarpRepeat);
+  EXPECT_TRUE(!repeat || *repeat == core::kNever) << "no repeat burst armed";
+  EXPECT_THAT(logs(refused), Not(HasSubstr("gratuitous ARP")));
+  // FAULT: neither a late confirmation nor the repeat timer announces anything.
+  EXPECT_TRUE(all_of<Announce>(handle(since + 1ms, VipsAdded{0})).empty());
+  EXPECT_TRUE(all_of<Announce>(timer(since + 2s, TimerKind::GarpRepeat)).empty());
+  EXPECT_EQ(core().state(), State::Fault);
 }
 
 TEST_F(NodeTest, AVipRemovedByHandWhileMasterIsAddedAgain) {

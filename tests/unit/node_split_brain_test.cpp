@@ -113,8 +113,10 @@ class SplitBrainTest : public testing::Test {
     if (plan.instances.empty()) plan = plan_for(priority);
     make(std::move(plan));
     handle(kT0, Start{});
+    const Time became = timers_.at(TimerKind::Protocol);
     fire(TimerKind::Protocol);
     EXPECT_EQ(state(), State::Master);
+    handle(became, VipsAdded{0});  // the shell added the VIPs: the first announcement goes out
     return timers_.at(TimerKind::Protocol) - 1s;  // when it became master
   }
   std::vector<Command> claim(Time at, MacAddress mac = kRivalMac) {
