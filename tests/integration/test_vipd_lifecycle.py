@@ -160,3 +160,92 @@ def test_bad_value_exits_2_naming_it_and_touches_nothing(bad_value_lab, vipd, vi
     assert "Entering" not in result.stdout
     assert before == after, "a rejected start changed the namespace"
     assert vip in node.addresses()
+
+
+# --- a VIP the host refuses ----------------------------------------------------------------------
+
+# The kernel refuses an IPv4 address whose subnet the interface already has at another scope
+# (net/ipv4/devinet.c, __inet_insert_ifa: "ipv4: Invalid scope value", EINVAL). n1 gets
+# 198.18.77.1/24 with `scope link` before vipd starts, so adding the VIP 198.18.77.100/24 (scope
+# global) fails there with a real RTM_NEWADDR error, and nowhere else. (An IPv6 VIP with
+# disable_ipv6=1 is refused too, with EACCES, but it also takes the link-local source the
+# adverts need; vipd cannot start without CAP_NET_ADMIN at all.)
+REFUSED_VIP = "198.18.77.100"
+REFUSED_VIP_PREFIX = 24
+REFUSED_SCOPE_LINK = "198.18.77.1/24"
+
+
+def holders_of(cluster, address: str) -> list[str]:
+    return [n.name for n in cluster.lab.nodes if address in n.addresses()]
+
+
+def gratuitous_arps(lines: list[str], mac: str, address: str) -> list[str]:
+    """tcpdump -e lines of ARP frames from `mac` that announce `address` (sender IP = the VIP):
+    gratuitous requests ("who-has VIP tell VIP") and replies ("Reply VIP is-at ..."). RFC 5227
+    probes (sender IP 0.0.0.0) are not announcements."""
+    pattern = re.compile(rf"(tell {re.escape(address)}\b|Reply {re.escape(address)} is-at)")
+    return [line for line in lines if f"{mac.lower()} > " in line.lower() and pattern.search(line)]
+
+
+def test_a_vip_the_host_refuses_is_a_fault_not_a_master(make_cluster, vipd):
+    cluster = make_cluster(2, V3_XDP, vip=f"{REFUSED_VIP}/{REFUSED_VIP_PREFIX}")
+    n1 = cluster.lab.node("n1")
+    n1.ip("addr", "add", REFUSED_SCOPE_LINK, "dev", "eth0", "scope", "link")
+    # The kernel itself refuses the VIP on n1 (checked first, so the test cannot pass vacuously).
+    refused = n1.ip("addr", "add", f"{REFUSED_VIP}/{REFUSED_VIP_PREFIX}", "dev", "eth0", check=False)
+    assert refused.returncode != 0 and "Invalid scope value" in refused.stderr, refused
+    n1_mac = cluster.node_mac("n1")
+    arp = cluster.lab.client.popen(["tcpdump", "-i", "eth0", "-nn", "-l", "-e", "arp"],
+                                   name="cl-tcpdump-arp", capture_lines=True)
+    time.sleep(0.5)  # tcpdump is listening before the first announcement could go out
+
+    # n1 outranks n2: it wins the first election, cannot add the VIP, and must give way.
+    proc = cluster.start("n1", 150)
+    cluster.start("n2", 100)
+    try:
+        vipdlab.wait_for(lambda: cluster.state("n1") == "FAULT", timeout=cluster.election_timeout(),
+                         desc="n1 in FAULT")
+        vipdlab.wait_for(lambda: holders_of(cluster, REFUSED_VIP) == ["n2"],
+                         timeout=cluster.master_down_interval(100) + 2,
+                         desc="n2 holds the VIP n1 could not add")
+    except TimeoutError as exc:
+        raise TimeoutError(f"{exc}\n{cluster.diagnostics()}") from None
+    cluster.wait_state("n2", "MASTER", timeout=2)
+    time.sleep(5 * cluster.flavor.interval)  # n1's own announcement burst would be over by now
+
+    status = cluster.status("n1")
+    assert status is not None
+    instance = status["instances"][0]
+    assert instance["state"] == "FAULT", instance
+    assert instance["holds_vips"] is False, instance
+    assert log_lines(proc, r"\(vipdtest_VIP_1\) sent 0 priority"), "the backup must hear it give way"
+    assert REFUSED_VIP not in n1.addresses()
+
+    # No gratuitous ARP from n1 for an address it does not hold (n2's are expected).
+    arp.terminate()
+    arp.wait(5)
+    from_n1 = gratuitous_arps(arp.lines, n1_mac, REFUSED_VIP)
+    assert from_n1 == [], "n1 announced a VIP it could not add:\n" + "\n".join(from_n1)
+    assert gratuitous_arps(arp.lines, cluster.node_mac("n2"), REFUSED_VIP), \
+        "the capture saw no announcement at all (n2's): the check above proves nothing\n" + \
+        "\n".join(arp.lines)
+
+    # One error line naming the instance, the VIP and the kernel's answer (libnl's text for
+    # EINVAL), and saying how long the FAULT lasts.
+    refusals = log_lines(proc, r"cannot add VIP")
+    assert len(refusals) == 1, proc.log()
+    line = refusals[0]
+    assert re.search(r" ERROR: \(vipdtest_VIP_1\) cannot add VIP", line), line
+    assert f"add {REFUSED_VIP}/{REFUSED_VIP_PREFIX}: Invalid input data or parameter" in line, line
+    assert "stays in FAULT" in line and "until vipd is restarted" in line, line
+    assert log_lines(proc, r"Entering FAULT STATE"), proc.log()
+
+    # The pod would be unready (FAULT named) but alive.
+    ready = n1.run([str(vipd.binary), "status", "--ready"], check=False)
+    assert ready.returncode == 1, ready
+    assert "not ready" in ready.stderr and "is FAULT" in ready.stderr, ready
+    live = n1.run([str(vipd.binary), "status", "--live", "--timeout", "3"], check=False)
+    assert live.returncode == 0, live
+    # n2, which holds the VIP, is ready.
+    assert cluster.lab.node("n2").run([str(vipd.binary), "status", "--ready"],
+                                      check=False).returncode == 0
