@@ -25,10 +25,13 @@ void RawSocketReceiver::drain(const std::function<void(const node::Received&)>& 
     }
     if (const core::DecodeError error = core::check_advert(advert, *expectation);
         error != core::DecodeError{}) {
-      reject(error, packet.meta.source);
+      reject(error, packet.meta.source, advert.vrid);
       continue;
     }
     ++accepted_;
+    VridCounters& counters = by_vrid_[advert.vrid];
+    ++counters.valid;
+    if (advert.priority == 0) ++counters.priority_zero;
     deliver(node::AdvertEvent{
         node::HeardAdvert{loop::monotonic_now(), advert.vrid,
                           core::RxAdvert{packet.meta.source, advert.priority, advert.interval_cs}},
@@ -36,8 +39,10 @@ void RawSocketReceiver::drain(const std::function<void(const node::Received&)>& 
   }
 }
 
-void RawSocketReceiver::reject(core::DecodeError reason, const core::IpAddress& source) {
+void RawSocketReceiver::reject(core::DecodeError reason, const core::IpAddress& source,
+                               std::optional<std::uint8_t> vrid) {
   ++rejects_[static_cast<std::size_t>(reason)];
+  if (vrid) ++by_vrid_[*vrid].rejects[static_cast<std::size_t>(reason)];
   last_reject_ = {reason, source};
 }
 

@@ -27,16 +27,24 @@ class RawSocketReceiver final : public AdvertReceiver {
   void set_master(std::uint8_t, bool) override {}
   RejectCounters rejects() const override { return rejects_; }
   std::uint64_t accepted() const override { return accepted_; }
+  VridCounters vrid_counters(std::uint8_t vrid) const override { return by_vrid_[vrid]; }
+  void set_expectations(const std::array<std::optional<core::Expectation>, 256>& expected,
+                        const std::vector<core::IpAddress>& peers) override {
+    expectations_ = expected;
+    peers_ = peers;
+  }
   std::optional<std::pair<core::DecodeError, core::IpAddress>> take_last_reject() override;
 
  private:
-  void reject(core::DecodeError reason, const core::IpAddress& source);
+  void reject(core::DecodeError reason, const core::IpAddress& source,
+              std::optional<std::uint8_t> vrid = std::nullopt);
 
   net::VrrpSocket& socket_;
   std::array<std::optional<core::Expectation>, 256> expectations_;
   std::vector<core::IpAddress> peers_;
   RejectCounters rejects_{};
   std::uint64_t accepted_ = 0;
+  std::array<VridCounters, 256> by_vrid_{};
   std::optional<std::pair<core::DecodeError, core::IpAddress>> last_reject_;
 };
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <variant>
 
+#include "config/plan.h"
 #include "node/timer_id.h"
 #include "vipd/core/instance.h"
 #include "vipd/core/ip_address.h"
@@ -57,7 +58,18 @@ struct SetBasePriority {
   std::uint8_t priority = 100;
 };
 
+// SIGUSR1: the node's state as log lines (like `vipd status`), nothing else changes.
+struct DumpState {};
+
+// A new plan, already validated (check-config's code). Unchanged instances carry on untouched,
+// changed ones apply the change in place (priority, VIP list), removed ones hand off with priority
+// 0, added ones start (node/reload.cpp). Settings that cannot change while running (interface,
+// source, transport, health check, data plane) leave the running plan in place, with a log line.
+struct Reload {
+  config::Plan plan;
+};
+
 using Input = std::variant<Start, Shutdown, TimerExpired, AdvertsPending, FaultChanged, CheckResult,
-                           VipMissing, VipAddFailed, SetBasePriority>;
+                           VipMissing, VipAddFailed, SetBasePriority, DumpState, Reload>;
 
 }  // namespace vipd::node

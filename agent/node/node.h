@@ -50,6 +50,9 @@ struct InstanceState {
   core::IpAddress lower_peer;
   core::Time lower_heard{std::numeric_limits<std::int64_t>::min() / 2};
   core::Time lower_announced{std::numeric_limits<std::int64_t>::min() / 2};
+  // Removed by a reload: stopped for good, kept so that instance indices (and the shell's timer
+  // slots, TimerId::index()) never move or get reused.
+  bool retired = false;
 };
 
 class Node {
@@ -66,6 +69,8 @@ class Node {
   const config::Plan& plan() const { return plan_; }
   std::size_t size() const { return instances_.size(); }
   const InstanceState& instance(std::size_t index) const { return instances_[index]; }
+  // Not retired by a reload (node/reload.cpp).
+  bool active(std::size_t index) const { return !instances_[index].retired; }
   // The instance running `vrid`, if any.
   std::optional<std::size_t> find(std::uint8_t vrid) const;
   // Instances entered service (Start given, and the health check answered if there is one).
@@ -74,7 +79,7 @@ class Node {
   int check_adjustment() const { return check_adjustment_; }
 
  private:
-  enum class Burst { BecameMaster, Repeat, Refresh, LowerPriorityHeard };
+  enum class Burst { BecameMaster, Repeat, Refresh, LowerPriorityHeard, VipsAdded };
 
   void on(const Start&);
   void on(const Shutdown&);
@@ -85,6 +90,14 @@ class Node {
   void on(const VipMissing& missing);
   void on(const VipAddFailed& failed);
   void on(const SetBasePriority& change);
+  void on(const DumpState&);      // node/dump.cpp
+  void on(const Reload& reload);  // node/reload.cpp
+
+  // Reload (node/reload.cpp).
+  void retire(std::size_t index, const std::string& why);
+  void add_instance(const config::InstancePlan& plan, std::uint8_t node_faults);
+  void update_instance(std::size_t index, const config::InstancePlan& next);
+  std::uint8_t node_wide_faults() const;
 
   void start_instances();
   void set_fault(core::FaultReason reason, bool raised, std::optional<std::size_t> only);

@@ -832,6 +832,11 @@ void Simulation::carry_out(int n, const node::Command& command) {
           },
           // Not folded into the hash: how much the node says depends on whether the trace is kept.
           [&](const node::Log& line) { log(now_, "  " + line.text); },
+          // Only a reload produces these, and the simulator does not reload (the node's reload is
+          // covered by tests/unit/node_reload_test.cpp and the lab).
+          [&](const node::AddAddresses&) {},
+          [&](const node::RemoveAddresses&) {},
+          [&](const node::PlanReplaced&) {},
       },
       command);
 }
