@@ -147,10 +147,12 @@ int Daemon::run() {
   resync_interface();
   dispatch(node::Start{});
   flush_suppressed_logs();
+  // READY=1 first: the instances run on the attached receive path now; STATUS= and WATCHDOG=1
+  // follow from the loop.
+  service_.ready(service_status());
   install_kernel_reader();
   publish_every_second();
   start_watchdog();
-  service_.ready(service_status());
   const int result = loop_.run();
   shutdown();
   if (result != 0) {
