@@ -9,7 +9,8 @@ of both). Step by step, each with the transitions and address events it may caus
   web_VIP_2 removed            n1 hands it off with priority 0 (n2 within Skew_Time), web_VIP_1
                                untouched;
   web_VIP_2 added again        it starts and preempts back to n1, web_VIP_1 untouched;
-  a bad file                   `vipd reload` fails naming the error, everything keeps running.
+  a bad file                   `vipd reload` fails naming the error, everything keeps running;
+  a new health check           needs a restart: refused with that reason, nothing changes.
 
 ctest: integration.vipd_reload.
 """
@@ -44,7 +45,7 @@ class ConfigNode:
         self.path = lab.workdir / f"{node}-vipd.toml"
         self.proc = None
 
-    def write(self, vips: list[int], groups: int, priority: int) -> None:
+    def write(self, vips: list[int], groups: int, priority: int, monitor_port: int = 0) -> None:
         text = "\n".join([
             'interface = "eth0"',
             f'vips = "{",".join(address(self.lab, h) for h in vips)}"',
@@ -55,7 +56,7 @@ class ConfigNode:
             f"advert_interval = {INTERVAL}",
             f"priority = {priority}",
             'preemption = "preempt"',
-            "monitor_port = 0",
+            f"monitor_port = {monitor_port}",
             "garp_master_delay = 0",
             "",
         ])
@@ -194,3 +195,13 @@ def test_reload_changes_only_what_changed(reload_lab, vipd):
     assert n1.proc.alive() and n2.proc.alive()
     assert watch1.events(t0) == [] and watch2.events(t0) == []
     assert any(e.source == n1_ip and e.vrid == 51 and e.priority == 140 for e in adverts.events(t0))
+
+    # 7. A setting the running daemon cannot change (the health check): refused, nothing moves.
+    n1.write([100, 102, 101, 103], groups=2, priority=140, monitor_port=8080)
+    t0 = vipdlab.now_ns()
+    answer = n1.reload()
+    assert not answer["ok"], answer
+    assert "health check cannot change while vipd runs" in answer["err"], answer
+    time.sleep(3 * INTERVAL)
+    assert n1.proc.alive() and watch1.events(t0) == []
+    assert n1.states() == {"web_VIP_1": "MASTER", "web_VIP_2": "MASTER"}
