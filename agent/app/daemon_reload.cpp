@@ -1,7 +1,8 @@
 // Reload in the shell: read the settings again (the config file, the environment the daemon was
 // started with, the same flags), validate them with check-config's code, hand the plan to the node
 // (node::Reload decides what changes) and make room for what it decided (PlanReplaced): timer
-// slots, the kernel's per-VRID configuration, the receive path's expectations, the notifier.
+// slots, the kernel's per-VRID configuration, the receive path's expectations, the notifier. The
+// accepted sources follow the node's peer table through PeersChanged, as at any other time.
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
@@ -103,7 +104,7 @@ void Daemon::on_plan_replaced(std::size_t previous_size) {
     timer_ids_.push_back(loop_.allocate_timer_id());
   }
   counters_.resize(node_->size());
-  receiver_->set_expectations(expectations(), plan_.unicast_peers);
+  receiver_->set_expectations(expectations());
   if (dataplane_) {
     std::vector<std::uint8_t> active;
     core::Time longest{0};
@@ -123,9 +124,6 @@ void Daemon::on_plan_replaced(std::size_t previous_size) {
     kernel_vrids_ = active;
     if (core::Status status = dataplane_->set_global_config({2 * longest, plan_.xdp_drop_invalid});
         !status) {
-      spdlog::error("{}", status.message());
-    }
-    if (core::Status status = dataplane_->set_unicast_peers(plan_.unicast_peers); !status) {
       spdlog::error("{}", status.message());
     }
   }

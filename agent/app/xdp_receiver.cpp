@@ -15,9 +15,11 @@ core::Time to_time(std::uint64_t ns) {
 
 node::AdvertEvent to_advert_event(const vipd_advert_event& event) {
   node::AdvertEvent out;
+  const core::IpAddress destination = to_address(event.family, event.dst);
   out.heard = {
       to_time(event.hdr.ts_ns), event.vrid,
-      core::RxAdvert{to_address(event.family, event.src), event.priority, event.interval_cs}};
+      core::RxAdvert{to_address(event.family, event.src), event.priority, event.interval_cs},
+      destination != core::vrrp_group(destination.family())};
   if (event.prev_valid != 0) {
     out.replaced = node::HeardAdvert{to_time(event.prev_rx_ns), event.vrid,
                                      core::RxAdvert{to_address(event.prev_family, event.prev_src),
@@ -67,6 +69,22 @@ void XdpReceiver::set_master(std::uint8_t vrid, bool master) {
   }
 }
 
+core::Status XdpReceiver::set_sources(std::span<const core::AcceptedSource> peers) {
+  std::vector<bpf::Peer> kernel;
+  for (const core::AcceptedSource& peer : peers) kernel.push_back({peer.address, peer.ttl_exempt});
+  return dataplane_.set_peers(kernel);
+}
+
+core::Status XdpReceiver::set_unicast_window(std::uint8_t vrid, core::Time until) {
+  return dataplane_.set_unicast_window(vrid, until);
+}
+
+core::Status XdpReceiver::set_held_vips(std::span<const core::HeldVip> vips) {
+  std::vector<bpf::Vip> kernel;
+  for (const core::HeldVip& vip : vips) kernel.push_back({vip.address, vip.vrid});
+  return dataplane_.set_vips(kernel);
+}
+
 RejectCounters XdpReceiver::rejects() const {
   RejectCounters counters{};
   auto add = [&](std::uint8_t vrid) {
@@ -94,8 +112,7 @@ VridCounters XdpReceiver::vrid_counters(std::uint8_t vrid) const {
 }
 
 void XdpReceiver::set_expectations(
-    const std::array<std::optional<core::Expectation>, 256>& expected,
-    const std::vector<core::IpAddress>&) {
+    const std::array<std::optional<core::Expectation>, 256>& expected) {
   vrids_.clear();
   for (std::size_t vrid = 1; vrid < expected.size(); ++vrid) {
     if (expected[vrid]) vrids_.push_back(static_cast<std::uint8_t>(vrid));

@@ -17,7 +17,10 @@ class XdpReceiver final : public AdvertReceiver {
       : dataplane_(dataplane), vrids_(std::move(vrids)) {}
 
   std::string name() const override { return "xdp"; }
-  int fd() const override { return dataplane_.event_fd(); }
+  std::vector<int> fds() const override { return {dataplane_.event_fd()}; }
+  core::Status set_sources(std::span<const core::AcceptedSource> peers) override;
+  core::Status set_unicast_window(std::uint8_t vrid, core::Time until) override;
+  core::Status set_held_vips(std::span<const core::HeldVip> vips) override;
   void drain(const std::function<void(const node::Received&)>& deliver) override;
   std::optional<node::HeardAdvert> latest(std::uint8_t vrid) override;
   void forget(std::uint8_t vrid) override;
@@ -26,8 +29,7 @@ class XdpReceiver final : public AdvertReceiver {
   std::uint64_t accepted() const override;
   VridCounters vrid_counters(std::uint8_t vrid) const override;
   // The kernel checks the adverts (the shell configures its VRID map); this only follows the list.
-  void set_expectations(const std::array<std::optional<core::Expectation>, 256>& expected,
-                        const std::vector<core::IpAddress>& peers) override;
+  void set_expectations(const std::array<std::optional<core::Expectation>, 256>& expected) override;
 
  private:
   bpf::Dataplane& dataplane_;

@@ -59,8 +59,13 @@ struct RunOptions {
   bool xdp_drop_invalid = false;
   int garp_master_repeat = 5;
   std::string garp_master_delay = "5";
-  std::string garp_master_refresh = "0";
-  std::string status_socket;  // default: abstract @vipd/<interface>, scoped to the netns
+  std::string garp_master_refresh = "30";
+  int garp_master_refresh_repeat = 1;
+  std::string conflict_probe_interval = "3";  // RFC 5227 probes of held VIPs; 0: none
+  std::string learned_peer_timeout = "10";
+  std::string peer_resolve_interval = "30";
+  std::string allowed_sources;  // comma list: only these (and peers) may advertise
+  std::string status_socket;    // default: abstract @vipd/<interface>, scoped to the netns
   // Prometheus endpoint (metrics/listen_address.h: HOST:PORT, [IPV6]:PORT, :PORT); empty: off.
   // 9112 (VRRP is IP protocol 112): not node-exporter's 9100 nor keepalived-exporter's 9165/2112.
   std::string metrics_address = ":9112";

@@ -6,8 +6,10 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "config/plan.h"
+#include "node/receive_path.h"
 #include "node/timer_id.h"
 #include "vipd/core/instance.h"
 #include "vipd/core/ip_address.h"
@@ -58,6 +60,11 @@ struct SetBasePriority {
   std::uint8_t priority = 100;
 };
 
+// The addresses the configured peer names resolve to now (all names together).
+struct PeersResolved {
+  std::vector<core::IpAddress> addresses;
+};
+
 // SIGUSR1: the node's state as log lines (like `vipd status`), nothing else changes.
 struct DumpState {};
 
@@ -69,7 +76,10 @@ struct Reload {
   config::Plan plan;
 };
 
+// VipClaimed (receive_path.h) is an input too: the raw-socket path's ARP/NA listener reports it
+// directly; on the XDP path it arrives through the ring buffer.
 using Input = std::variant<Start, Shutdown, TimerExpired, AdvertsPending, FaultChanged, CheckResult,
-                           VipMissing, VipAddFailed, SetBasePriority, DumpState, Reload>;
+                           VipMissing, VipAddFailed, SetBasePriority, VipClaimed, PeersResolved,
+                           DumpState, Reload>;
 
 }  // namespace vipd::node

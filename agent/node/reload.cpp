@@ -45,13 +45,6 @@ std::string vip_text(const config::Vip& vip) {
   return vip.address.to_string() + "/" + std::to_string(vip.prefix);
 }
 
-std::string peers_text(const std::vector<core::IpAddress>& peers) {
-  if (peers.empty()) return "multicast";
-  std::string text = "unicast";
-  for (const core::IpAddress& peer : peers) text += " " + peer.to_string();
-  return text;
-}
-
 // Settings of the node that the running daemon cannot change: one entry per setting, naming the
 // old and new value where that helps.
 std::vector<std::string> restart_needed(const config::Plan& now, const config::Plan& next) {
@@ -65,9 +58,14 @@ std::vector<std::string> restart_needed(const config::Plan& now, const config::P
     changed.push_back("source address (" + now.source.to_string() + " -> " +
                       next.source.to_string() + ")");
   }
-  if (now.unicast_peers.empty() != next.unicast_peers.empty()) {
-    changed.push_back("transport (" + peers_text(now.unicast_peers) + " -> " +
-                      peers_text(next.unicast_peers) + ")");
+  if (now.transport.multicast != next.transport.multicast) {
+    changed.push_back("transport (" + std::string(config::transport_name(now)) + " -> " +
+                      std::string(config::transport_name(next)) + ")");
+  }
+  // Names are resolved by the shell's resolver, started once with them.
+  if (now.transport.peer_names != next.transport.peer_names ||
+      now.transport.resolve_interval != next.transport.resolve_interval) {
+    changed.push_back("unicast peer names");
   }
   if (now.mac != next.mac) changed.push_back("MAC address of " + now.interface);
   if (!(now.health == next.health)) changed.push_back("health check");
@@ -120,7 +118,14 @@ void Node::on(const Reload& reload) {
   const std::size_t previous_size = instances_.size();
   out_.push_back(PlanReplaced{previous_size});
   const std::uint8_t faults = node_wide_faults();
-  plan_ = next;  // garp, peers and the notify script apply from here on
+  const bool peers_changed = plan_.unicast_peers != next.unicast_peers ||
+                             plan_.transport.allowed_sources != next.transport.allowed_sources;
+  plan_ = next;  // garp, peers, split-brain settings and the notify script apply from here on
+  if (peers_changed) {
+    // Learned and resolved peers stay; the accepted sources follow the new list.
+    peers_.set_configured(plan_.unicast_peers);
+    out_.push_back(PeersChanged{});
+  }
 
   std::vector<bool> matched(next.instances.size(), false);
   std::vector<const config::InstancePlan*> to_add;
@@ -190,7 +195,8 @@ void Node::retire(std::size_t index, const std::string& why) {
   execute(index, instance.core.stop(now_));
   instance.retired = true;
   for (const TimerKind kind : {TimerKind::Protocol, TimerKind::GarpRepeat, TimerKind::GarpRefresh,
-                               TimerKind::PreemptWindowEnd}) {
+                               TimerKind::PreemptWindowEnd, TimerKind::ConflictProbe,
+                               TimerKind::Presence}) {
     set_timer(kind, index, core::kNever);
   }
   const std::uint8_t vrid = instance.plan.core.vrid;
