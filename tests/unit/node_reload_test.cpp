@@ -98,8 +98,10 @@ std::vector<Command> touching(const std::vector<Command>& commands, std::size_t 
           using T = std::decay_t<decltype(value)>;
           if constexpr (std::is_same_v<T, SetTimer>) {
             if (value.timer.instance == index) found.push_back(command);
+          } else if constexpr (std::is_same_v<T, OpenUnicastWindow>) {
+            // Per VRID, not per instance: a window concerns whichever instance runs the VRID.
           } else if constexpr (std::is_same_v<T, Log> || std::is_same_v<T, PlanReplaced> ||
-                               std::is_same_v<T, CheckNow>) {
+                               std::is_same_v<T, CheckNow> || std::is_same_v<T, PeersChanged>) {
           } else {
             if (value.instance == index) found.push_back(command);
           }
@@ -310,13 +312,14 @@ TEST_F(ReloadTest, SettingsThatNeedARestartKeepTheRunningPlan) {
   next.interface = "eth1";
   next.source = kPeer;
   next.unicast_peers = {kPeer};
+  next.transport.multicast = false;
   next.instances[0].core.priority = 10;
   const auto commands = reload(next);
   EXPECT_TRUE(all_of<PlanReplaced>(commands).empty());
   const std::string text = logs(commands);
   EXPECT_THAT(text, HasSubstr("Reload refused: interface (eth0 -> eth1), source address "
-                              "(198.18.0.2 -> 198.18.0.9), transport (multicast -> unicast "
-                              "198.18.0.9) cannot change while vipd runs"));
+                              "(198.18.0.2 -> 198.18.0.9), transport (multicast -> unicast) "
+                              "cannot change while vipd runs"));
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << "one line";
   EXPECT_EQ(node_->plan().interface, "eth0");
   EXPECT_EQ(node_->instance(0).core.priority(), 150);
@@ -325,6 +328,7 @@ TEST_F(ReloadTest, SettingsThatNeedARestartKeepTheRunningPlan) {
 TEST_F(ReloadTest, UnicastPeersCanChangeWithinUnicastMode) {
   config::Plan unicast = base_plan();
   unicast.unicast_peers = {kPeer};
+  unicast.transport.multicast = false;
   node_ = std::make_unique<Node>(unicast, receive_);
   handle(kT0, Start{});
   config::Plan next = unicast;
@@ -333,6 +337,8 @@ TEST_F(ReloadTest, UnicastPeersCanChangeWithinUnicastMode) {
   const auto commands = handle(kT0 + 1ms, Reload{next});
   EXPECT_EQ(all_of<PlanReplaced>(commands).size(), 1u);
   EXPECT_EQ(node_->plan().unicast_peers.size(), 2u);
+  EXPECT_EQ(all_of<PeersChanged>(commands).size(), 1u) << "the accepted sources follow";
+  EXPECT_EQ(node_->peers().peers().size(), 2u);
   const auto adverts =
       handle(node_->instance(0).core.deadline(), TimerExpired{TimerId{TimerKind::Protocol, 0}});
   EXPECT_EQ(all_of<SendAdvert>(adverts).size(), 2u) << "one advert per peer";
