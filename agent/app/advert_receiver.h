@@ -20,6 +20,13 @@ namespace vipd::app {
 // Rejected packets by reason (index: core::DecodeError; slot 0 unused).
 using RejectCounters = std::array<std::uint64_t, core::kRejectReasonSlots>;
 
+// One VRID's counters, for keepalived's per-instance statistics.
+struct VridCounters {
+  std::uint64_t valid = 0;          // adverts that passed every check
+  std::uint64_t priority_zero = 0;  // of those delivered, the ones with priority 0
+  RejectCounters rejects{};         // rejected after the VRID was known
+};
+
 class AdvertReceiver : public node::ReceivePath {
  public:
   virtual std::string name() const = 0;
@@ -39,6 +46,11 @@ class AdvertReceiver : public node::ReceivePath {
     return std::nullopt;
   }
   virtual std::uint64_t accepted() const = 0;
+  virtual VridCounters vrid_counters(std::uint8_t vrid) const = 0;
+  // The VRIDs served now, with what their adverts must look like (a reload changed them). The
+  // accepted sources follow the node's peer table (set_sources, on PeersChanged).
+  virtual void set_expectations(
+      const std::array<std::optional<core::Expectation>, 256>& expected) = 0;
 };
 
 }  // namespace vipd::app

@@ -3,6 +3,7 @@
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include <linux/if_ether.h>
 
@@ -15,6 +16,7 @@
 #include "app/version.h"
 #include "app/xdp_receiver.h"
 #include "log/log.h"
+#include "metrics/listen_address.h"
 #include "net/ip_frame.h"
 #include "node/wording.h"
 #include "vipd/core/overloaded.h"
@@ -106,24 +108,46 @@ nlohmann::json conflict_json(const node::InstanceState& instance, core::Time now
 
 }  // namespace
 
-Daemon::Daemon(config::Plan plan)
-    : plan_(std::move(plan)), firewall_([](const Argv& argv) {
-        return proc::run_and_wait(argv, std::chrono::seconds(5));
-      }) {}
+Daemon::Daemon(config::Plan plan, std::vector<std::string> command_line)
+    : plan_(std::move(plan)),
+      firewall_([](const Argv& argv) { return proc::run_and_wait(argv, std::chrono::seconds(5)); }),
+      argv_(std::move(command_line)),
+      run_state_(plan_.state_file) {}
 
 Daemon::~Daemon() = default;
 
 int Daemon::run() {
   started_ = loop::monotonic_now();
-  if (core::Status status = loop_.init({SIGTERM, SIGINT, SIGHUP}); !status) {
+  // Signals are blocked (signalfd) before the metrics exposer starts its threads, which inherit
+  // the mask: every signal reaches the loop.
+  if (core::Status status = loop_.init({SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2}); !status) {
     spdlog::error("cannot start the event loop: {}", status.message());
     return 1;
   }
   loop_.on_signal([this](int signo) { on_signal(signo); });
-  if (core::Status status = open_io(); !status) {
+  // Neither touches the host: a second vipd on this interface, or a metrics port in use, stops
+  // here with nothing changed.
+  if (core::Status status = open_status_socket(); !status) {
     spdlog::error("{}", status.message());
     return 1;
   }
+  if (core::Status status = open_metrics(); !status) {
+    spdlog::error("{}", status.message());
+    return kExitBadMetricsAddress;
+  }
+  // What a killed run recorded, read before this run's record replaces it (remove_stale_vips).
+  if (auto previous = read_run_state(plan_.state_file); previous)
+    previous_run_ = std::move(*previous);
+  run_state_.state().interface = plan_.interface;
+  run_state_.state().pid = static_cast<int>(getpid());
+  run_state_.state().netns = current_netns();
+  run_state_.save();
+  if (core::Status status = open_io(); !status) {
+    spdlog::error("{}", status.message());
+    shutdown();
+    return 1;
+  }
+  record_attachments();
   const node::Level verbosity =
       spdlog::should_log(spdlog::level::debug) ? node::Level::Debug : node::Level::Info;
   node_ = std::make_unique<node::Node>(plan_, *receiver_, verbosity);
@@ -131,6 +155,7 @@ int Daemon::run() {
   start_resolver();
   timer_ids_.resize(node_->size() * node::kTimerKinds);
   for (std::uint64_t& id : timer_ids_) id = loop_.allocate_timer_id();
+  counters_.resize(node_->size());
   log_flush_timer_ = loop_.allocate_timer_id();
 
   remove_stale_vips();
@@ -152,6 +177,12 @@ int Daemon::run() {
   resync_interface();
   dispatch(node::Start{});
   flush_suppressed_logs();
+  // READY=1 first: the instances run on the attached receive path now; STATUS= and WATCHDOG=1
+  // follow from the loop.
+  service_.ready(service_status());
+  install_kernel_reader();
+  publish_every_second();
+  start_watchdog();
   const int result = loop_.run();
   shutdown();
   if (result != 0) {
@@ -162,16 +193,35 @@ int Daemon::run() {
   return 0;
 }
 
-core::Status Daemon::open_io() {
+core::Status Daemon::open_status_socket() {
   // First: the status socket's name is unique per network namespace and interface, so a second
   // vipd on the same interface stops here, before it could replace the first one's XDP program.
   if (core::Status status = status_.listen(plan_.status_socket); !status) return status;
-  if (core::Status status =
-          loop_.add_fd(status_.fd(), EPOLLIN,
-                       [this](std::uint32_t) { status_.serve([this] { return status_json(); }); });
-      !status) {
-    return status;
+  return status_.attach(loop_, [this](std::string_view request) { return answer(request); });
+}
+
+core::Status Daemon::open_metrics() {
+  const auto address = metrics::parse_listen_address(plan_.metrics_address);
+  if (!address) return core::Error{address.message()};
+  if (!address.value()) {
+    spdlog::info("Metrics disabled (empty --metrics-address / VIPD_METRICS_ADDRESS)");
+    return {};
   }
+  auto exporter = metrics::Exporter::start(**address);
+  if (!exporter) return core::Error{exporter.message()};
+  exporter_ = std::move(*exporter);
+  const metrics::ListenAddress& bound = exporter_->address();
+  if (bound.host.empty()) {
+    spdlog::info(
+        "Serving Prometheus metrics on port {} of every address (http://<address>:{}/metrics)",
+        bound.port, bound.port);
+  } else {
+    spdlog::info("Serving Prometheus metrics on http://{}/metrics", bound.text());
+  }
+  return {};
+}
+
+core::Status Daemon::open_io() {
   if (core::Status status = netlink_.open(); !status) return status;
   if (core::Status status = netlink_.subscribe_events(
           [this](const net::NetlinkEvent& event) { on_netlink_event(event); });
@@ -234,7 +284,10 @@ core::Status Daemon::open_io() {
     return core::Error{"cannot open the packet socket for split-brain contacts: " +
                        status.message()};
   }
-  loop_.on_idle([this] { flush_adverts(); });
+  loop_.on_idle([this] {
+    flush_adverts();
+    after_events();
+  });
   return {};
 }
 
@@ -261,6 +314,7 @@ core::Status Daemon::open_dataplane() {
     vrid.auth_key = expectation.auth_key;
     vrid.v2_interval_s = static_cast<std::uint8_t>(expectation.v2_interval_s);
     if (core::Status status = dataplane_->set_vrid_config(vrid); !status) return status;
+    kernel_vrids_.push_back(vrid.vrid);
   }
   // A master that went quiet for two intervals and came back with an identical advert must still
   // reach us: the record is then stale and the kernel re-emits it.
@@ -300,6 +354,24 @@ void Daemon::open_firewall() {
 }
 
 void Daemon::remove_stale_vips() {
+  // What a killed run recorded (its configuration may have listed other VIPs than ours) ...
+  if (const auto& previous = previous_run_;
+      previous && previous->netns == current_netns() && previous->interface == plan_.interface) {
+    const std::vector<net::AddressEntry> present = netlink_.addresses(plan_.ifindex);
+    for (const config::Vip& vip : previous->vips) {
+      if (std::none_of(present.begin(), present.end(), [&](const net::AddressEntry& entry) {
+            return entry.address == vip.address;
+          }))
+        continue;
+      spdlog::warn("removing stale VIP {}/{} from {} (recorded by an earlier run in {})",
+                   vip.address.to_string(), vip.prefix, plan_.interface, plan_.state_file);
+      if (core::Status status = netlink_.remove_address(plan_.ifindex, vip.address, vip.prefix);
+          !status) {
+        spdlog::error("{}", status.message());
+      }
+    }
+  }
+  // ... and any of our own VIPs still on the interface.
   for (const net::AddressEntry& entry : netlink_.addresses(plan_.ifindex)) {
     for (const config::InstancePlan& instance : plan_.instances) {
       const auto& vips = instance.vips;
@@ -339,6 +411,7 @@ void Daemon::dispatch(const node::Input& input, core::Time now) {
     }
   }
   dispatching_ = false;
+  refresh_fault_bits();
 }
 
 void Daemon::execute(const node::Command& command) {
@@ -349,7 +422,7 @@ void Daemon::execute(const node::Command& command) {
           [&](const node::RemoveVips& remove) { remove_vips(remove.instance); },
           [&](const node::Announce& burst) { announce(burst); },
           [&](const node::SetTimer& timer) { set_timer(timer); },
-          [&](const node::StateChanged&) {},
+          [&](const node::StateChanged& changed) { count(changed.instance, changed); },
           [&](const node::Notify& notify) {
             if (!notifier_) return;
             notifier_->notify(node_->instance(notify.instance).plan.name,
@@ -368,12 +441,18 @@ void Daemon::execute(const node::Command& command) {
                            status.message());
             }
           },
+          [&](const node::AddAddresses& add) { add_addresses(add.instance, add.vips); },
+          [&](const node::RemoveAddresses& remove) {
+            remove_addresses(remove.instance, remove.vips);
+          },
+          [&](const node::PlanReplaced& replaced) { on_plan_replaced(replaced.previous_size); },
       },
       command);
 }
 
 void Daemon::send_advert(const node::SendAdvert& send) {
   const config::InstancePlan& instance = node_->instance(send.instance).plan;
+  if (send.priority == 0) ++counters_[send.instance].priority_zero_sent;
   core::AdvertSpec spec;
   spec.version = instance.core.version;
   spec.vrid = instance.core.vrid;
@@ -476,9 +555,15 @@ void Daemon::flush_adverts() {
 void Daemon::add_vips(std::size_t index) {
   // The new master's advert goes on the wire before the (slower) address change.
   flush_adverts();
-  const config::InstancePlan& instance = node_->instance(index).plan;
+  add_addresses(index, node_->instance(index).plan.vips);
+}
+
+void Daemon::add_addresses(std::size_t index, const std::vector<config::Vip>& vips) {
+  flush_adverts();
+  // Recorded first: a crash in between must not leave an address `vipd cleanup` does not know.
+  run_state_.add_vips(vips);
   std::string failure;
-  for (const config::Vip& vip : instance.vips) {
+  for (const config::Vip& vip : vips) {
     if (core::Status status = netlink_.add_address(plan_.ifindex, vip.address, vip.prefix);
         !status && failure.empty()) {
       failure = status.message();
@@ -495,15 +580,23 @@ void Daemon::add_vips(std::size_t index) {
 void Daemon::remove_vips(std::size_t index) {
   // A priority-0 advert goes out before the address removal, which can take the kernel ~10 ms:
   // backups wait only Skew_Time after it, and holding the VIP a few ms longer is harmless.
+  remove_addresses(index, node_->instance(index).plan.vips);
+}
+
+void Daemon::remove_addresses(std::size_t index, const std::vector<config::Vip>& vips) {
   flush_adverts();
   update_watched_vips();
   const config::InstancePlan& instance = node_->instance(index).plan;
-  for (const config::Vip& vip : instance.vips) {
+  std::vector<config::Vip> removed;
+  for (const config::Vip& vip : vips) {
     if (core::Status status = netlink_.remove_address(plan_.ifindex, vip.address, vip.prefix);
         !status) {
       spdlog::error("({}) cannot remove VIP: {}", instance.name, status.message());
+      continue;
     }
+    removed.push_back(vip);
   }
+  run_state_.remove_vips(removed);
 }
 
 void Daemon::announce(const node::Announce& burst) {
@@ -537,7 +630,8 @@ void Daemon::flush_suppressed_logs() {
                   [this](core::Time) { flush_suppressed_logs(); });
 }
 
-void Daemon::log(const node::Log& line) const {
+void Daemon::log(const node::Log& line) {
+  if (line.event == "reload" || line.event == "reload_refused") reload_note_ = line.text;
   const std::string_view instance = line.instance == node::kNoInstance
                                         ? std::string_view()
                                         : node_->instance(line.instance).plan.name;
@@ -592,12 +686,18 @@ void Daemon::on_netlink_event(const net::NetlinkEvent& event) {
                                          event.kind == Kind::LinkRemoved || !event.link.usable(),
                                          std::nullopt});
     case Kind::AddressAdded:
-      if (event.address.ifindex == plan_.ifindex && event.address.address == plan_.source) {
+      if (event.address.ifindex != plan_.ifindex) return;
+      if (std::find(present_.begin(), present_.end(), event.address.address) == present_.end()) {
+        present_.push_back(event.address.address);
+        snapshot_due_ = true;
+      }
+      if (event.address.address == plan_.source) {
         dispatch(node::FaultChanged{core::FaultReason::AddressMissing, false, std::nullopt});
       }
       return;
     case Kind::AddressRemoved:
       if (event.address.ifindex != plan_.ifindex) return;
+      if (std::erase(present_, event.address.address) > 0) snapshot_due_ = true;
       if (event.address.address == plan_.source) {
         return dispatch(node::FaultChanged{core::FaultReason::AddressMissing, true, std::nullopt});
       }
@@ -610,9 +710,12 @@ void Daemon::resync_interface() {
   dispatch(
       node::FaultChanged{core::FaultReason::InterfaceDown, !link || !link->usable(), std::nullopt});
   bool has_source = false;
+  present_.clear();
   for (const net::AddressEntry& entry : netlink_.addresses(plan_.ifindex)) {
     if (entry.address == plan_.source) has_source = true;
+    present_.push_back(entry.address);
   }
+  snapshot_due_ = true;
   dispatch(node::FaultChanged{core::FaultReason::AddressMissing, !has_source, std::nullopt});
 }
 
@@ -640,12 +743,24 @@ core::Status Daemon::start_endpoint_watch() {
 }
 
 void Daemon::on_signal(int signo) {
+  // None of these ever stops the daemon (keepalived's operators send them by habit).
   if (signo == SIGHUP) {
-    spdlog::info("SIGHUP received: configuration reload is not supported yet, ignoring");
+    if (!stopping_) reload("SIGHUP");
+    return;
+  }
+  if (signo == SIGUSR1) {
+    spdlog::info("SIGUSR1 received: writing the state dump");
+    dispatch(node::DumpState{});
+    return;
+  }
+  if (signo == SIGUSR2) {
+    spdlog::info("SIGUSR2 received: writing statistics");
+    log_statistics();
     return;
   }
   if (stopping_) return;
   spdlog::info("Stopping vipd ({} received)", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+  service_.stopping();
   dispatch(node::Shutdown{});
   flush_adverts();
   stopping_ = true;
@@ -663,7 +778,8 @@ void Daemon::on_signal(int signo) {
 }
 
 void Daemon::shutdown() {
-  if (!stopping_) {
+  if (!stopping_ && node_) {
+    service_.stopping();
     dispatch(node::Shutdown{});
     flush_adverts();
   }
@@ -672,17 +788,36 @@ void Daemon::shutdown() {
   endpoint_watch_.reset();
   firewall_.close();
   receiver_.reset();
+  // Scrapes stop reading the kernel's maps before they are closed (waits for one in progress).
+  if (exporter_) exporter_->set_kernel_reader({});
   if (dataplane_) {
     dataplane_->detach();
     dataplane_.reset();
     spdlog::info("eBPF data plane detached from {}", plan_.interface);
   }
+  // A clean stop leaves nothing behind for `vipd cleanup`.
+  run_state_.remove();
+  // Not destroyed: civetweb's stop waits for its listener thread's poll quantum (a second or
+  // more), which would break "exits within a second" after SIGTERM. The process is exiting; the
+  // kernel closes the socket and ends the threads, which only ever read their own snapshot.
+  static_cast<void>(exporter_.release());
+}
+
+std::string Daemon::answer(std::string_view request) {
+  if (request == "status") return status_json();
+  if (request == "reload") return reload("vipd reload");
+  nlohmann::json error = {{"ok", false},
+                          {"errors",
+                           {"unknown request '" + std::string(request) +
+                            "' (the status socket answers: status, reload)"}}};
+  return error.dump() + "\n";
 }
 
 std::string Daemon::status_json() const {
   const core::Time now = loop::monotonic_now();
   nlohmann::json instances = nlohmann::json::array();
   for (std::size_t i = 0; i < node_->size(); ++i) {
+    if (!node_->active(i)) continue;
     const node::InstanceState& instance = node_->instance(i);
     nlohmann::json vips = nlohmann::json::array();
     for (const config::Vip& vip : instance.plan.vips) {

@@ -4,14 +4,20 @@
 // commands. Decisions live in node::Node; this file only executes them.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "app/advert_receiver.h"
 #include "app/firewall.h"
+#include "app/run_state.h"
+#include "app/service_manager.h"
 #include "app/status_socket.h"
 #include "bpf/dataplane.h"
 #include "config/plan.h"
@@ -20,6 +26,8 @@
 #include "health/health_checker.h"
 #include "health/notifier.h"
 #include "loop/event_loop.h"
+#include "metrics/exporter.h"
+#include "metrics/snapshot.h"
 #include "net/announcer.h"
 #include "net/claim_listener.h"
 #include "net/frame_sender.h"
@@ -29,15 +37,32 @@
 
 namespace vipd::app {
 
+// Exit code of a metrics address that cannot be bound: a configuration error, like check-config's.
+inline constexpr int kExitBadMetricsAddress = 2;
+
 class Daemon {
  public:
-  explicit Daemon(config::Plan plan);
+  // `argv`: the command line `run` was started with, read again on reload (flags stay as given;
+  // the config file and the environment are read anew).
+  Daemon(config::Plan plan, std::vector<std::string> argv);
   ~Daemon();
   // Blocks until SIGTERM/SIGINT; returns the process exit code.
   int run();
 
  private:
+  // Per instance (node index), what the shell counts for metrics beside the node's own counters.
+  struct InstanceCounters {
+    std::map<metrics::TransitionKey, std::uint64_t> transitions;
+    std::uint64_t become_master = 0;
+    std::uint64_t release_master = 0;
+    std::uint64_t priority_zero_sent = 0;
+    std::uint8_t faults_seen = 0;  // core::FaultReason bits last seen, to label fault transitions
+  };
+
   core::Status open_io();
+  core::Status open_status_socket();
+  // The metrics endpoint bound (before anything on the host changes), or why not.
+  core::Status open_metrics();
   // The XDP/tc data plane attached and configured, or why not.
   core::Status open_dataplane();
   void open_firewall();
@@ -58,9 +83,11 @@ class Daemon {
   void on_peers_resolved(const dns::Round& round);
   void add_vips(std::size_t index);
   void remove_vips(std::size_t index);
+  void add_addresses(std::size_t index, const std::vector<config::Vip>& vips);
+  void remove_addresses(std::size_t index, const std::vector<config::Vip>& vips);
   void announce(const node::Announce& announce);
   void set_timer(const node::SetTimer& timer);
-  void log(const node::Log& line) const;
+  void log(const node::Log& line);
   void flush_suppressed_logs();
   void flush_adverts();
   void update_watched_vips();
@@ -75,6 +102,27 @@ class Daemon {
   void on_signal(int signo);
   void shutdown();
   std::string status_json() const;
+  std::string answer(std::string_view request);
+
+  // Metrics, readiness, statistics (app/daemon_metrics.cpp).
+  void count(std::size_t index, const node::StateChanged& changed);
+  void refresh_fault_bits();
+  metrics::Snapshot take_snapshot() const;
+  // The exporter reads the data plane's counters at scrape time from here on.
+  void install_kernel_reader();
+  void publish();
+  void after_events();
+  void publish_every_second();
+  void start_watchdog();
+  std::string service_status() const;
+  void log_statistics();
+
+  // Reload (app/daemon_reload.cpp).
+  std::string reload(std::string_view origin);
+  void on_plan_replaced(std::size_t previous_size);
+  std::array<std::optional<core::Expectation>, 256> expectations() const;
+  core::Status configure_vrid(std::size_t index);
+  void record_attachments();
 
   config::Plan plan_;
   loop::EventLoop loop_;
@@ -95,6 +143,19 @@ class Daemon {
   std::uint64_t contacts_sent_ = 0;
   std::uint64_t contact_errors_ = 0;
   VrrpFirewall firewall_;
+  std::vector<std::string> argv_;
+  std::unique_ptr<metrics::Exporter> exporter_;
+  ServiceManager service_;
+  RunStateFile run_state_;
+  std::optional<RunState> previous_run_;    // a killed run's record, found at start
+  std::vector<InstanceCounters> counters_;  // node index -> counters
+  std::vector<core::IpAddress> present_;    // addresses on the interface, from netlink
+  std::vector<std::uint8_t> kernel_vrids_;  // VRIDs configured in the XDP program
+  std::uint64_t metrics_timer_ = 0;
+  std::uint64_t watchdog_timer_ = 0;
+  bool snapshot_due_ = false;
+  bool reload_applied_ = false;
+  std::string reload_note_;               // the node's reload line, for `vipd reload`
   std::vector<std::uint64_t> timer_ids_;  // node::TimerId::index() -> event-loop timer id
   std::uint64_t log_flush_timer_ = 0;
   std::deque<node::Input> follow_ups_;

@@ -46,6 +46,8 @@ class VrrpFirewall {
   // Installs what `plan` asks for; failures are logged, the daemon runs on without the rule.
   void open(const config::FirewallPlan& plan, const std::string& interface, bool ipv4);
   void close();
+  // The commands close() will run, for the state file (`vipd cleanup` runs them after a crash).
+  const std::vector<Argv>& undo() const { return undo_; }
 
  private:
   void apply(const FirewallCommands& commands, const std::string& what);

@@ -31,7 +31,8 @@ std::string service_account_namespace(const RunOptions& options) {
 }  // namespace
 
 std::optional<HostFacts> read_host_facts(const RunOptions& options,
-                                         std::vector<std::string>& errors) {
+                                         std::vector<std::string>& errors,
+                                         const std::vector<core::IpAddress>& also_not_primary) {
   net::Netlink netlink;
   if (core::Status status = netlink.open(); !status) {
     errors.push_back(status.message());
@@ -63,6 +64,7 @@ std::optional<HostFacts> read_host_facts(const RunOptions& options,
   std::vector<core::IpAddress> vips;
   for (const config::Vip& vip : config::parse_vip_list(options.vips).vips)
     vips.push_back(vip.address);
+  vips.insert(vips.end(), also_not_primary.begin(), also_not_primary.end());
   if (auto v4 = netlink.primary_address(link->ifindex, core::Family::V4, vips))
     facts.primary_v4 = v4->address;
   if (auto v6 = netlink.primary_address(link->ifindex, core::Family::V6, vips)) {

@@ -12,8 +12,10 @@
 namespace vipd::app {
 
 // nullopt with `errors` filled when the interface is missing or netlink is unavailable.
-std::optional<config::HostFacts> read_host_facts(const config::RunOptions& options,
-                                                 std::vector<std::string>& errors);
+// `also_not_primary`: addresses never taken for the primary one, beside the configured VIPs.
+std::optional<config::HostFacts> read_host_facts(
+    const config::RunOptions& options, std::vector<std::string>& errors,
+    const std::vector<core::IpAddress>& also_not_primary = {});
 // Scripts the plan runs must exist and be executable; the ServiceAccount files it reads must be
 // readable.
 void check_host_paths(const config::Plan& plan, std::vector<std::string>& errors);

@@ -1,4 +1,4 @@
-// vipd command line: `run` (the daemon), `check-config`, `status`, `version`.
+// vipd command line: `run` (the daemon), `check-config`, `status`, `reload`, `cleanup`, `version`.
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -6,9 +6,12 @@
 #include <iostream>
 
 #include "app/capabilities.h"
+#include "app/cleanup.h"
+#include "app/control.h"
 #include "app/daemon.h"
 #include "app/host_facts.h"
 #include "app/plan_view.h"
+#include "app/resolve.h"
 #include "app/status_view.h"
 #include "app/version.h"
 #include "bpf/privileges.h"
@@ -32,26 +35,8 @@ void setup_logging(const vipd::config::RunOptions& options) {
   vipd::log::setup(log_options);
 }
 
-// Flags, environment and config file resolved against the host, exactly as `run` does it.
-vipd::config::PlanResult resolve(const vipd::config::RunOptions& options) {
-  vipd::config::PlanResult planned;
-  std::vector<std::string> errors;
-  const auto facts = vipd::app::read_host_facts(options, errors);
-  if (facts) planned = vipd::config::build_plan(options, *facts);
-  planned.errors.insert(planned.errors.begin(), errors.begin(), errors.end());
-  if (!vipd::log::parse_level(options.log_level)) {
-    planned.errors.push_back("invalid log level '" + options.log_level +
-                             "' (trace, debug, info, warn, error)");
-  }
-  if (!vipd::log::parse_format(options.log_format)) {
-    planned.errors.push_back("invalid log format '" + options.log_format + "' (text, json)");
-  }
-  if (planned.ok()) vipd::app::check_host_paths(planned.plan, planned.errors);
-  return planned;
-}
-
-int run_daemon(const vipd::config::RunOptions& options) {
-  vipd::config::PlanResult planned = resolve(options);
+int run_daemon(const vipd::config::RunOptions& options, std::vector<std::string> argv) {
+  vipd::config::PlanResult planned = vipd::app::resolve(options);
   if (!planned.ok()) {
     for (const std::string& error : planned.errors) std::cerr << "vipd: " << error << "\n";
     return kExitBadConfig;
@@ -68,14 +53,14 @@ int run_daemon(const vipd::config::RunOptions& options) {
                planned.plan.interface, planned.plan.instances.size(),
                planned.plan.source.to_string(), vipd::config::transport_name(planned.plan));
   for (const std::string& note : planned.plan.notes) spdlog::info("{}", note);
-  vipd::app::Daemon daemon(std::move(planned.plan));
+  vipd::app::Daemon daemon(std::move(planned.plan), std::move(argv));
   const int code = daemon.run();
   vipd::log::shutdown();  // pending "suppressed N similar messages" lines
   return code;
 }
 
 int check_config(const vipd::config::RunOptions& options, bool json) {
-  const vipd::config::PlanResult planned = resolve(options);
+  const vipd::config::PlanResult planned = vipd::app::resolve(options);
   if (json) {
     std::fputs(vipd::app::plan_json(planned.plan, planned.errors).c_str(), stdout);
   } else if (planned.ok()) {
@@ -106,6 +91,17 @@ int main(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "Show the state of a running vipd");
   vipd::app::add_status_options(*status, status_options);
 
+  vipd::app::ReloadOptions reload_options;
+  auto* reload = app.add_subcommand(
+      "reload", "Ask a running vipd to read its configuration again (like SIGHUP)");
+  vipd::app::add_reload_options(*reload, reload_options);
+
+  vipd::app::CleanupOptions cleanup_options;
+  auto* cleanup = app.add_subcommand(
+      "cleanup",
+      "Remove what a stopped or killed vipd left on an interface (VIPs, programs, pins)");
+  vipd::app::add_cleanup_options(*cleanup, cleanup_options);
+
   app.add_subcommand("version", "Print version, git commit and libbpf version");
 
   // The config file goes in first; environment and flags parsed next override it.
@@ -125,7 +121,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (app.got_subcommand("status")) return vipd::app::show_status(status_options);
+  if (app.got_subcommand("reload")) return vipd::app::request_reload(reload_options);
+  if (app.got_subcommand("cleanup")) return vipd::app::run_cleanup(cleanup_options);
   const vipd::config::RunOptions& options = vipd::config::parsed_run_options(app, commands);
   if (app.got_subcommand("check-config")) return check_config(options, commands.json);
-  return run_daemon(options);
+  return run_daemon(options, std::vector<std::string>(argv, argv + argc));
 }

@@ -106,6 +106,7 @@ std::string plan_json(const config::Plan& plan, const std::vector<std::string>& 
       {"receive_path", plan.use_bpf ? "xdp" : "raw-socket"},
       {"health_check", check},
       {"notify_script", plan.notify_script},
+      {"metrics_address", plan.metrics_address},
       {"instances", instances},
   };
   return json.dump(2) + "\n";
@@ -160,7 +161,11 @@ std::string plan_text(const config::Plan& plan) {
            std::to_string(health.weight) + (health.weight == 0 ? " (failure: FAULT)" : "");
   }
   out += "\nnotify      " +
-         (plan.notify_script.empty() ? std::string("none") : plan.notify_script) + "\n\n";
+         (plan.notify_script.empty() ? std::string("none") : plan.notify_script) + "\n";
+  out += "metrics     " +
+         (plan.metrics_address.empty() ? std::string("off")
+                                       : "http://" + plan.metrics_address + "/metrics") +
+         "\n\n";
   char line[512];
   std::snprintf(line, sizeof line, "%-28s %4s %4s %-8s %-18s %s\n", "INSTANCE", "VRID", "PRIO",
                 "ROLE", "PREEMPTION", "VIPS");

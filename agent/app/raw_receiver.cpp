@@ -35,7 +35,7 @@ void RawSocketReceiver::drain_adverts(const std::function<void(const node::Recei
     }
     if (const core::DecodeError error = core::check_advert(advert, *expectation);
         error != core::DecodeError{}) {
-      reject(error, packet.meta.source);
+      reject(error, packet.meta.source, advert.vrid);
       continue;
     }
     const core::Time now = loop::monotonic_now();
@@ -45,6 +45,9 @@ void RawSocketReceiver::drain_adverts(const std::function<void(const node::Recei
       continue;
     }
     ++accepted_;
+    VridCounters& counters = by_vrid_[advert.vrid];
+    ++counters.valid;
+    if (advert.priority == 0) ++counters.priority_zero;
     const bool unicast =
         packet.meta.destination != core::vrrp_group(packet.meta.destination.family());
     deliver(node::AdvertEvent{
@@ -111,8 +114,10 @@ core::Status RawSocketReceiver::set_held_vips(std::span<const core::HeldVip> vip
   return claims_.watch(addresses);
 }
 
-void RawSocketReceiver::reject(core::DecodeError reason, const core::IpAddress& source) {
+void RawSocketReceiver::reject(core::DecodeError reason, const core::IpAddress& source,
+                               std::optional<std::uint8_t> vrid) {
   ++rejects_[static_cast<std::size_t>(reason)];
+  if (vrid) ++by_vrid_[*vrid].rejects[static_cast<std::size_t>(reason)];
   last_reject_ = {reason, source};
 }
 

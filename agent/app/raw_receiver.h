@@ -37,6 +37,10 @@ class RawSocketReceiver final : public AdvertReceiver {
   core::Status set_held_vips(std::span<const core::HeldVip> vips) override;
   RejectCounters rejects() const override { return rejects_; }
   std::uint64_t accepted() const override { return accepted_; }
+  VridCounters vrid_counters(std::uint8_t vrid) const override { return by_vrid_[vrid]; }
+  void set_expectations(const std::array<std::optional<core::Expectation>, 256>& expected) override {
+    expectations_ = expected;
+  }
   std::optional<std::pair<core::DecodeError, core::IpAddress>> take_last_reject() override;
 
  private:
@@ -52,7 +56,8 @@ class RawSocketReceiver final : public AdvertReceiver {
   void drain_adverts(const std::function<void(const node::Received&)>& deliver);
   void drain_claims(const std::function<void(const node::Received&)>& deliver);
   bool claim_allowed(ClaimLimit& limit, const core::MacAddress& mac, core::Time now);
-  void reject(core::DecodeError reason, const core::IpAddress& source);
+  void reject(core::DecodeError reason, const core::IpAddress& source,
+              std::optional<std::uint8_t> vrid = std::nullopt);
 
   net::VrrpSocket& socket_;
   net::ClaimListener& claims_;
@@ -62,6 +67,7 @@ class RawSocketReceiver final : public AdvertReceiver {
   std::vector<ClaimLimit> held_;
   RejectCounters rejects_{};
   std::uint64_t accepted_ = 0;
+  std::array<VridCounters, 256> by_vrid_{};
   std::optional<std::pair<core::DecodeError, core::IpAddress>> last_reject_;
 };
 

@@ -1,6 +1,7 @@
 #include "app/status_socket.h"
 
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -39,7 +40,21 @@ ino_t inode_of(const std::string& path) {
 
 }  // namespace
 
+void StatusServer::detach() {
+  for (const auto& [client, state] : clients_) {
+    if (loop_ != nullptr) {
+      loop_->remove_fd(client);
+      loop_->cancel_timer(state.timer);
+    }
+    close(client);
+  }
+  clients_.clear();
+  if (loop_ != nullptr && fd_ >= 0) loop_->remove_fd(fd_);
+  loop_ = nullptr;
+}
+
 StatusServer::~StatusServer() {
+  detach();
   if (fd_ >= 0) close(fd_);
   // Only our own socket file: a later vipd may have replaced it after we went stale.
   if (inode_ != 0 && inode_of(path_) == inode_) unlink(path_.c_str());
@@ -70,25 +85,79 @@ core::Status StatusServer::listen(const std::string& path) {
   return {};
 }
 
-void StatusServer::serve(const std::function<std::string()>& snapshot) {
+core::Status StatusServer::attach(loop::EventLoop& loop, Handler handler) {
+  loop_ = &loop;
+  handler_ = std::move(handler);
+  return loop.add_fd(fd_, EPOLLIN, [this](std::uint32_t) { accept_clients(); });
+}
+
+void StatusServer::accept_clients() {
   for (int budget = 0; budget < 16; ++budget) {
-    const int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    const int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (client < 0) return;
-    const std::string text = snapshot();
-    // Snapshots are small; a client that does not read within the socket buffer is cut off.
-    std::size_t written = 0;
-    while (written < text.size()) {
-      const ssize_t n =
-          send(client, text.data() + written, text.size() - written, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n <= 0) break;
-      written += static_cast<std::size_t>(n);
+    // A client that wrote its request before we got here is answered at once; a silent one (or
+    // one whose line is still on its way) waits in the loop, bounded in number and time.
+    clients_[client] = Client{};
+    on_readable(client);
+    if (!clients_.contains(client)) continue;
+    if (clients_.size() > 16 ||
+        !loop_->add_fd(client, EPOLLIN | EPOLLRDHUP,
+                       [this, client](std::uint32_t) { on_readable(client); })) {
+      answer(client, "status");
+      continue;
     }
-    close(client);
+    const std::uint64_t timer = loop_->allocate_timer_id();
+    clients_[client].timer = timer;
+    loop_->set_timer(timer, loop::monotonic_now() + kSilentClientWait,
+                     [this, client](core::Time) { answer(client, "status"); });
   }
+}
+
+void StatusServer::on_readable(int client) {
+  const auto it = clients_.find(client);
+  if (it == clients_.end()) return;
+  std::string& received = it->second.received;
+  char buffer[kMaxRequestLine];
+  for (int rounds = 0; rounds < 4; ++rounds) {
+    const ssize_t n = recv(client, buffer, sizeof buffer, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return;  // EAGAIN: the line is not complete yet
+    if (n == 0) return answer(client, received.empty() ? "status" : received);
+    received.append(buffer, static_cast<std::size_t>(n));
+    if (const auto newline = received.find('\n'); newline != std::string::npos) {
+      return answer(client, std::string_view(received).substr(0, newline));
+    }
+    if (received.size() >= kMaxRequestLine) return answer(client, received);
+  }
+}
+
+void StatusServer::answer(int client, std::string_view request) {
+  const auto it = clients_.find(client);
+  if (it == clients_.end()) return;
+  if (it->second.timer != 0) loop_->cancel_timer(it->second.timer);
+  loop_->remove_fd(client);
+  std::string_view line = request;
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+  const std::string text = handler_(line.empty() ? std::string_view("status") : line);
+  clients_.erase(it);
+  // Answers are small; a client that does not read within the socket buffer is cut off.
+  std::size_t written = 0;
+  while (written < text.size()) {
+    const ssize_t n =
+        send(client, text.data() + written, text.size() - written, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n <= 0) break;
+    written += static_cast<std::size_t>(n);
+  }
+  close(client);
 }
 
 core::Result<std::string> query_status(const std::string& path,
                                        std::chrono::milliseconds timeout) {
+  return query(path, "status", timeout);
+}
+
+core::Result<std::string> query(const std::string& path, std::string_view request,
+                                std::chrono::milliseconds timeout) {
   // Non-blocking: a daemon whose loop is stuck stops accepting, its backlog fills, and a blocking
   // connect would then hang past any timeout (EAGAIN says so at once instead).
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -105,6 +174,15 @@ core::Result<std::string> query_status(const std::string& path,
     core::Error failed = core::errno_error("cannot connect to " + path, error);
     failed.message += " (is vipd running here?)";
     return failed;
+  }
+  // One line, far below the socket buffer: it goes out at once or the connection is broken.
+  std::string line(request);
+  line += '\n';
+  if (send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT) !=
+      static_cast<ssize_t>(line.size())) {
+    const int error = errno;
+    close(fd);
+    return core::errno_error("cannot send the request to " + path, error);
   }
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string answer;

@@ -133,6 +133,10 @@ std::vector<std::string> sockets_to_ask(const StatusOptions& options) {
 
 }  // namespace
 
+std::vector<std::string> running_daemons() {
+  return discover_sockets();
+}
+
 ProbeVerdict readiness(const std::string& socket, const std::string& answer,
                        const std::string& error) {
   if (answer.empty()) {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -30,6 +31,8 @@ struct StatusOptions {
 };
 
 void add_status_options(CLI::App& command, StatusOptions& options);
+// The status sockets of the daemons running in this network namespace (abstract @vipd/*).
+std::vector<std::string> running_daemons();
 // Exit code: 0 when every daemon asked answered (and, as a probe, is ready / live), 1 otherwise.
 int show_status(const StatusOptions& options);
 

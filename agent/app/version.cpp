@@ -13,4 +13,12 @@ std::string version_short() {
   return std::string(VIPD_VERSION) + " (commit " + VIPD_GIT_COMMIT + ")";
 }
 
+std::string version_number() {
+  return VIPD_VERSION;
+}
+
+std::string git_commit() {
+  return VIPD_GIT_COMMIT;
+}
+
 }  // namespace vipd::app

@@ -33,6 +33,7 @@ node::AdvertEvent to_advert_event(const vipd_advert_event& event) {
 void XdpReceiver::drain(const std::function<void(const node::Received&)>& deliver) {
   dataplane_.consume([&](const bpf::Event& event) {
     if (const auto* advert = std::get_if<vipd_advert_event>(&event)) {
+      if (advert->priority == 0) ++priority_zero_[advert->vrid];
       deliver(to_advert_event(*advert));
     } else if (const auto* conflict = std::get_if<vipd_conflict_event>(&event)) {
       const auto family = conflict->family == 6 ? core::Family::V6 : core::Family::V4;
@@ -96,6 +97,26 @@ RejectCounters XdpReceiver::rejects() const {
   add(0);
   for (const std::uint8_t vrid : vrids_) add(vrid);
   return counters;
+}
+
+VridCounters XdpReceiver::vrid_counters(std::uint8_t vrid) const {
+  VridCounters counters;
+  counters.priority_zero = priority_zero_[vrid];
+  const auto stats = dataplane_.vrid_stats(vrid);
+  if (!stats) return counters;
+  counters.valid = stats.value().rx_valid;
+  for (std::size_t reason = 1; reason < counters.rejects.size(); ++reason) {
+    counters.rejects[reason] = stats.value().rx_invalid[reason];
+  }
+  return counters;
+}
+
+void XdpReceiver::set_expectations(
+    const std::array<std::optional<core::Expectation>, 256>& expected) {
+  vrids_.clear();
+  for (std::size_t vrid = 1; vrid < expected.size(); ++vrid) {
+    if (expected[vrid]) vrids_.push_back(static_cast<std::uint8_t>(vrid));
+  }
 }
 
 std::uint64_t XdpReceiver::accepted() const {

@@ -2,6 +2,7 @@
 // kernel's last-heard record per VRID, and the VIP-conflict and port-refusal records.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -26,10 +27,14 @@ class XdpReceiver final : public AdvertReceiver {
   void set_master(std::uint8_t vrid, bool master) override;
   RejectCounters rejects() const override;
   std::uint64_t accepted() const override;
+  VridCounters vrid_counters(std::uint8_t vrid) const override;
+  // The kernel checks the adverts (the shell configures its VRID map); this only follows the list.
+  void set_expectations(const std::array<std::optional<core::Expectation>, 256>& expected) override;
 
  private:
   bpf::Dataplane& dataplane_;
   std::vector<std::uint8_t> vrids_;
+  std::array<std::uint64_t, 256> priority_zero_{};
 };
 
 }  // namespace vipd::app

@@ -220,6 +220,9 @@ core::Status Dataplane::attach() {
     state_.tc_attached = true;
     state_.tc_ingress_prog_id = tc_targets_.front().ingress_prog_id;
     state_.tc_egress_prog_id = tc_targets_.front().egress_prog_id;
+    for (const TcTarget& target : tc_targets_) {
+      state_.tc_filters.push_back({target.ifname, target.ingress_prog_id, target.egress_prog_id});
+    }
   }
   pin_objects();
   return {};

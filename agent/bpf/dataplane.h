@@ -91,6 +91,13 @@ struct AttachState {
   bool tc_attached = false;
   std::uint32_t tc_ingress_prog_id = 0;
   std::uint32_t tc_egress_prog_id = 0;
+  // Every interface with our tc filters (the VRRP interface, and lo), for the state file.
+  struct TcFilters {
+    std::string ifname;
+    std::uint32_t ingress_prog_id = 0;
+    std::uint32_t egress_prog_id = 0;
+  };
+  std::vector<TcFilters> tc_filters;
   bool pinned = false;
   std::string pin_dir;   // when pinned
   std::string pin_note;  // why there are no pins, when not pinned

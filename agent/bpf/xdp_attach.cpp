@@ -124,6 +124,27 @@ core::Result<XdpAttachment> attach_xdp_program(int ifindex, const std::string& i
   return core::Error{"attaching XDP to " + ifname + " failed (" + failures + ")"};
 }
 
+core::Result<std::vector<std::uint32_t>> detach_vipd_xdp_programs(int ifindex,
+                                                                  const std::string& ifname,
+                                                                  const PinnedPrograms& pinned) {
+  bpf_xdp_query_opts query;
+  clear_opts(query);
+  if (int error = bpf_xdp_query(ifindex, 0, &query)) {
+    return core::Error{"bpf_xdp_query on " + ifname + " failed: " + core::errno_text(error)};
+  }
+  std::vector<std::uint32_t> removed;
+  for (const AttachedProgram program : {AttachedProgram{XdpMode::Native, query.drv_prog_id},
+                                        AttachedProgram{XdpMode::Generic, query.skb_prog_id}}) {
+    if (program.id == 0 || !is_vipd_xdp_program(program_name(program.id, pinned))) continue;
+    if (int error = detach_by_id(ifindex, program, pinned)) {
+      return core::Error{"removing vipd's XDP program (id " + std::to_string(program.id) +
+                         ") from " + ifname + " failed: " + core::errno_text(error)};
+    }
+    removed.push_back(program.id);
+  }
+  return removed;
+}
+
 void detach_xdp_program(int ifindex, int prog_fd, XdpMode mode) {
   bpf_xdp_attach_opts opts;
   set_replace_opts(opts, prog_fd);

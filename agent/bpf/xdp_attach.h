@@ -33,4 +33,9 @@ core::Result<XdpAttachment> attach_xdp_program(int ifindex, const std::string& i
 // Removes `prog_fd` from `ifindex` if it is still the attached program in `mode`.
 void detach_xdp_program(int ifindex, int prog_fd, XdpMode mode);
 
+// `vipd cleanup`: removes every vipd XDP program (recognised by name, see prog_info.h) attached to
+// `ifindex` in any mode, and returns their ids; anyone else's program stays.
+core::Result<std::vector<std::uint32_t>> detach_vipd_xdp_programs(
+    int ifindex, const std::string& ifname, const PinnedPrograms& pinned = PinnedPrograms::none());
+
 }  // namespace vipd::bpf

@@ -194,6 +194,16 @@ void add_run_options(CLI::App& c, RunOptions& o, bool e) {
   env(c.add_option("--status-socket", o.status_socket,
                    "Unix socket for `vipd status` (default: abstract @vipd/<interface>)"),
       "VIPD_STATUS_SOCKET", e);
+  env(c.add_option("--metrics-address", o.metrics_address,
+                   "Prometheus metrics endpoint: HOST:PORT, [IPV6]:PORT or :PORT (every address); "
+                   "empty: no metrics")
+          ->capture_default_str(),
+      "VIPD_METRICS_ADDRESS", e);
+  env(c.add_option("--state-dir", o.state_dir,
+                   "Where vipd records the VIPs and programs it adds (<dir>/<interface>.state), "
+                   "for `vipd cleanup` after a crash")
+          ->capture_default_str(),
+      "VIPD_STATE_DIR", e);
   env(c.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
           ->capture_default_str(),
       "VIPD_LOG_LEVEL", e);
@@ -270,12 +280,21 @@ std::string find_config_path(int argc, const char* const* argv) {
   return from_env == nullptr ? std::string() : std::string(from_env);
 }
 
+void apply_empty_environment(const CLI::App& command, RunOptions& options) {
+  const CLI::Option* option = command.get_option_no_throw("--metrics-address");
+  if (option == nullptr || option->count() > 0) return;
+  const char* value = std::getenv("VIPD_METRICS_ADDRESS");
+  if (value != nullptr && *value == '\0') options.metrics_address.clear();
+}
+
 void add_run_commands(CLI::App& app, CommandOptions& options) {
   auto* run = app.add_subcommand("run", "Run the VRRP daemon in the foreground");
   add_run_options(*run, options.run);
+  run->callback([run, &options] { apply_empty_environment(*run, options.run); });
   auto* check =
       app.add_subcommand("check-config", "Print the resolved plan (or every error) and exit");
   add_run_options(*check, options.check);
+  check->callback([check, &options] { apply_empty_environment(*check, options.check); });
   check->add_flag("--json", options.json, "Stable JSON output (docs/CONFIG.md)");
 }
 

@@ -66,6 +66,11 @@ struct RunOptions {
   std::string peer_resolve_interval = "30";
   std::string allowed_sources;  // comma list: only these (and peers) may advertise
   std::string status_socket;    // default: abstract @vipd/<interface>, scoped to the netns
+  // Prometheus endpoint (metrics/listen_address.h: HOST:PORT, [IPV6]:PORT, :PORT); empty: off.
+  // 9112 (VRRP is IP protocol 112): not node-exporter's 9100 nor keepalived-exporter's 9165/2112.
+  std::string metrics_address = ":9112";
+  // Where `run` records what it changed on the host (<dir>/<interface>.state) for `vipd cleanup`.
+  std::string state_dir = "/run/vipd";
   std::string log_level = "info";
   std::string log_format = "text";  // text or json; validated with log_level (main.cpp)
   // Accepted for compatibility, unused: reported in the log.
@@ -101,6 +106,11 @@ void add_run_commands(CLI::App& app, CommandOptions& options);
 // options; call before parsing, so environment and flags override it. Returns one line per problem.
 std::vector<std::string> apply_config_file(int argc, const char* const* argv,
                                            CommandOptions& options);
+
+// An environment variable set to the empty string is an explicit value for options whose empty
+// value means "off" (VIPD_METRICS_ADDRESS=""); CLI11 treats it as unset. Applied after parsing,
+// unless the flag was given.
+void apply_empty_environment(const CLI::App& command, RunOptions& options);
 
 // After parsing: the options of the command that was given.
 const RunOptions& parsed_run_options(const CLI::App& app, const CommandOptions& options);

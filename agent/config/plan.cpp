@@ -360,6 +360,8 @@ PlanResult build_plan(const RunOptions& o, const HostFacts& host) {
   plan.status_socket =
       o.status_socket.empty() ? default_status_socket(host.interface) : o.status_socket;
   plan.notify_script = o.notify_script;
+  plan.metrics_address = o.metrics_address;
+  if (!o.state_dir.empty()) plan.state_file = o.state_dir + "/" + host.interface + ".state";
   plan.firewall.iptables_chain = o.iptables_chain;
   plan.firewall.nftables = !o.nftables_rule.empty();
   if (host.interface_from_default_route) {

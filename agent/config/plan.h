@@ -56,6 +56,7 @@ struct ServiceCheckPlan {
   std::string token_file;
   std::string ca_file;
   core::Time api_grace = std::chrono::seconds(60);  // an unreachable API is reported stale after it
+  friend bool operator==(const ServiceCheckPlan&, const ServiceCheckPlan&) = default;
 };
 
 struct HealthPlan {
@@ -74,11 +75,13 @@ struct HealthPlan {
   int fall = 1;
   int weight = 0;  // 0: failure puts every instance into FAULT
   bool fast_fail = true;
+  friend bool operator==(const HealthPlan&, const HealthPlan&) = default;
 };
 
 struct FirewallPlan {
   std::string iptables_chain;  // raw-socket mode only: accept 224.0.0.18 there
   bool nftables = false;       // raw-socket mode only: table inet vipd_<if> accepting VRRP
+  friend bool operator==(const FirewallPlan&, const FirewallPlan&) = default;
 };
 
 // Split brain: detecting a second owner of our VIPs and healing it (docs/SPLIT_BRAIN.md).
@@ -125,6 +128,8 @@ struct Plan {
   std::string pin_path;    // <bpffs_root>/vipd/<interface>
   std::string bpffs_root;  // where the loader mounts or finds bpffs
   std::string status_socket;
+  std::string state_file;       // <state dir>/<interface>.state; empty: nothing recorded
+  std::string metrics_address;  // as given (":9112"); empty: no metrics. Checked by app/resolve.
 };
 
 struct PlanResult {

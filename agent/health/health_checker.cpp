@@ -61,6 +61,7 @@ void HealthChecker::run_check(bool out_of_cycle) {
   if (running_) return;  // never overlap: a slow check simply skips a round
   running_ = true;
   ++checks_run_;
+  check_started_ = loop::monotonic_now();
   loop_.set_timer(timeout_timer_, loop::monotonic_now() + plan_.timeout,
                   [this](core::Time) { on_timeout(); });
   if (plan_.kind == config::HealthPlan::Kind::TcpPort) {
@@ -188,9 +189,22 @@ void HealthChecker::close_probe() {
   }
 }
 
+void CheckDurations::record(core::Time took) {
+  const double seconds = std::chrono::duration<double>(took).count();
+  ++count;
+  sum += seconds;
+  for (std::size_t i = 0; i < kBounds.size(); ++i) {
+    if (seconds <= kBounds[i]) {
+      ++buckets[i];
+      return;
+    }
+  }
+}
+
 void HealthChecker::finish(bool ok, const std::string& detail, Ending ending) {
   close_probe();
   loop_.cancel_timer(timeout_timer_);
+  if (running_) durations_.record(loop::monotonic_now() - check_started_);
   running_ = false;
   if (ok) {
     ++successes_;

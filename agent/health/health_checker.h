@@ -4,6 +4,7 @@
 // the kernel saw the monitored port refuse a connection (fast fail).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -18,6 +19,18 @@
 namespace vipd::health {
 
 enum class Health : std::uint8_t { Unknown, Healthy, Failed };
+
+// How long the checks took, for vipd_health_check_duration_seconds: counts per bucket (not
+// cumulative), each bucket up to its bound in seconds; longer ones count only in `count`.
+struct CheckDurations {
+  static constexpr std::array<double, 10> kBounds = {0.001, 0.005, 0.01, 0.05, 0.1,
+                                                     0.25,  0.5,   1,    2.5,  5};
+  std::array<std::uint64_t, kBounds.size()> buckets{};
+  std::uint64_t count = 0;
+  double sum = 0;
+
+  void record(core::Time took);
+};
 
 class HealthChecker {
  public:
@@ -36,6 +49,7 @@ class HealthChecker {
   Health status() const { return status_; }
   std::uint64_t checks_run() const { return checks_run_; }
   std::uint64_t fast_checks() const { return fast_checks_; }
+  const CheckDurations& durations() const { return durations_; }
 
  private:
   void run_check(bool out_of_cycle);
@@ -69,6 +83,8 @@ class HealthChecker {
   const std::uint64_t kill_timer_;
   std::uint64_t checks_run_ = 0;
   std::uint64_t fast_checks_ = 0;
+  core::Time check_started_{0};
+  CheckDurations durations_;
 };
 
 }  // namespace vipd::health

@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "config/vip_list.h"
 #include "node/timer_id.h"
 #include "vipd/core/instance.h"
 #include "vipd/core/ip_address.h"
@@ -50,6 +51,26 @@ struct AddVips {
 
 struct RemoveVips {
   std::size_t instance = 0;
+};
+
+// Exactly these VIPs of an instance that holds its VIPs, added or removed without a state change
+// (a reload changed its VIP list). AddVips/RemoveVips above stay instance-wide.
+struct AddAddresses {
+  std::size_t instance = 0;
+  std::vector<config::Vip> vips;
+};
+
+struct RemoveAddresses {
+  std::size_t instance = 0;
+  std::vector<config::Vip> vips;
+};
+
+// A reload replaced the plan (Node::plan()): instances from the previous size() on are new and
+// retired ones are stopped. Comes first in the reload's commands, so the shell makes room (timer
+// slots, kernel VRID configuration) before any command names a new instance; the node's state is
+// final when it is carried out.
+struct PlanReplaced {
+  std::size_t previous_size = 0;
 };
 
 // A burst of gratuitous ARPs / unsolicited NAs for the instance's VIPs, `repeat` each.
@@ -103,6 +124,7 @@ struct Log {
 };
 
 using Command = std::variant<SendAdvert, AddVips, RemoveVips, Announce, SetTimer, StateChanged,
-                             Notify, CheckNow, Log, ProbeVips, PeersChanged, OpenUnicastWindow>;
+                             Notify, CheckNow, Log, ProbeVips, PeersChanged, OpenUnicastWindow,
+                             AddAddresses, RemoveAddresses, PlanReplaced>;
 
 }  // namespace vipd::node

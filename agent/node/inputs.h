@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "config/plan.h"
 #include "node/receive_path.h"
 #include "node/timer_id.h"
 #include "vipd/core/instance.h"
@@ -70,10 +71,22 @@ struct PeersResolved {
   std::vector<core::IpAddress> addresses;
 };
 
+// SIGUSR1: the node's state as log lines (like `vipd status`), nothing else changes.
+struct DumpState {};
+
+// A new plan, already validated (check-config's code). Unchanged instances carry on untouched,
+// changed ones apply the change in place (priority, VIP list), removed ones hand off with priority
+// 0, added ones start (node/reload.cpp). Settings that cannot change while running (interface,
+// source, transport, health check, data plane) leave the running plan in place, with a log line.
+struct Reload {
+  config::Plan plan;
+};
+
 // VipClaimed (receive_path.h) is an input too: the raw-socket path's ARP/NA listener reports it
 // directly; on the XDP path it arrives through the ring buffer.
 using Input =
     std::variant<Start, Shutdown, TimerExpired, AdvertsPending, FaultChanged, CheckResult,
-                 VipMissing, VipAddFailed, VipsAdded, SetBasePriority, VipClaimed, PeersResolved>;
+                 VipMissing, VipAddFailed, VipsAdded, SetBasePriority, VipClaimed, PeersResolved,
+                 DumpState, Reload>;
 
 }  // namespace vipd::node

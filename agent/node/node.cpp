@@ -156,6 +156,7 @@ void Node::on(const SetBasePriority& change) {
 void Node::start_instances() {
   started_ = true;
   for (std::size_t i = 0; i < instances_.size(); ++i) {
+    if (instances_[i].retired) continue;
     instances_[i].state_since = now_;
     catch_up(i);
     execute(i, instances_[i].core.start(now_));
@@ -195,6 +196,7 @@ void Node::set_fault(core::FaultReason reason, bool raised, std::optional<std::s
 
 void Node::update_priority(std::size_t index) {
   InstanceState& instance = instances_[index];
+  if (instance.retired) return;
   const std::uint8_t next = core::effective_priority(instance.base_priority, check_adjustment_);
   if (next == instance.core.priority()) return;
   log(Level::Info, "priority_change", index,

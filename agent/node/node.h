@@ -96,6 +96,9 @@ struct InstanceState {
   // announcement waits for VipsAdded (agent/node/vip_outcome.cpp).
   bool vips_unconfirmed = false;
   bool announce_when_added = false;
+  // Removed by a reload: stopped for good, kept so that instance indices (and the shell's timer
+  // slots, TimerId::index()) never move or get reused.
+  bool retired = false;
 };
 
 class Node {
@@ -112,6 +115,8 @@ class Node {
   const config::Plan& plan() const { return plan_; }
   std::size_t size() const { return instances_.size(); }
   const InstanceState& instance(std::size_t index) const { return instances_[index]; }
+  // Not retired by a reload (node/reload.cpp).
+  bool active(std::size_t index) const { return !instances_[index].retired; }
   // The instance running `vrid`, if any.
   std::optional<std::size_t> find(std::uint8_t vrid) const;
   // Instances entered service (Start given, and the health check answered if there is one).
@@ -124,7 +129,7 @@ class Node {
   core::Time last_heard_other() const { return last_heard_other_; }
 
  private:
-  enum class Burst { BecameMaster, Repeat, Refresh, LowerPriorityHeard };
+  enum class Burst { BecameMaster, Repeat, Refresh, LowerPriorityHeard, VipsAdded };
 
   void on(const Start&);
   void on(const Shutdown&);
@@ -142,6 +147,14 @@ class Node {
   void on(const SetBasePriority& change);
   void on(const VipClaimed& claimed);
   void on(const PeersResolved& resolved);
+  void on(const DumpState&);      // node/dump.cpp
+  void on(const Reload& reload);  // node/reload.cpp
+
+  // Reload (node/reload.cpp).
+  void retire(std::size_t index, const std::string& why);
+  void add_instance(const config::InstancePlan& plan, std::uint8_t node_faults);
+  void update_instance(std::size_t index, const config::InstancePlan& next);
+  std::uint8_t node_wide_faults() const;
 
   void start_instances();
   void set_fault(core::FaultReason reason, bool raised, std::optional<std::size_t> only);

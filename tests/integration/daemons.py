@@ -232,6 +232,13 @@ class Vipd(Daemon):
         argv += list(settings.extra_args)
         return argv
 
+    def environment(self, lab, node, settings):
+        """Besides the scrubbed environment: the state file (what `vipd cleanup` reads) in the
+        lab's work directory, never the host's /run/vipd, where a killed lab daemon's file would
+        outlive the lab."""
+        state_dir = lab.workdir / f"{lab.node(node).name}-state"
+        return {**super().environment(lab, node, settings), "VIPD_STATE_DIR": str(state_dir)}
+
     def master_pattern(self, settings):
         return r"Entering MASTER STATE"
 

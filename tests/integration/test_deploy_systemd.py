@@ -5,7 +5,9 @@ A container of the vipd image with systemd added (systemd-node.Containerfile) bo
 container or nspawn machine. The test installs the unit and an env file as docs/DEPLOY.md says,
 starts `vipd@eth0` with systemctl and checks: active, MASTER over XDP, the unit's sandbox in force
 (`systemctl show` and the kernel's view of the main process: exactly four capabilities, no new
-privileges, a seccomp filter), `systemctl reload` keeps the daemon running as MASTER, and
+privileges, a seccomp filter), Type=notify readiness and its STATUS= line, `systemctl reload`
+keeps the daemon running as MASTER, a SIGKILL is cleaned up by ExecStopPost= (`vipd cleanup`:
+the VIP is gone within a second) before the restart, and
 `systemctl stop` hands the VIP to the backup with priority 0, removes it, detaches the programs
 and removes the pins. A vipd on a second node (the build's binary) is the backup.
 
@@ -153,9 +155,15 @@ def test_unit_under_systemd(systemd_lab, vipd):
 
     started = node.systemctl("start", UNIT_NAME)
     assert started.returncode == 0, started.stderr + node.journal()
+    # Type=notify: `systemctl start` returned on READY=1, sent once the instances run (so vipd
+    # answers with a running instance at once), and the unit shows vipd's STATUS= line.
+    assert node.show("Type")["Type"] == "notify"
+    assert node.vipd_state()[0] in ("BACKUP", "MASTER"), node.journal()[-2000:]
     deploylab.wait_until(lambda: node.vipd_state() == ("MASTER", "xdp"),
                          daemons.master_down_interval(INTERVAL, 1) + 10, "vipd@eth0 MASTER over XDP")
     deploylab.wait_until(lambda: lab.vip_holders(vip) == ["n1"], 5, "n1 holds the VIP")
+    deploylab.wait_until(lambda: node.show("StatusText")["StatusText"] == "1 MASTER, dataplane xdp",
+                         5, "STATUS= 1 MASTER, dataplane xdp")
     shown = node.show("ActiveState", "SubState", "CapabilityBoundingSet", "NoNewPrivileges",
                       "ProtectSystem", "RestrictAddressFamilies", "SystemCallFilter")
     assert (shown["ActiveState"], shown["SubState"]) == ("active", "running"), shown
@@ -190,6 +198,22 @@ def test_unit_under_systemd(systemd_lab, vipd):
     assert node.main_pid() == pid
     assert node.show("ActiveState")["ActiveState"] == "active"
     assert node.vipd_state() == ("MASTER", "xdp") and lab.vip_holders(vip) == ["n1"]
+
+    # SIGKILL (a crash, an OOM kill): ExecStopPost= (`vipd cleanup`) removes the VIP within a
+    # second, before systemd restarts the unit (RestartSec=2s); the restarted vipd preempts.
+    watcher = lab.watch_addresses("n1")
+    t0 = vipdlab.now_ns()
+    assert node.systemctl("kill", "--signal=SIGKILL", UNIT_NAME).returncode == 0
+    gone = watcher.wait_event("del", vip, t0, timeout=5)
+    took = (gone.ts_ns - t0) / 1e9
+    conftest.record_timing("systemd: SIGKILL -> ExecStopPost removed the VIP", took, 1.0)
+    assert took <= 1.0, f"VIP removed {took * 1000:.0f} ms after SIGKILL"
+    deploylab.wait_until(lambda: "vipd cleanup: removed VIP" in node.journal(), 5,
+                         "the cleanup's lines in the journal")
+    deploylab.wait_until(lambda: node.main_pid() not in (0, pid) and node.vipd_state() == ("MASTER", "xdp"),
+                         daemons.master_down_interval(INTERVAL, 1) + 10, "restarted vipd MASTER again")
+    deploylab.wait_until(lambda: lab.vip_holders(vip) == ["n1"], 5, "n1 holds the VIP again")
+    assert node.show("NRestarts")["NRestarts"] == "1"
 
     # Stop: priority 0 to the backup, VIP removed, programs detached, pins removed, success.
     watcher = lab.watch_addresses("n2")

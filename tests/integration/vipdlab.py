@@ -11,7 +11,7 @@ a run killed with SIGKILL is cleaned up by the next `cleanup_stale()` (the regis
 /run/vipdlab records which prefix belongs to which owner process).
 
 Standard library only; talks to the kernel through `ip`, `nft` and `ping`.
-Helper agents (HTTP server, HTTP poller, netlink address watcher, multicast probe) are hidden
+Helper agents (HTTP server, HTTP poller, netlink address watcher, multicast probe, HTTP scraper) are hidden
 subcommands of this file, started inside namespaces with `ip netns exec`.
 """
 
@@ -1153,6 +1153,43 @@ def _agent_poll(args) -> int:
     return 0
 
 
+def _agent_scrape(args) -> int:
+    """Scrapes an HTTP URL back to back from `--threads` threads until SIGTERM or `--duration`;
+    prints READY, then at the end one JSON line: scrapes, errors, slowest (ms), bytes of the last."""
+    import urllib.request
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *unused: stop.set())
+    lock = threading.Lock()
+    totals = {"scrapes": 0, "errors": 0, "slowest_ms": 0.0, "bytes": 0}
+
+    def loop() -> None:
+        while not stop.is_set():
+            t0 = time.monotonic()
+            try:
+                with urllib.request.urlopen(args.url, timeout=2) as answer:
+                    size = len(answer.read())
+                ok = True
+            except OSError:
+                size, ok = 0, False
+            took = (time.monotonic() - t0) * 1000
+            with lock:
+                totals["scrapes" if ok else "errors"] += 1
+                totals["slowest_ms"] = max(totals["slowest_ms"], took)
+                if ok:
+                    totals["bytes"] = size
+
+    threads = [threading.Thread(target=loop, daemon=True) for _ in range(args.threads)]
+    print("READY", flush=True)
+    for thread in threads:
+        thread.start()
+    stop.wait(args.duration)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=3)
+    print(json.dumps(totals), flush=True)
+    return 0
+
+
 RTMGRP_IPV4_IFADDR = 0x10
 RTMGRP_IPV6_IFADDR = 0x100
 RTM_NEWADDR, RTM_DELADDR = 20, 21
@@ -1521,6 +1558,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     agent.add_argument("--timeout", type=float, default=0.5)
     agent.add_argument("--duration", type=float, default=600)
     agent.set_defaults(func=_agent_poll)
+    agent = sub.add_parser("_scrape")
+    agent.add_argument("--url", required=True)
+    agent.add_argument("--threads", type=int, default=4)
+    agent.add_argument("--duration", type=float, default=120)
+    agent.set_defaults(func=_agent_scrape)
     agent = sub.add_parser("_watch-addr")
     agent.add_argument("--duration", type=float, default=3600)
     agent.set_defaults(func=_agent_watch_addr)

@@ -1018,6 +1018,11 @@ void Simulation::carry_out(int n, const node::Command& command) {
             trace_.fold(Tag::Window, now_, {n, window.vrid, window.until.count()});
             cluster_.machine(n).filter.set_window(window.vrid, window.until);
           },
+          // Only a reload produces these, and the simulator does not reload (the node's reload is
+          // covered by tests/unit/node_reload_test.cpp and the lab).
+          [&](const node::AddAddresses&) {},
+          [&](const node::RemoveAddresses&) {},
+          [&](const node::PlanReplaced&) {},
       },
       command);
 }
