@@ -43,31 +43,49 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import daemons  # noqa: E402
 from benchstats import REFERENCE  # noqa: E402
+from procstats import CLK_TCK, context_switches, cpu_ticks, memory_kib, process_tree  # noqa: E402
 import vipdlab  # noqa: E402
 
 MASTER_PRIORITY = 150
 BACKUP_PRIORITY = 100
 SUBNET = "198.18.0.0/23"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 # The project's keepalived reference figures for 200 instances (master / backup % of a core), as
 # quoted in docs/BENCHMARKS.md ("Scale: CPU, wake-ups, memory").
 REFERENCE_CPU = {0.01: (21, 23, 9, 10), 0.1: (2.6, 2.6, 0.95, 0.95)}
 REFERENCE_MEMORY_MIB = (13.4, 5.5)
 
 
-def vip_list(instances: int) -> list[str]:
-    if not 1 <= instances <= 200:
-        raise ValueError("instances: 1..200 (two ranges of 100 VIPs, VRIDs 1..200)")
-    return [f"198.18.{n // 100}.{100 + n % 100}" for n in range(instances)]
+def vip_list(count: int) -> list[str]:
+    """`count` VIPs, 100 per /24: 198.18.0.100-199, 198.18.1.100-199, ... (up to 1600)."""
+    if not 1 <= count <= 1600:
+        raise ValueError("VIPs: 1..1600 (100 per /24 in 198.18.0.0/20)")
+    return [f"198.18.{n // 100}.{100 + n % 100}" for n in range(count)]
 
 
-def vip_ranges(instances: int) -> str:
-    """vipd's --vips syntax for the first `instances` VIPs of vip_list."""
-    first = min(instances, 100)
-    ranges = [f"198.18.0.100-{99 + first}"]
-    if instances > 100:
-        ranges.append(f"198.18.1.100-{99 + instances - 100}")
+def vip_ranges(count: int) -> str:
+    """vipd's --vips syntax for the first `count` VIPs of vip_list."""
+    ranges = []
+    for block in range((count + 99) // 100):
+        size = min(100, count - block * 100)
+        ranges.append(f"198.18.{block}.100-{99 + size}")
     return ",".join(ranges)
+
+
+def lab_subnet(vip_count: int) -> str:
+    """The lab's subnet: every VIP on-link (/23 for up to 200 VIPs, as in the first runs)."""
+    return SUBNET if vip_count <= 200 else "198.18.0.0/20"
+
+
+def instance_vips(vips: list[str], instances: int) -> list[list[str]]:
+    """The VIPs of each instance, split as vipd's --vip-groups splits them (ipfailover's
+    OPENSHIFT_HA_VIP_GROUPS: contiguous runs, the first ones one longer)."""
+    size, extra = divmod(len(vips), instances)
+    result, pos = [], 0
+    for n in range(instances):
+        take = size + (1 if n < extra else 0)
+        result.append(vips[pos:pos + take])
+        pos += take
+    return result
 
 
 def master_down_s(interval: float) -> float:
@@ -79,27 +97,37 @@ def master_down_s(interval: float) -> float:
 
 
 class ScaleKeepalived(daemons.Keepalived):
-    """keepalived with one vrrp_instance per VIP (VRIDs 1..N), the settings vipd gets."""
+    """keepalived with one vrrp_instance per VIP group (VRIDs 1..N), the settings vipd gets:
+    VRRPv3 (or v2 with a PASS password), multicast or unicast to `unicast_peers`."""
 
-    def __init__(self, instances: int):
+    def __init__(self, instances: int, vips: Optional[int] = None, password: str = ""):
         self.instances = instances
+        self.vips = vips or instances
+        self.password = password
 
     def config(self, settings: daemons.VrrpSettings, node: vipdlab.Node) -> str:
         lines = ["global_defs {", f"   router_id {settings.config_name}_{node.name}", "}", ""]
-        for n, vip in enumerate(vip_list(self.instances), start=1):
+        groups = instance_vips(vip_list(self.vips), self.instances)
+        for n, vips in enumerate(groups, start=1):
             lines += [
                 f"vrrp_instance {settings.config_name}_VIP_{n} {{",
                 f"   interface {settings.interface}",
                 "   state BACKUP",
                 f"   virtual_router_id {n}",
                 f"   priority {settings.priority}",
-                "   version 3",
-                f"   advert_int {settings.advert_interval:g}",
-                "   virtual_ipaddress {",
-                f"      {vip} dev {settings.interface}",
-                "   }",
-                "}",
             ]
+            if settings.version == 3:
+                lines += ["   version 3", f"   advert_int {settings.advert_interval:g}"]
+            else:
+                lines += ["   version 2", f"   advert_int {int(settings.advert_interval)}",
+                          "   authentication {", "      auth_type PASS",
+                          f"      auth_pass {self.password or settings.config_name[:8]}", "   }"]
+            peers = [p for p in settings.unicast_peers if p != node.ipv4]
+            if peers:
+                lines += [f"   unicast_src_ip {node.ipv4}", "   unicast_peer {",
+                          *[f"      {peer}" for peer in peers], "   }"]
+            lines += ["   virtual_ipaddress {", *[f"      {vip} dev {settings.interface}" for vip in vips],
+                      "   }", "}"]
         return "\n".join(lines) + "\n"
 
     def command(self, lab, node, settings, run_dir):
@@ -129,38 +157,6 @@ FLAVORS = {"vipd": Flavor("vipd", True), "vipd-nobpf": Flavor("vipd-nobpf", Fals
 
 # ----------------------------------------------------------------------------------------------
 # /proc readings
-
-
-def process_tree(pid: int) -> list[int]:
-    """pid and its descendants (keepalived: parent + VRRP child)."""
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            try:
-                todo += [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                pass
-    return found
-
-
-def cpu_ticks(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
-    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
-
-
-def context_switches(pid: int) -> int:
-    text = Path(f"/proc/{pid}/status").read_text()
-    return sum(int(v) for v in re.findall(r"^(?:non)?voluntary_ctxt_switches:\s+(\d+)", text, re.M))
-
-
-def memory_kib(pid: int) -> tuple[int, int]:
-    text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    rss = int(re.search(r"^Rss:\s+(\d+)", text, re.M).group(1))
-    pss = int(re.search(r"^Pss:\s+(\d+)", text, re.M).group(1))
-    return rss, pss
 
 
 @dataclasses.dataclass
