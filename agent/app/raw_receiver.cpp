@@ -38,11 +38,7 @@ void RawSocketReceiver::drain(const std::function<void(const node::Received&)>& 
 
 void RawSocketReceiver::reject(core::DecodeError reason, const core::IpAddress& source) {
   ++rejects_[static_cast<std::size_t>(reason)];
-  last_reject_ = {reason, source};
-}
-
-std::optional<std::pair<core::DecodeError, core::IpAddress>> RawSocketReceiver::take_last_reject() {
-  return std::exchange(last_reject_, std::nullopt);
+  last_source_[static_cast<std::size_t>(reason)] = source;
 }
 
 }  // namespace vipd::app

@@ -27,7 +27,9 @@ class RawSocketReceiver final : public AdvertReceiver {
   void set_master(std::uint8_t, bool) override {}
   RejectCounters rejects() const override { return rejects_; }
   std::uint64_t accepted() const override { return accepted_; }
-  std::optional<std::pair<core::DecodeError, core::IpAddress>> take_last_reject() override;
+  std::optional<core::IpAddress> last_reject_source(core::DecodeError reason) const override {
+    return last_source_[static_cast<std::size_t>(reason)];
+  }
 
  private:
   void reject(core::DecodeError reason, const core::IpAddress& source);
@@ -37,7 +39,7 @@ class RawSocketReceiver final : public AdvertReceiver {
   std::vector<core::IpAddress> peers_;
   RejectCounters rejects_{};
   std::uint64_t accepted_ = 0;
-  std::optional<std::pair<core::DecodeError, core::IpAddress>> last_reject_;
+  std::array<std::optional<core::IpAddress>, core::kRejectReasonSlots> last_source_{};
 };
 
 }  // namespace vipd::app

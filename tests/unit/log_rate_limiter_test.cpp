@@ -145,7 +145,9 @@ TEST(RateLimiter, OneEventAcrossManyInstancesIsLimitedAsAWhole) {
     for (int i = 0; i < 50; ++i) {
       const std::string instance = "VI_" + std::to_string(i);
       passed += limiter.admit(event("vip_conflict", instance, "VIP claimed by 02:..."),
-                              kStart + seconds(round)) ? 1 : 0;
+                              kStart + seconds(round))
+                    ? 1
+                    : 0;
     }
   }
   EXPECT_EQ(passed, 10) << "the per-instance burst alone would let 150 through";
