@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/raw_receiver.h"
+#include "app/scheduling.h"
 #include "app/version.h"
 #include "app/xdp_receiver.h"
 #include "log/log.h"
@@ -90,6 +91,7 @@ int Daemon::run() {
     return 1;
   }
   loop_.on_signal([this](int signo) { on_signal(signo); });
+  apply_scheduling(plan_.scheduling);
   if (core::Status status = open_io(); !status) {
     spdlog::error("{}", status.message());
     return 1;

@@ -62,3 +62,14 @@ def tree_cpu_ticks(pids: list[int]) -> tuple[int, int]:
             continue
         user, system = user + u, system + s
     return user, system
+
+
+SCHED_POLICIES = {0: "SCHED_OTHER", 1: "SCHED_FIFO", 2: "SCHED_RR", 3: "SCHED_BATCH", 5: "SCHED_IDLE",
+                  6: "SCHED_DEADLINE"}
+
+
+def scheduling(pid: int) -> tuple[str, int, int]:
+    """(policy name, real-time priority, nice) from stat(5) fields 41, 40 and 19."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()  # fields[0] is field 3
+    return SCHED_POLICIES.get(int(fields[38]), fields[38]), int(fields[37]), int(fields[16])
