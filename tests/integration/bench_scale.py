@@ -136,8 +136,9 @@ class ScaleKeepalived(daemons.Keepalived):
         return argv
 
 
-def vipd_extra_args(bpf: bool) -> tuple[str, ...]:
-    args = ["--vip-groups", "0", "--vrrp-id-offset", "0", "--monitor-port", "0"]
+def vipd_extra_args(bpf: bool, groups: int = 0) -> tuple[str, ...]:
+    """--vip-groups 0: one instance per VIP; N: the VIPs split into N instances."""
+    args = ["--vip-groups", str(groups), "--vrrp-id-offset", "0", "--monitor-port", "0"]
     return tuple(args + ([] if bpf else ["--no-bpf"]))
 
 
@@ -227,6 +228,8 @@ class Row:
     backup_rss_kib: int
     backup_pss_kib: int
     failover: list[str]
+    vips: int = 0
+    startup_s: Optional[float] = None  # both daemons started -> n1 holds every VIP, n2 none
 
     @property
     def wakeup_bound_per_s(self) -> float:
@@ -256,24 +259,28 @@ def instance_sum(status: dict, key: str) -> int:
 
 
 def measure(flavor: Flavor, interval: float, args) -> Row:
-    vips = vip_list(args.instances)
+    vip_count = args.vips or args.instances
+    vips = vip_list(vip_count)
     vipd = daemons.Vipd() if flavor.is_vipd else None
-    daemon = vipd if vipd else ScaleKeepalived(args.instances)
+    daemon = vipd if vipd else ScaleKeepalived(args.instances, vip_count)
     problem = daemon.available()
     if problem:
         raise SystemExit(f"bench-scale: {flavor.name}: {problem}")
 
     def settings(priority: int) -> daemons.VrrpSettings:
-        extra = vipd_extra_args(flavor.bpf) if vipd else ()
-        return daemons.VrrpSettings(vip=vip_ranges(args.instances), priority=priority, vrid=1,
+        groups = args.instances if vip_count != args.instances else 0
+        extra = vipd_extra_args(flavor.bpf, groups) if vipd else ()
+        return daemons.VrrpSettings(vip=vip_ranges(vip_count), priority=priority, vrid=1,
                                     version=3, advert_interval=interval, config_name="scale",
                                     extra_args=extra)
 
-    with vipdlab.Lab(nodes=2, subnet=SUBNET, keep_logs=args.keep_logs) as lab:
+    with vipdlab.Lab(nodes=2, subnet=lab_subnet(vip_count), keep_logs=args.keep_logs) as lab:
+        started = time.monotonic()
         master = daemon.start(lab, "n1", settings(MASTER_PRIORITY))
         backup = daemon.start(lab, "n2", settings(BACKUP_PRIORITY))
-        vipdlab.wait_for(lambda: all_vips_on_master(lab, vips) is None, timeout=30, interval=0.2,
+        vipdlab.wait_for(lambda: all_vips_on_master(lab, vips) is None, timeout=60, interval=0.05,
                          desc=f"{flavor.name}: n1 holds all {len(vips)} VIPs, n2 none")
+        startup_s = time.monotonic() - started
         time.sleep(args.settle)
         problem = all_vips_on_master(lab, vips)
         if problem:
@@ -335,7 +342,7 @@ def measure(flavor: Flavor, interval: float, args) -> Row:
         master_adverts_sent_per_s=status_rate("master", lambda s: instance_sum(s, "adverts_sent")),
         master_rss_kib=memory["master"][0], master_pss_kib=memory["master"][1],
         backup_rss_kib=memory["backup"][0], backup_pss_kib=memory["backup"][1],
-        failover=failover)
+        failover=failover, vips=vip_count, startup_s=startup_s)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -371,14 +378,14 @@ def report(rows: list[Row], args) -> str:
     out = []
     out.append(f"Machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, kernel "
                f"{platform.release()}; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    out.append(f"{args.instances} instances, VRRPv3, master n1 prio {MASTER_PRIORITY}, backup n2 prio "
+    out.append(f"{args.instances} instances, {args.vips or args.instances} VIPs, VRRPv3, master n1 prio {MASTER_PRIORITY}, backup n2 prio "
                f"{BACKUP_PRIORITY}; window {args.window:g} s after {args.settle:g} s settling; "
                f"{args.repeat} run(s) per row (medians)")
     out.append("")
     out.append("| daemon | interval | master CPU % | backup CPU % | backup wake-ups/s | bound N/MDI | "
                "backup ctx switches/s | ring-buffer wake-ups/s | adverts accepted/s | master adverts sent/s | "
-               "master RSS / PSS MiB | backup RSS / PSS MiB | failover |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+               "master RSS / PSS MiB | backup RSS / PSS MiB | start-up s | failover |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         out.append(
             f"| {r.daemon} | {r.interval * 1000:g} ms | {fmt(r.master_cpu, 2)} | {fmt(r.backup_cpu, 2)} | "
@@ -386,7 +393,7 @@ def report(rows: list[Row], args) -> str:
             f"{r.wakeup_bound_per_s:.0f} | {fmt(r.backup_switches_per_s, 0)} | "
             f"{fmt(r.backup_ringbuf_wakeups_per_s, 0)} | {fmt(r.backup_adverts_accepted_per_s, 0)} | "
             f"{fmt(r.master_adverts_sent_per_s, 0)} | {mib(r.master_rss_kib)} / {mib(r.master_pss_kib)} | "
-            f"{mib(r.backup_rss_kib)} / {mib(r.backup_pss_kib)} | "
+            f"{mib(r.backup_rss_kib)} / {mib(r.backup_pss_kib)} | {fmt(r.startup_s, 2)} | "
             f"{'none' if not r.failover else '; '.join(r.failover)} |")
     out.append("")
     out.append("keepalived's wake-ups are its context switches (in parentheses): it has no loop counter.")
@@ -429,7 +436,9 @@ def parse_args(argv):
     parser.add_argument("--daemon", default="vipd,vipd-nobpf,keepalived",
                         help=f"comma list of {', '.join(FLAVORS)}")
     parser.add_argument("--intervals", default="0.01,0.1", help="advert intervals in seconds")
-    parser.add_argument("--instances", type=int, default=200)
+    parser.add_argument("--instances", type=int, default=200, help="VRRP instances, VRIDs 1..N (at most 255)")
+    parser.add_argument("--vips", type=int, default=0,
+                        help="VIPs in total, split over the instances (0: one per instance; up to 1600)")
     parser.add_argument("--window", type=float, default=25.0, help="measured seconds per row")
     parser.add_argument("--settle", type=float, default=8.0,
                         help="seconds between convergence and the window (keepalived's second "
@@ -447,7 +456,14 @@ def parse_args(argv):
     if unknown:
         parser.error(f"unknown daemon(s) {unknown}; known: {', '.join(FLAVORS)}")
     args.interval_list = [float(x) for x in args.intervals.split(",") if x.strip()]
-    vip_list(args.instances)
+    if not 1 <= args.instances <= 255:
+        parser.error(f"--instances {args.instances}: 1-255 (one VRID each)")
+    if args.vips and args.vips < args.instances:
+        parser.error(f"--vips {args.vips}: at least one per instance ({args.instances})")
+    try:
+        vip_list(args.vips or args.instances)
+    except ValueError as exc:
+        parser.error(str(exc))
     return args
 
 
