@@ -19,6 +19,9 @@ PACKAGES=(
   # lab, integration tests, interop
   iproute2 iputils-ping tcpdump nftables iptables procps psmisc ethtool curl
   keepalived python3 python3-scapy python3-pytest python3-pyroute2 python3-yaml strace openssl
+  # hostile conditions: trafgen floods (bench-flood.sh, integration.flood), CPU hogs (bench-starve.sh,
+  # soak.sh, integration.starve / integration.soak)
+  netsniff-ng stress-ng
   # deploy: the container image (scripts/image.sh), its lab test and systemd running the unit
   podman buildah runc systemd-container
 )
