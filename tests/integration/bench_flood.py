@@ -50,7 +50,8 @@ BACKUP_PRIORITY = 100
 PASSWORD = "floodpw"
 CPU_TARGET = 5.0          # % of one core per node
 LOG_LINES_PER_MIN = 15    # vipd: all its lines together, per started minute of flood
-ADVERT_RATE_TOLERANCE = 0.03
+ADVERT_RATE_TOLERANCE = 0.03   # fewer adverts while flooded than in the quiet window
+ADVERT_RATE_SURPLUS = 0.15     # more (see vipd_misses)
 COUNT_TOLERANCE = 0.005   # counted vs sent, after the kernel's own drop counters
 
 
@@ -321,7 +322,12 @@ def vipd_misses(row: Row, flood: floodgen.FloodClass) -> list[str]:
         if counted > row.sent or counted < expected * (1 - COUNT_TOLERANCE):
             misses.append(f"{role} counted {counted} of {row.sent} sent ({flood.reason or 'all reasons'})")
     quiet, loud = row.master_adverts_sent_per_s or (None, None)
-    if quiet and loud is not None and abs(loud - quiet) / quiet > ADVERT_RATE_TOLERANCE:
+    # Fewer adverts under the flood is the harm (backups would time out). More is harm only when
+    # it is more than the scheduler's noise: on a loaded machine the quiet window itself can run
+    # a few % slow (462/s of a nominal 500/s was seen at load average 23), and the flood window
+    # then looks faster although nothing changed.
+    if quiet and loud is not None and (loud < quiet * (1 - ADVERT_RATE_TOLERANCE)
+                                       or loud > quiet * (1 + ADVERT_RATE_SURPLUS)):
         misses.append(f"master sent {loud:.0f} adverts/s flooded vs {quiet:.0f}/s quiet")
     return misses
 

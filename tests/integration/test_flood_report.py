@@ -74,6 +74,14 @@ def test_a_changed_advert_rate_is_caught():
     row = good_row()
     row.master_adverts_sent_per_s = [500.0, 450.0]
     assert any("adverts/s" in m for m in misses(row))
+    row.master_adverts_sent_per_s = [500.0, 600.0]  # e.g. elections repeated by the flood
+    assert any("adverts/s" in m for m in misses(row))
+
+
+def test_a_slow_quiet_window_on_a_loaded_machine_is_not_a_miss():
+    row = good_row()
+    row.master_adverts_sent_per_s = [462.0, 497.0]  # seen at load average 23
+    assert misses(row) == []
 
 
 def test_arp_rows_compare_the_kernel_conflict_counter():
