@@ -33,8 +33,8 @@
 #include <bpf/bpf_helpers.h>
 
 #include "csum.h"
-#include "vipd/bpf_abi.h"
 #include "event_hdr.h"
+#include "vipd/bpf_abi.h"
 #include "vrrp_parse.h"
 
 struct {
@@ -128,7 +128,40 @@ static __always_inline __u32 address_size(__u8 family) {
 }
 
 static __always_inline int is_ttl_exempt(const struct vrrp_meta* meta) {
-  return bpf_map_lookup_elem(&vipd_peers, &meta->src) != 0;
+  const __u8* flags = bpf_map_lookup_elem(&vipd_peers, &meta->src);
+  return flags && (*flags & VIPD_PEER_TTL_EXEMPT);
+}
+
+// Sent to the VRRP group (224.0.0.18 or ff02::12) rather than to one of our addresses.
+static __always_inline int to_vrrp_group(const struct vrrp_meta* meta) {
+  const __u32* dst = (const __u32*)meta->dst;
+  if (meta->src.family == 4) return dst[0] == bpf_htonl(0xE0000012);
+  return dst[0] == bpf_htonl(0xFF020000) && dst[1] == 0 && dst[2] == 0 && dst[3] == bpf_htonl(0x12);
+}
+
+// Addressed to one of this VRID's VIPs: a rival vipd's first contact in a split brain (it knows
+// our MAC from an ARP answer, not our address).
+static __always_inline int to_own_vip(const struct vrrp_meta* meta, __u32 vrid) {
+  struct vipd_addr vip = {.family = meta->src.family};
+  __builtin_memcpy(vip.addr, meta->dst, sizeof(vip.addr));
+  const struct vipd_vip_state* state = bpf_map_lookup_elem(&vipd_vips, &vip);
+  return state && state->vrid == vrid;
+}
+
+// Who may advertise: anyone to the group (unless restrict_sources), known peers always, and by
+// unicast also a rival vipd contacting us at a VIP we hold, or anyone while the agent heals a
+// conflict on this VRID (its rival is not known yet). Only unicast adverts and restricted nodes
+// pay for the lookups.
+static __always_inline enum vipd_reason check_source(const struct vrrp_meta* meta,
+                                                     const struct vipd_vrid_cfg* cfg, __u32 vrid) {
+  __u32 zero = 0;
+  const struct vipd_global_cfg* global = bpf_map_lookup_elem(&vipd_cfg, &zero);
+  const int group = to_vrrp_group(meta);
+  if (group && !(global && global->restrict_sources)) return VIPD_REASON_OK;
+  if (bpf_map_lookup_elem(&vipd_peers, &meta->src)) return VIPD_REASON_OK;
+  if (group) return VIPD_REASON_NOT_PEER;
+  if (bpf_ktime_get_ns() < cfg->unicast_open_until_ns) return VIPD_REASON_OK;
+  return to_own_vip(meta, vrid) ? VIPD_REASON_OK : VIPD_REASON_NOT_PEER;
 }
 
 // Returned by vipd_sum_words when a word lies past the frame end. It cannot happen once the message
@@ -423,6 +456,7 @@ static __always_inline int handle_vrrp(struct xdp_md* ctx, void* msg, void* data
         reason = VIPD_REASON_UNKNOWN_VRID;
       } else if (cfg) {
         reason = check(msg, data_end, cfg, meta, &adv);
+        if (reason == VIPD_REASON_OK) reason = check_source(meta, cfg, adv.vrid);
       }
     }
   }
@@ -476,7 +510,30 @@ static __always_inline void neighbor_advert_mac(const struct vipd_neighbor_adver
   __builtin_memcpy(mac->addr, eth->h_source, sizeof(mac->addr));
 }
 
-// A VIP of ours was claimed by `mac`: count it and, at most once per interval, tell the agent.
+static __always_inline int same_mac(const struct vipd_mac* a, const struct vipd_mac* b) {
+  int same = 1;
+#pragma unroll
+  for (int i = 0; i < 6; i++) same &= a->addr[i] == b->addr[i];
+  return same;
+}
+
+// Whether a claim by `mac` may become an event now (see struct vipd_vip_state). Two CPUs may
+// both pass at once: the limit is approximate, its bound is not.
+static __always_inline int conflict_event_allowed(struct vipd_vip_state* state,
+                                                  const struct vipd_mac* mac, __u64 now) {
+  if (state->last_event_ns != 0 && now - state->last_event_ns < VIPD_CONFLICT_EVENT_INTERVAL_NS &&
+      same_mac(&state->last_mac, mac)) {
+    return 0;
+  }
+  if (state->window_start_ns == 0 ||
+      now - state->window_start_ns >= VIPD_CONFLICT_EVENT_INTERVAL_NS) {
+    state->window_start_ns = now;
+    state->window_events = 0;
+  }
+  return state->window_events < VIPD_CONFLICT_EVENTS_PER_INTERVAL;
+}
+
+// A VIP of ours was claimed by `mac`: count it and, within the rate limit, tell the agent.
 static __always_inline void report_conflict(struct xdp_md* ctx, const struct vipd_addr* vip,
                                             const struct vipd_mac* mac) {
   struct vipd_vip_state* state = bpf_map_lookup_elem(&vipd_vips, vip);
@@ -484,10 +541,7 @@ static __always_inline void report_conflict(struct xdp_md* ctx, const struct vip
   if (bpf_map_lookup_elem(&vipd_own_macs, mac)) return;
   __sync_fetch_and_add(&state->conflicts, 1);
   __u64 now = bpf_ktime_get_ns();
-  if (state->last_conflict_ns != 0 &&
-      now - state->last_conflict_ns < VIPD_CONFLICT_EVENT_INTERVAL_NS) {
-    return;
-  }
+  if (!conflict_event_allowed(state, mac, now)) return;
   struct vipd_conflict_event* ev = bpf_ringbuf_reserve(&vipd_events, sizeof(*ev), 0);
   if (!ev) {
     __u32 slot = state->vrid < VIPD_VRID_SLOTS ? state->vrid : 0;
@@ -495,7 +549,9 @@ static __always_inline void report_conflict(struct xdp_md* ctx, const struct vip
     if (stat) stat->rx_events_dropped++;
     return;
   }
-  state->last_conflict_ns = now;
+  state->window_events++;
+  state->last_event_ns = now;
+  state->last_mac = *mac;
   vipd_fill_event_hdr(&ev->hdr, VIPD_EVENT_VIP_CONFLICT, sizeof(*ev), ctx->ingress_ifindex, now);
   ev->vrid = state->vrid;
   ev->family = vip->family;

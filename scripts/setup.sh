@@ -12,7 +12,7 @@ PACKAGES=(
   libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev
   # libraries
   libnl-3-dev libnl-route-3-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
-  libcurl4-openssl-dev
+  libcurl4-openssl-dev libc-ares-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # package, man page, alert rules: cpack's dpkg-shlibdeps, help2man, promtool, a clean Debian root
   dpkg-dev help2man prometheus mmdebstrap

@@ -5,11 +5,15 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "node/receive_path.h"
 #include "vipd/core/advert.h"
+#include "vipd/core/result.h"
+#include "vipd/core/source_filter.h"
 
 namespace vipd::app {
 
@@ -19,7 +23,15 @@ using RejectCounters = std::array<std::uint64_t, core::kRejectReasonSlots>;
 class AdvertReceiver : public node::ReceivePath {
  public:
   virtual std::string name() const = 0;
-  virtual int fd() const = 0;
+  // Descriptors to poll: readable means drain() has records.
+  virtual std::vector<int> fds() const = 0;
+  // Whose adverts are accepted (see core::SourceFilter): the known peers, and per VRID a window in
+  // which a rival not known yet may answer by unicast.
+  virtual core::Status set_sources(std::span<const core::AcceptedSource> peers) = 0;
+  virtual core::Status set_unicast_window(std::uint8_t vrid, core::Time until) = 0;
+  // The VIPs we hold: watched for a second owner (ARP/NA), and where a rival vipd's first contact
+  // is addressed.
+  virtual core::Status set_held_vips(std::span<const core::HeldVip> vips) = 0;
   virtual RejectCounters rejects() const = 0;
   // The source of the latest packet rejected for `reason`, for the log. The XDP path counts
   // rejects in the kernel and does not know it.

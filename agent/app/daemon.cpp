@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 
+#include <linux/if_ether.h>
+
 #include <csignal>
 #include <cstdarg>
 #include <cstdio>
@@ -14,6 +16,7 @@
 #include "app/version.h"
 #include "app/xdp_receiver.h"
 #include "log/log.h"
+#include "net/ip_frame.h"
 #include "node/wording.h"
 #include "vipd/core/overloaded.h"
 
@@ -75,6 +78,31 @@ int libbpf_to_debug_log(enum libbpf_print_level, const char* format, va_list arg
   return 0;
 }
 
+// Who this instance heard, and how each is known: a peer of the node (configured, DNS, learned)
+// or only by multicast.
+nlohmann::json peers_heard_json(const node::Node& node, const node::InstanceState& instance,
+                                core::Time now) {
+  nlohmann::json heard = nlohmann::json::array();
+  for (const node::PeerHeard& peer : instance.peers_heard) {
+    const node::Peer* known = node.peers().find(peer.address);
+    heard.push_back({{"address", peer.address.to_string()},
+                     {"via", known ? node::to_string(known->source) : "multicast"},
+                     {"last_heard_ms_ago", to_ms(now - peer.last)}});
+  }
+  return heard;
+}
+
+nlohmann::json conflict_json(const node::InstanceState& instance, core::Time now) {
+  if (!instance.conflict) return nullptr;
+  const node::Conflict& conflict = *instance.conflict;
+  return {{"vip", conflict.vip.to_string()},
+          {"mac", core::to_string(conflict.mac)},
+          {"rival", conflict.rival ? conflict.rival->to_string() : ""},
+          {"kind", node::to_string(conflict.kind)},
+          {"since_ms_ago", to_ms(now - conflict.since)},
+          {"last_ms_ago", to_ms(now - conflict.at)}};
+}
+
 }  // namespace
 
 Daemon::Daemon(config::Plan plan)
@@ -99,6 +127,8 @@ int Daemon::run() {
   const node::Level verbosity =
       spdlog::should_log(spdlog::level::debug) ? node::Level::Debug : node::Level::Info;
   node_ = std::make_unique<node::Node>(plan_, *receiver_, verbosity);
+  apply_peers();
+  start_resolver();
   timer_ids_.resize(node_->size() * node::kTimerKinds);
   for (std::uint64_t& id : timer_ids_) id = loop_.allocate_timer_id();
   log_flush_timer_ = loop_.allocate_timer_id();
@@ -182,16 +212,27 @@ core::Status Daemon::open_io() {
     for (const config::InstancePlan& instance : plan_.instances) {
       expectations[instance.core.vrid] = expectation_for(instance, plan_.source.family());
     }
-    receiver_ = std::make_unique<RawSocketReceiver>(socket_, expectations, plan_.unicast_peers);
+    if (core::Status status = claims_.open(plan_.interface, plan_.ifindex); !status) {
+      return core::Error{"cannot open the ARP/NA listener on " + plan_.interface + ": " +
+                         status.message()};
+    }
+    receiver_ = std::make_unique<RawSocketReceiver>(
+        socket_, claims_, expectations, !plan_.transport.allowed_sources.empty(), plan_.mac);
   }
   open_firewall();
-  if (core::Status status =
-          loop_.add_fd(receiver_->fd(), EPOLLIN, [this](std::uint32_t) { on_receiver_readable(); });
-      !status) {
-    return status;
+  for (const int fd : receiver_->fds()) {
+    if (core::Status status =
+            loop_.add_fd(fd, EPOLLIN, [this](std::uint32_t) { on_receiver_readable(); });
+        !status) {
+      return status;
+    }
   }
   if (core::Status status = announcer_.open(plan_.interface, plan_.ifindex, plan_.mac); !status) {
     return core::Error{"cannot open the announcement socket: " + status.message()};
+  }
+  if (core::Status status = contact_frames_.open(plan_.interface, plan_.ifindex); !status) {
+    return core::Error{"cannot open the packet socket for split-brain contacts: " +
+                       status.message()};
   }
   loop_.on_idle([this] { flush_adverts(); });
   return {};
@@ -223,13 +264,12 @@ core::Status Daemon::open_dataplane() {
   }
   // A master that went quiet for two intervals and came back with an identical advert must still
   // reach us: the record is then stale and the kernel re-emits it.
-  if (core::Status status =
-          dataplane_->set_global_config({2 * longest_interval, plan_.xdp_drop_invalid});
+  if (core::Status status = dataplane_->set_global_config(
+          {2 * longest_interval, plan_.xdp_drop_invalid, !plan_.transport.allowed_sources.empty()});
       !status) {
     return status;
   }
-  if (core::Status status = dataplane_->set_unicast_peers(plan_.unicast_peers); !status)
-    return status;
+  if (core::Status status = dataplane_->set_peers({}); !status) return status;
   if (core::Status status = dataplane_->set_vips({}); !status) return status;
   const std::array<core::MacAddress, 1> macs = {plan_.mac};
   if (core::Status status = dataplane_->set_own_macs(macs); !status) return status;
@@ -302,24 +342,34 @@ void Daemon::dispatch(const node::Input& input, core::Time now) {
 }
 
 void Daemon::execute(const node::Command& command) {
-  std::visit(core::Overloaded{
-                 [&](const node::SendAdvert& send) { send_advert(send); },
-                 [&](const node::AddVips& add) { add_vips(add.instance); },
-                 [&](const node::RemoveVips& remove) { remove_vips(remove.instance); },
-                 [&](const node::Announce& burst) { announce(burst); },
-                 [&](const node::SetTimer& timer) { set_timer(timer); },
-                 [&](const node::StateChanged&) {},
-                 [&](const node::Notify& notify) {
-                   if (!notifier_) return;
-                   notifier_->notify(node_->instance(notify.instance).plan.name,
-                                     std::string(core::to_string(notify.state)), notify.priority);
-                 },
-                 [&](const node::CheckNow& check) {
-                   if (checker_) checker_->on_refused(check.port, check.refusals);
-                 },
-                 [&](const node::Log& line) { log(line); },
-             },
-             command);
+  std::visit(
+      core::Overloaded{
+          [&](const node::SendAdvert& send) { send_advert(send); },
+          [&](const node::AddVips& add) { add_vips(add.instance); },
+          [&](const node::RemoveVips& remove) { remove_vips(remove.instance); },
+          [&](const node::Announce& burst) { announce(burst); },
+          [&](const node::SetTimer& timer) { set_timer(timer); },
+          [&](const node::StateChanged&) {},
+          [&](const node::Notify& notify) {
+            if (!notifier_) return;
+            notifier_->notify(node_->instance(notify.instance).plan.name,
+                              std::string(core::to_string(notify.state)), notify.priority);
+          },
+          [&](const node::CheckNow& check) {
+            if (checker_) checker_->on_refused(check.port, check.refusals);
+          },
+          [&](const node::Log& line) { log(line); },
+          [&](const node::ProbeVips& vips) { probe(vips); },
+          [&](const node::PeersChanged&) { apply_peers(); },
+          [&](const node::OpenUnicastWindow& window) {
+            if (core::Status status = receiver_->set_unicast_window(window.vrid, window.until);
+                !status) {
+              spdlog::warn("VRID {}: cannot open the unicast window: {}", window.vrid,
+                           status.message());
+            }
+          },
+      },
+      command);
 }
 
 void Daemon::send_advert(const node::SendAdvert& send) {
@@ -341,7 +391,82 @@ void Daemon::send_advert(const node::SendAdvert& send) {
     spdlog::error("({}) cannot encode advert", instance.name);
     return;
   }
+  if (send.to_mac) return send_contact(send, std::span(buffer.data(), size));
   socket_.queue(std::span(buffer.data(), size), send.destination);
+}
+
+void Daemon::send_contact(const node::SendAdvert& send, std::span<const std::uint8_t> message) {
+  std::array<std::uint8_t, net::kMaxVrrpPacket> packet;
+  const std::size_t size = net::build_vrrp_packet(plan_.source, send.destination, message, packet);
+  const std::uint16_t ethertype = plan_.source.is_v4() ? ETH_P_IP : ETH_P_IPV6;
+  if (size != 0 && contact_frames_.send(*send.to_mac, ethertype, std::span(packet.data(), size))) {
+    ++contacts_sent_;
+    return;
+  }
+  ++contact_errors_;
+  log::write(log::Level::warn, "split_brain", node_->instance(send.instance).plan.name,
+             "cannot send the advert to " + core::to_string(*send.to_mac) + ": " +
+                 (size == 0 ? std::string("cannot build the packet") : contact_frames_.error()),
+             {});
+}
+
+void Daemon::probe(const node::ProbeVips& probe) {
+  const config::InstancePlan& instance = node_->instance(probe.instance).plan;
+  std::vector<core::IpAddress> addresses;
+  for (const config::Vip& vip : instance.vips) addresses.push_back(vip.address);
+  if (const std::size_t failed = announcer_.probe(addresses); failed > 0) {
+    spdlog::warn("({}) {} of the conflict probes failed: {}", instance.name, failed,
+                 announcer_.last_error());
+  }
+}
+
+void Daemon::apply_peers() {
+  std::vector<core::AcceptedSource> sources;
+  for (const node::Peer& peer : node_->peers().peers()) {
+    // Configured and resolved peers may be routed (TTL below 255); learned ones reached us on the
+    // link, their adverts passed the TTL check already.
+    sources.push_back({peer.address, peer.source != node::PeerSource::Learned});
+  }
+  for (const core::IpAddress& address : plan_.transport.allowed_sources) {
+    sources.push_back({address, false});
+  }
+  if (core::Status status = receiver_->set_sources(sources); !status) {
+    spdlog::error("cannot update the accepted advert sources: {}", status.message());
+  }
+}
+
+void Daemon::start_resolver() {
+  if (plan_.transport.peer_names.empty()) return;
+  resolver_ = std::make_unique<dns::PeerResolver>(
+      loop_, plan_.transport.peer_names, plan_.source.family(), plan_.transport.resolve_interval,
+      [this](const dns::Round& round) { on_peers_resolved(round); });
+  if (core::Status status = resolver_->start(); !status) {
+    spdlog::warn("unicast peer names will not be resolved: {}", status.message());
+    resolver_.reset();
+  }
+}
+
+void Daemon::on_peers_resolved(const dns::Round& round) {
+  if (round.failures != resolve_failures_) {
+    for (const std::string& failure : round.failures) {
+      log::write(log::Level::warn, "peers", {},
+                 "cannot resolve unicast peer " + failure + "; retrying", {});
+    }
+    if (round.failures.empty() && !resolve_failures_.empty()) {
+      log::write(log::Level::info, "peers", {}, "unicast peer names resolve again", {});
+    }
+    resolve_failures_ = round.failures;
+  }
+  // A headless Service lists this node too.
+  std::vector<core::IpAddress> own;
+  for (const net::AddressEntry& entry : netlink_.addresses(0)) own.push_back(entry.address);
+  std::vector<core::IpAddress> peers;
+  for (const core::IpAddress& address : round.addresses) {
+    if (address == plan_.source || std::find(own.begin(), own.end(), address) != own.end())
+      continue;
+    peers.push_back(address);
+  }
+  dispatch(node::PeersResolved{peers});
 }
 
 void Daemon::flush_adverts() {
@@ -424,16 +549,15 @@ void Daemon::log(const node::Log& line) const {
 }
 
 void Daemon::update_watched_vips() {
-  if (!dataplane_) return;
   // Only VIPs we hold can conflict: a backup hearing the master's gratuitous ARP is normal.
-  std::vector<bpf::Vip> vips;
+  std::vector<core::HeldVip> vips;
   for (std::size_t i = 0; i < node_->size(); ++i) {
     const node::InstanceState& instance = node_->instance(i);
     if (!instance.holds_vips) continue;
     for (const config::Vip& vip : instance.plan.vips)
       vips.push_back({vip.address, instance.plan.core.vrid});
   }
-  if (core::Status status = dataplane_->set_vips(vips); !status)
+  if (core::Status status = receiver_->set_held_vips(vips); !status)
     spdlog::warn("ARP watch: {}", status.message());
 }
 
@@ -589,7 +713,19 @@ std::string Daemon::status_json() const {
         {"adverts_heard", instance.adverts_heard},
         {"records_fed", instance.records_fed},
         {"master_down_interval_ms", to_ms(instance.core.master_down_interval())},
+        {"alone", instance.alone},
+        {"peers_heard", peers_heard_json(*node_, instance, now)},
+        {"conflict", conflict_json(instance, now)},
+        {"conflicts", {{"vrrp", instance.conflicts_vrrp}, {"foreign", instance.conflicts_foreign}}},
     });
+  }
+  nlohmann::json peers = nlohmann::json::array();
+  for (const node::Peer& peer : node_->peers().peers()) {
+    peers.push_back({{"address", peer.address.to_string()},
+                     {"source", node::to_string(peer.source)},
+                     {"last_heard_ms_ago", peer.last_heard == core::Time{0}
+                                               ? nlohmann::json(nullptr)
+                                               : nlohmann::json(to_ms(now - peer.last_heard))}});
   }
   nlohmann::json rejects = nlohmann::json::object();
   const RejectCounters counters = receiver_ ? receiver_->rejects() : RejectCounters{};
@@ -600,7 +736,11 @@ std::string Daemon::status_json() const {
   nlohmann::json status = {
       {"interface", plan_.interface},
       {"source", plan_.source.to_string()},
-      {"transport", plan_.unicast_peers.empty() ? "multicast" : "unicast"},
+      {"transport", config::transport_name(plan_)},
+      {"peers", peers},
+      {"split_brain_contacts_sent", contacts_sent_},
+      {"split_brain_contact_errors", contact_errors_},
+      {"conflict_probes_sent", announcer_.probes_sent()},
       {"receive_path", receiver_ ? receiver_->name() : ""},
       {"uptime_ms", to_ms(now - started_)},
       {"loop_wakeups", loop_.wakeups()},

@@ -16,11 +16,14 @@
 #include "app/status_socket.h"
 #include "bpf/dataplane.h"
 #include "config/plan.h"
+#include "dns/peer_resolver.h"
 #include "health/endpoint_watch.h"
 #include "health/health_checker.h"
 #include "health/notifier.h"
 #include "loop/event_loop.h"
 #include "net/announcer.h"
+#include "net/claim_listener.h"
+#include "net/frame_sender.h"
 #include "net/netlink.h"
 #include "net/vrrp_socket.h"
 #include "node/node.h"
@@ -47,6 +50,13 @@ class Daemon {
   void dispatch(const node::Input& input);
   void execute(const node::Command& command);
   void send_advert(const node::SendAdvert& send);
+  // An advert as one frame to a rival's MAC (node::SendAdvert::to_mac).
+  void send_contact(const node::SendAdvert& send, std::span<const std::uint8_t> message);
+  void probe(const node::ProbeVips& probe);
+  // The receive path accepts adverts from the node's peers and --allowed-sources.
+  void apply_peers();
+  void start_resolver();
+  void on_peers_resolved(const dns::Round& round);
   void add_vips(std::size_t index);
   void remove_vips(std::size_t index);
   void announce(const node::Announce& announce);
@@ -73,6 +83,8 @@ class Daemon {
   net::Netlink netlink_;
   net::VrrpSocket socket_;
   net::Announcer announcer_;
+  net::FrameSender contact_frames_;
+  net::ClaimListener claims_;  // the raw-socket path's ARP/NA watch
   StatusServer status_;
   std::unique_ptr<bpf::Dataplane> dataplane_;
   std::unique_ptr<AdvertReceiver> receiver_;
@@ -80,6 +92,10 @@ class Daemon {
   std::unique_ptr<health::HealthChecker> checker_;
   std::unique_ptr<k8s::EndpointWatch> endpoint_watch_;
   std::unique_ptr<health::Notifier> notifier_;
+  std::unique_ptr<dns::PeerResolver> resolver_;
+  std::vector<std::string> resolve_failures_;  // the last round's, logged when they change
+  std::uint64_t contacts_sent_ = 0;
+  std::uint64_t contact_errors_ = 0;
   VrrpFirewall firewall_;
   std::vector<std::uint64_t> timer_ids_;  // node::TimerId::index() -> event-loop timer id
   std::uint64_t log_flush_timer_ = 0;

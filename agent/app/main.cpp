@@ -66,8 +66,7 @@ int run_daemon(const vipd::config::RunOptions& options) {
   setup_logging(options);
   spdlog::info("Starting vipd {} on {} ({} instance(s), source {}, {})", vipd::app::version_short(),
                planned.plan.interface, planned.plan.instances.size(),
-               planned.plan.source.to_string(),
-               planned.plan.unicast_peers.empty() ? "multicast" : "unicast");
+               planned.plan.source.to_string(), vipd::config::transport_name(planned.plan));
   for (const std::string& note : planned.plan.notes) spdlog::info("{}", note);
   vipd::app::Daemon daemon(std::move(planned.plan));
   const int code = daemon.run();

@@ -52,6 +52,9 @@ std::string plan_json(const config::Plan& plan, const std::vector<std::string>& 
   }
   nlohmann::json peers = nlohmann::json::array();
   for (const auto& peer : plan.unicast_peers) peers.push_back(peer.to_string());
+  for (const auto& name : plan.transport.peer_names) peers.push_back(name);
+  nlohmann::json allowed = nlohmann::json::array();
+  for (const auto& source : plan.transport.allowed_sources) allowed.push_back(source.to_string());
   const config::HealthPlan& health = plan.health;
   nlohmann::json check = {{"kind", health_kind(health)}, {"name", health.name}};
   if (health.kind != config::HealthPlan::Kind::None) {
@@ -87,8 +90,16 @@ std::string plan_json(const config::Plan& plan, const std::vector<std::string>& 
       {"notes", plan.notes},
       {"interface", plan.interface},
       {"source", plan.source.to_string()},
-      {"transport", plan.unicast_peers.empty() ? "multicast" : "unicast"},
+      {"transport", config::transport_name(plan)},
       {"unicast_peers", peers},
+      {"peer_resolve_interval_ms", to_ms(plan.transport.resolve_interval)},
+      {"allowed_sources", allowed},
+      {"split_brain",
+       {{"probe_interval_ms", to_ms(plan.split_brain.probe_interval)},
+        {"learned_peer_timeout_ms", to_ms(plan.split_brain.learned_peer_timeout)},
+        {"defend_interval_ms", to_ms(plan.split_brain.defend_interval)},
+        {"peers_expected", plan.split_brain.expected_peers}}},
+      {"garp_master_refresh_ms", to_ms(plan.garp.refresh)},
       {"vrrp_version", static_cast<int>(first.version)},
       {"advert_interval_ms", to_ms(first.advert_interval)},
       {"receive_path", plan.use_bpf ? "xdp" : "raw-socket"},
@@ -104,11 +115,18 @@ std::string plan_text(const config::Plan& plan) {
   const auto& first = plan.instances.front().core;
   out += "interface   " + plan.interface + "\n";
   out += "source      " + plan.source.to_string() + "\n";
-  out += "transport   " + std::string(plan.unicast_peers.empty() ? "multicast" : "unicast");
+  out += "transport   " + std::string(config::transport_name(plan));
   for (const auto& peer : plan.unicast_peers) {
     out += ' ';
     out += peer.to_string();
   }
+  for (const auto& name : plan.transport.peer_names) {
+    out += ' ';
+    out += name;
+  }
+  out += "\nsplit brain probes every " + std::to_string(to_ms(plan.split_brain.probe_interval)) +
+         " ms, learned peers kept " + std::to_string(to_ms(plan.split_brain.learned_peer_timeout)) +
+         " ms";
   out += "\nVRRP        v" + std::to_string(static_cast<int>(first.version)) + ", adverts every " +
          std::to_string(to_ms(first.advert_interval)) + " ms\n";
   out += "receive     " +

@@ -47,6 +47,43 @@ void print_check(const nlohmann::json& check) {
   std::printf("%s\n", line.c_str());
 }
 
+std::string seconds_ago(const nlohmann::json& ms) {
+  if (!ms.is_number()) return "never";
+  return std::to_string(static_cast<long>(ms.get<double>() / 1000)) + " s ago";
+}
+
+// Under an instance: who it hears, the alone warning, the last conflict.
+void print_split_brain(const nlohmann::json& instance) {
+  std::string heard;
+  for (const auto& peer : instance.value("peers_heard", nlohmann::json::array())) {
+    if (!heard.empty()) heard += ", ";
+    heard += peer.value("address", "") + " (" + peer.value("via", "") + ", " +
+             seconds_ago(peer.value("last_heard_ms_ago", nlohmann::json())) + ")";
+  }
+  if (!heard.empty()) std::printf("  peers heard: %s\n", heard.c_str());
+  if (instance.value("alone", false)) {
+    std::printf(
+        "  ALONE: MASTER hears no other node although peers are expected "
+        "(multicast blocked? docs/SPLIT_BRAIN.md)\n");
+  }
+  const auto conflict = instance.value("conflict", nlohmann::json());
+  if (!conflict.is_object()) return;
+  std::string rival = conflict.value("rival", "");
+  if (!rival.empty()) rival = std::string(" (").append(rival).append(")");
+  std::printf("  last conflict: VIP %s held by %s%s, %s, %s\n", conflict.value("vip", "").c_str(),
+              conflict.value("mac", "").c_str(), rival.c_str(), conflict.value("kind", "").c_str(),
+              seconds_ago(conflict.value("last_ms_ago", nlohmann::json())).c_str());
+}
+
+void print_peers(const nlohmann::json& status) {
+  std::string peers;
+  for (const auto& peer : status.value("peers", nlohmann::json::array())) {
+    if (!peers.empty()) peers += ", ";
+    peers += peer.value("address", "") + " (" + peer.value("source", "") + ")";
+  }
+  if (!peers.empty()) std::printf("unicast peers: %s\n", peers.c_str());
+}
+
 void print_table(const nlohmann::json& status) {
   std::printf("interface %s  source %s  transport %s  receive path %s\n",
               status.value("interface", "").c_str(), status.value("source", "").c_str(),
@@ -63,7 +100,9 @@ void print_table(const nlohmann::json& status) {
     std::printf("%-28s %4d %-7s %4d %-16s %s\n", instance.value("name", "").c_str(),
                 instance.value("vrid", 0), instance.value("state", "").c_str(),
                 instance.value("priority", 0), instance.value("master", "").c_str(), vips.c_str());
+    print_split_brain(instance);
   }
+  print_peers(status);
 }
 
 // The daemon's snapshot, or nothing if the text is not one (no object, no instance list).

@@ -15,9 +15,11 @@ core::Time to_time(std::uint64_t ns) {
 
 node::AdvertEvent to_advert_event(const vipd_advert_event& event) {
   node::AdvertEvent out;
+  const core::IpAddress destination = to_address(event.family, event.dst);
   out.heard = {
       to_time(event.hdr.ts_ns), event.vrid,
-      core::RxAdvert{to_address(event.family, event.src), event.priority, event.interval_cs}};
+      core::RxAdvert{to_address(event.family, event.src), event.priority, event.interval_cs},
+      destination != core::vrrp_group(destination.family())};
   if (event.prev_valid != 0) {
     out.replaced = node::HeardAdvert{to_time(event.prev_rx_ns), event.vrid,
                                      core::RxAdvert{to_address(event.prev_family, event.prev_src),
@@ -64,6 +66,22 @@ void XdpReceiver::set_master(std::uint8_t vrid, bool master) {
     spdlog::warn("VRID {}: cannot switch the kernel's deliver-all mode: {}", vrid,
                  status.message());
   }
+}
+
+core::Status XdpReceiver::set_sources(std::span<const core::AcceptedSource> peers) {
+  std::vector<bpf::Peer> kernel;
+  for (const core::AcceptedSource& peer : peers) kernel.push_back({peer.address, peer.ttl_exempt});
+  return dataplane_.set_peers(kernel);
+}
+
+core::Status XdpReceiver::set_unicast_window(std::uint8_t vrid, core::Time until) {
+  return dataplane_.set_unicast_window(vrid, until);
+}
+
+core::Status XdpReceiver::set_held_vips(std::span<const core::HeldVip> vips) {
+  std::vector<bpf::Vip> kernel;
+  for (const core::HeldVip& vip : vips) kernel.push_back({vip.address, vip.vrid});
+  return dataplane_.set_vips(kernel);
 }
 
 RejectCounters XdpReceiver::rejects() const {

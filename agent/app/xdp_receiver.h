@@ -16,7 +16,10 @@ class XdpReceiver final : public AdvertReceiver {
       : dataplane_(dataplane), vrids_(std::move(vrids)) {}
 
   std::string name() const override { return "xdp"; }
-  int fd() const override { return dataplane_.event_fd(); }
+  std::vector<int> fds() const override { return {dataplane_.event_fd()}; }
+  core::Status set_sources(std::span<const core::AcceptedSource> peers) override;
+  core::Status set_unicast_window(std::uint8_t vrid, core::Time until) override;
+  core::Status set_held_vips(std::span<const core::HeldVip> vips) override;
   void drain(const std::function<void(const node::Received&)>& deliver) override;
   std::optional<node::HeardAdvert> latest(std::uint8_t vrid) override;
   void forget(std::uint8_t vrid) override;

@@ -47,8 +47,8 @@ namespace {
 constexpr std::string_view kLoopback = "lo";
 
 std::string load_failure(std::string_view object, int error) {
-  std::string text =
-      "BPF unavailable: bpf_object__load(" + std::string(object) + ") failed: " + core::errno_text(error);
+  std::string text = "BPF unavailable: bpf_object__load(" + std::string(object) +
+                     ") failed: " + core::errno_text(error);
   if (error == -EPERM || error == -EACCES)
     text += " (" + bpf_permission_hint(effective_capabilities()) + ")";
   return text;
@@ -155,11 +155,14 @@ core::Result<std::unique_ptr<Dataplane>> Dataplane::open(const Options& options)
   if (!skeletons->xdp)
     return core::Error{"BPF unavailable: opening vipd_xdp failed: " + core::errno_text(errno)};
   skeletons->tc = vipd_tc__open();
-  if (!skeletons->tc) return core::Error{"BPF unavailable: opening vipd_tc failed: " + core::errno_text(errno)};
-  if (int error = vipd_xdp__load(skeletons->xdp)) return core::Error{load_failure("vipd_xdp", error)};
+  if (!skeletons->tc)
+    return core::Error{"BPF unavailable: opening vipd_tc failed: " + core::errno_text(errno)};
+  if (int error = vipd_xdp__load(skeletons->xdp))
+    return core::Error{load_failure("vipd_xdp", error)};
   if (int error = vipd_tc__load(skeletons->tc)) return core::Error{load_failure("vipd_tc", error)};
   std::unique_ptr<Dataplane> dataplane(new Dataplane(options, std::move(skeletons)));
-  if (core::Status status = dataplane->create_ring_buffer(); !status) return core::Error{status.message()};
+  if (core::Status status = dataplane->create_ring_buffer(); !status)
+    return core::Error{status.message()};
   return dataplane;
 }
 
@@ -314,7 +317,8 @@ void Dataplane::pin_objects() {
     for (bpf_map* map = bpf_object__next_map(object, nullptr); map;
          map = bpf_object__next_map(object, map)) {
       if (bpf_map__is_internal(map)) continue;
-      if (core::Status status = pin_map(map, pin_dir_ + "/" + bpf_map__name(map)); !status) return status;
+      if (core::Status status = pin_map(map, pin_dir_ + "/" + bpf_map__name(map)); !status)
+        return status;
     }
     return {};
   };
@@ -350,6 +354,7 @@ core::Status Dataplane::set_global_config(const GlobalConfig& config) {
   vipd_global_cfg value{};
   value.stale_ns = static_cast<__u64>(config.stale.count());
   value.drop_invalid = config.drop_invalid ? 1 : 0;
+  value.restrict_sources = config.restrict_sources ? 1 : 0;
   __u32 key = 0;
   if (bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0) return update_failure("vipd_cfg", errno);
   return {};
@@ -394,10 +399,30 @@ core::Status Dataplane::set_deliver_all(std::uint8_t vrid, bool on) {
   return {};
 }
 
-core::Status Dataplane::set_unicast_peers(std::span<const core::IpAddress> peers) {
+core::Status Dataplane::set_peers(std::span<const Peer> peers) {
+  const int fd = bpf_map__fd(skel_->xdp->maps.vipd_peers);
   std::vector<vipd_addr> keys;
-  for (const core::IpAddress& peer : peers) keys.push_back(to_abi(peer));
-  return replace_key_set(bpf_map__fd(skel_->xdp->maps.vipd_peers), keys, "vipd_peers");
+  for (const Peer& peer : peers) keys.push_back(to_abi(peer.address));
+  delete_keys_except(fd, keys);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const __u8 flags = peers[i].ttl_exempt ? VIPD_PEER_TTL_EXEMPT : 0;
+    if (bpf_map_update_elem(fd, &keys[i], &flags, BPF_ANY) != 0) {
+      return update_failure("vipd_peers", errno);
+    }
+  }
+  return {};
+}
+
+core::Status Dataplane::set_unicast_window(std::uint8_t vrid, core::Time until) {
+  const int fd = bpf_map__fd(skel_->xdp->maps.vipd_vrid_cfg);
+  __u32 key = vrid;
+  vipd_vrid_cfg value{};
+  if (bpf_map_lookup_elem(fd, &key, &value) != 0) return update_failure("vipd_vrid_cfg", errno);
+  value.unicast_open_until_ns = static_cast<__u64>(std::max<std::int64_t>(until.count(), 0));
+  if (bpf_map_update_elem(fd, &key, &value, BPF_EXIST) != 0) {
+    return update_failure("vipd_vrid_cfg", errno);
+  }
+  return {};
 }
 
 core::Status Dataplane::set_vips(std::span<const Vip> vips) {

@@ -31,12 +31,13 @@
 #include <variant>
 #include <vector>
 
-#include "vipd/core/mac_address.h"
-#include "vipd/core/result.h"
 #include "bpf/xdp_attach.h"
 #include "vipd/bpf_abi.h"
 #include "vipd/core/advert.h"
 #include "vipd/core/ip_address.h"
+#include "vipd/core/mac_address.h"
+#include "vipd/core/result.h"
+#include "vipd/core/timing.h"
 
 namespace vipd::bpf {
 
@@ -54,6 +55,13 @@ struct Options {
 struct GlobalConfig {
   std::chrono::nanoseconds stale{0};  // re-emit an unchanged advert after this long; 0: never
   bool drop_invalid = false;
+  bool restrict_sources = false;  // adverts to the group too must come from known peers
+};
+
+// A known peer: its unicast adverts are accepted. Configured unicast peers are TTL-exempt.
+struct Peer {
+  core::IpAddress address;
+  bool ttl_exempt = false;
 };
 
 struct VridConfig {
@@ -65,7 +73,6 @@ struct VridConfig {
   core::AuthKey auth_key{};
   bool deliver_all = false;  // every valid advert is an event (set while the instance is MASTER)
 };
-
 
 struct Vip {
   core::IpAddress address;
@@ -119,7 +126,12 @@ class Dataplane {
   core::Status clear_vrid_config(std::uint8_t vrid);
   // Flips only vipd_vrid_cfg.deliver_all of a configured VRID (read-modify-write of its entry).
   core::Status set_deliver_all(std::uint8_t vrid, bool on);
-  core::Status set_unicast_peers(std::span<const core::IpAddress> peers);
+  // Replaces the known peers (vipd_peers).
+  core::Status set_peers(std::span<const Peer> peers);
+  // Until `until` (CLOCK_MONOTONIC), unicast adverts for `vrid` from sources that are not peers
+  // are accepted: a conflict is being healed and the rival is not known yet. kNever-like values
+  // are not special; Time{0} closes it.
+  core::Status set_unicast_window(std::uint8_t vrid, core::Time until);
   // Only the difference to the previous call touches the map (a takeover of 255 instances calls
   // this once per instance); the first call, or the one after a failed update, replaces the set.
   core::Status set_vips(std::span<const Vip> vips);

@@ -55,10 +55,13 @@ void add_run_options(CLI::App& c, RunOptions& o, bool e) {
                    "'nopreempt', 'preempt_delay N' or 'preempt' (no delay)")
           ->capture_default_str(),
       "OPENSHIFT_HA_PREEMPTION", e);
-  env(c.add_option("--unicast-peers", o.unicast_peers,
-                   "Comma list of peers: unicast mode (our own addresses are ignored)"),
+  env(c.add_option(
+          "--unicast-peers", o.unicast_peers,
+          "Comma list of peer addresses or DNS names: adverts go to each of them as well as "
+          "to the VRRP group (our own addresses are ignored)"),
       "OPENSHIFT_HA_UNICAST_PEERS", e);
-  env(c.add_option("--use-unicast", o.use_unicast, "true: require unicast peers"),
+  env(c.add_option("--use-unicast", o.use_unicast,
+                   "true: unicast only (no multicast adverts); requires unicast peers"),
       "OPENSHIFT_HA_USE_UNICAST", e);
   env(c.add_option("--source-address", o.source_address,
                    "Source of adverts (default: the interface's primary address)"),
@@ -174,9 +177,31 @@ void add_run_options(CLI::App& c, RunOptions& o, bool e) {
           ->capture_default_str(),
       "VIPD_GARP_MASTER_DELAY", e);
   env(c.add_option("--garp-master-refresh", o.garp_master_refresh,
-                   "Seconds between periodic bursts while master (0: none)")
+                   "Seconds between periodic re-announcements while master (0: none)")
           ->capture_default_str(),
       "VIPD_GARP_MASTER_REFRESH", e);
+  env(c.add_option("--garp-master-refresh-repeat", o.garp_master_refresh_repeat,
+                   "Gratuitous ARPs / NAs per VIP in each periodic re-announcement")
+          ->capture_default_str(),
+      "VIPD_GARP_MASTER_REFRESH_REPEAT", e);
+  env(c.add_option("--conflict-probe-interval", o.conflict_probe_interval,
+                   "Seconds between RFC 5227 probes of the VIPs a master holds, to find a second "
+                   "owner (0: none)")
+          ->capture_default_str(),
+      "VIPD_CONFLICT_PROBE_INTERVAL", e);
+  env(c.add_option("--learned-peer-timeout", o.learned_peer_timeout,
+                   "Seconds of silence after which a peer learned while healing a split brain is "
+                   "forgotten")
+          ->capture_default_str(),
+      "VIPD_LEARNED_PEER_TIMEOUT", e);
+  env(c.add_option("--peer-resolve-interval", o.peer_resolve_interval,
+                   "Seconds between DNS lookups of unicast peers given by name")
+          ->capture_default_str(),
+      "VIPD_PEER_RESOLVE_INTERVAL", e);
+  env(c.add_option("--allowed-sources", o.allowed_sources,
+                   "Comma list of addresses: only these and the unicast peers may advertise (the "
+                   "kernel drops the rest)"),
+      "VIPD_ALLOWED_SOURCES", e);
   env(c.add_option("--status-socket", o.status_socket,
                    "Unix socket for `vipd status` (default: abstract @vipd/<interface>)"),
       "VIPD_STATUS_SOCKET", e);

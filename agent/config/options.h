@@ -62,8 +62,13 @@ struct RunOptions {
   int timer_slack_us = 0;     // prctl(PR_SET_TIMERSLACK); 0: the kernel's default (50 us)
   int garp_master_repeat = 5;
   std::string garp_master_delay = "5";
-  std::string garp_master_refresh = "0";
-  std::string status_socket;  // default: abstract @vipd/<interface>, scoped to the netns
+  std::string garp_master_refresh = "30";
+  int garp_master_refresh_repeat = 1;
+  std::string conflict_probe_interval = "3";  // RFC 5227 probes of held VIPs; 0: none
+  std::string learned_peer_timeout = "10";
+  std::string peer_resolve_interval = "30";
+  std::string allowed_sources;  // comma list: only these (and peers) may advertise
+  std::string status_socket;    // default: abstract @vipd/<interface>, scoped to the netns
   std::string log_level = "info";
   std::string log_format = "text";  // text or json; validated with log_level (main.cpp)
   // Accepted for compatibility, unused: reported in the log.

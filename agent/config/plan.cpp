@@ -47,13 +47,40 @@ std::optional<Preemption> parse_preemption(const std::string& text,
   return Preemption{true, std::chrono::seconds(*seconds)};
 }
 
+// A DNS name as RFC 1123 allows it: dot-separated labels of letters, digits and inner hyphens.
+bool is_dns_name(const std::string& name) {
+  if (name.empty() || name.size() > 253) return false;
+  std::size_t label = 0;
+  char previous = '.';
+  for (const char c : name) {
+    if (c == '.') {
+      if (label == 0 || previous == '-') return false;
+      label = 0;
+    } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '-') {
+      if (c == '-' && label == 0) return false;
+      if (++label > 63) return false;
+    } else {
+      return false;
+    }
+    previous = c;
+  }
+  return previous != '-' && previous != '.';
+}
+
+// Addresses go to `peers`, names (re-resolved while running) to `names`.
 std::vector<core::IpAddress> parse_peers(const std::string& text, const HostFacts& host,
+                                         std::vector<std::string>& names,
                                          std::vector<std::string>& errors) {
   std::vector<core::IpAddress> peers;
   for (const std::string& token : split_list(text)) {
     const auto address = core::IpAddress::parse(token);
+    if (!address && is_dns_name(token)) {
+      if (std::find(names.begin(), names.end(), token) == names.end()) names.push_back(token);
+      continue;
+    }
     if (!address) {
-      errors.push_back("invalid unicast peer '" + token + "': not an IP address");
+      errors.push_back("invalid unicast peer '" + token +
+                       "': neither an IP address nor a DNS name");
       continue;
     }
     // Every node gets the same list: our own addresses in it are ignored.
@@ -85,7 +112,8 @@ void plan_source(const RunOptions& o, const HostFacts& host, core::Family family
                  std::vector<std::string>& errors) {
   // keepalived reads mcast_src_ip and unicast_src_ip into one setting, so either one sets the
   // source in either transport; the transport's own name wins when both are set.
-  const bool unicast = !plan.unicast_peers.empty();
+  // With peers (unicast or hybrid transport) the unicast setting is the transport's own.
+  const bool unicast = transport_name(plan) != "multicast";
   const std::string& preferred = unicast ? o.unicast_source_address : o.multicast_source_address;
   const std::string& other = unicast ? o.multicast_source_address : o.unicast_source_address;
   std::string chosen = o.source_address;
@@ -205,6 +233,38 @@ void plan_dataplane(const RunOptions& o, const HostFacts& host, Plan& plan,
   }
 }
 
+// Seconds for one of the split-brain settings: `what` names it in the error.
+core::Time seconds_option(const std::string& text, const std::string& what, core::Time fallback,
+                          bool zero_allowed, std::vector<std::string>& errors) {
+  const auto value = parse_seconds(text);
+  if (!value || *value < core::Time{0} || (!zero_allowed && *value == core::Time{0})) {
+    errors.push_back("invalid " + what + " '" + text + "' (seconds" +
+                     (zero_allowed ? ", 0 for none)" : ", more than 0)"));
+    return fallback;
+  }
+  return *value;
+}
+
+void plan_split_brain(const RunOptions& o, bool any_peers, Plan& plan,
+                      std::vector<std::string>& errors) {
+  SplitBrainPlan& split = plan.split_brain;
+  split.probe_interval = seconds_option(o.conflict_probe_interval, "conflict-probe-interval",
+                                        split.probe_interval, true, errors);
+  split.learned_peer_timeout = seconds_option(o.learned_peer_timeout, "learned-peer-timeout",
+                                              split.learned_peer_timeout, false, errors);
+  plan.transport.resolve_interval = seconds_option(o.peer_resolve_interval, "peer-resolve-interval",
+                                                   plan.transport.resolve_interval, false, errors);
+  split.expected_peers = o.replica_count > 1 || any_peers;
+  for (const std::string& token : split_list(o.allowed_sources)) {
+    const auto address = core::IpAddress::parse(token);
+    if (!address) {
+      errors.push_back("invalid allowed source '" + token + "': not an IP address");
+      continue;
+    }
+    plan.transport.allowed_sources.push_back(*address);
+  }
+}
+
 }  // namespace
 
 std::optional<core::Time> parse_seconds(const std::string& text) {
@@ -243,6 +303,12 @@ std::string scrub_name(const std::string& name) {
     }
   }
   return scrubbed;
+}
+
+std::string_view transport_name(const Plan& plan) {
+  if (!plan.transport.multicast) return "unicast";
+  const bool peers = !plan.unicast_peers.empty() || !plan.transport.peer_names.empty();
+  return peers ? "hybrid" : "multicast";
 }
 
 std::string default_status_socket(const std::string& interface) {
@@ -336,8 +402,12 @@ PlanResult build_plan(const RunOptions& o, const HostFacts& host) {
   const auto garp_refresh = parse_seconds(o.garp_master_refresh);
   if (!garp_refresh)
     errors.push_back("invalid garp-master-refresh '" + o.garp_master_refresh + "'");
+  if (o.garp_master_refresh_repeat < 1 || o.garp_master_refresh_repeat > 100) {
+    errors.push_back("invalid garp-master-refresh-repeat " +
+                     std::to_string(o.garp_master_refresh_repeat) + " (1-100)");
+  }
   plan.garp = {o.garp_master_repeat, garp_delay.value_or(core::Time{0}),
-               garp_refresh.value_or(core::Time{0})};
+               garp_refresh.value_or(core::Time{0}), o.garp_master_refresh_repeat};
   if (o.vip_groups < 0)
     errors.push_back("invalid VIP groups " + std::to_string(o.vip_groups) + " (0 or more)");
 
@@ -357,8 +427,9 @@ PlanResult build_plan(const RunOptions& o, const HostFacts& host) {
   if (family == core::Family::V6 && version == core::VrrpVersion::V2) {
     errors.push_back("IPv6 VIPs need --vrrp-version 3");
   }
-  plan.unicast_peers = parse_peers(o.unicast_peers, host, errors);
-  if (plan.unicast_peers.empty() && !split_list(o.unicast_peers).empty()) {
+  plan.unicast_peers = parse_peers(o.unicast_peers, host, plan.transport.peer_names, errors);
+  const bool any_peers = !plan.unicast_peers.empty() || !plan.transport.peer_names.empty();
+  if (!any_peers && !split_list(o.unicast_peers).empty()) {
     plan.notes.push_back("unicast peers '" + o.unicast_peers +
                          "' list only this node: using multicast");
   }
@@ -369,10 +440,12 @@ PlanResult build_plan(const RunOptions& o, const HostFacts& host) {
   const auto use_unicast = parse_bool(o.use_unicast);
   if (!use_unicast) {
     errors.push_back("invalid use-unicast '" + o.use_unicast + "' (true or false)");
-  } else if (*use_unicast && plan.unicast_peers.empty()) {
+  } else if (*use_unicast && !any_peers) {
     errors.push_back(
         "use-unicast is true but no unicast peers other than this node are configured");
   }
+  plan.transport.multicast = !use_unicast.value_or(false);
+  plan_split_brain(o, any_peers, plan, errors);
   plan_source(o, host, family, plan, errors);
 
   const std::string base_name = scrub_name(o.config_name);

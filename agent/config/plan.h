@@ -50,7 +50,8 @@ struct SchedulingPlan {
 struct GarpPlan {
   int repeat = 5;
   core::Time delay = std::chrono::seconds(5);
-  core::Time refresh{0};
+  core::Time refresh = std::chrono::seconds(30);  // periodic re-announcement while master; 0: none
+  int refresh_repeat = 1;
 };
 
 // The local-endpoint check: this node holds the VIPs while it has a ready endpoint of a Service.
@@ -87,6 +88,25 @@ struct FirewallPlan {
   bool nftables = false;       // raw-socket mode only: table inet vipd_<if> accepting VRRP
 };
 
+// Split brain: detecting a second owner of our VIPs and healing it (docs/SPLIT_BRAIN.md).
+struct SplitBrainPlan {
+  core::Time probe_interval = std::chrono::seconds(3);  // RFC 5227 probes while MASTER; 0: none
+  core::Time learned_peer_timeout = std::chrono::seconds(10);  // a silent learned peer is dropped
+  // After evidence of a rival, unicast adverts from sources not yet known are accepted this long.
+  core::Time unicast_window = std::chrono::seconds(10);
+  core::Time defend_interval = std::chrono::seconds(10);  // RFC 5227 DEFEND_INTERVAL
+  // Peers are expected (replicas > 1, or peers configured): a MASTER that hears nobody is "alone".
+  bool expected_peers = false;
+};
+
+// How adverts travel and whom they are accepted from.
+struct TransportPlan {
+  bool multicast = true;                // false: unicast only (--use-unicast true)
+  std::vector<std::string> peer_names;  // DNS names among the unicast peers, re-resolved
+  core::Time resolve_interval = std::chrono::seconds(30);
+  std::vector<core::IpAddress> allowed_sources;  // non-empty: only these (and peers) advertise
+};
+
 enum class XdpMode : std::uint8_t { Auto, Native, Generic };
 
 struct Plan {
@@ -94,7 +114,9 @@ struct Plan {
   int ifindex = 0;
   core::MacAddress mac{};
   core::IpAddress source;
-  std::vector<core::IpAddress> unicast_peers;  // empty: multicast
+  std::vector<core::IpAddress> unicast_peers;  // configured by address; adverts go to each
+  TransportPlan transport;
+  SplitBrainPlan split_brain;
   std::vector<InstancePlan> instances;
   GarpPlan garp;
   SchedulingPlan scheduling;
@@ -136,5 +158,7 @@ std::optional<core::Time> parse_seconds(const std::string& text);
 std::string scrub_name(const std::string& name);
 // Abstract socket name for an interface's daemon: "@vipd/<interface>".
 std::string default_status_socket(const std::string& interface);
+// "multicast", "unicast" (--use-unicast) or "hybrid" (multicast and unicast to every peer).
+std::string_view transport_name(const Plan& plan);
 
 }  // namespace vipd::config

@@ -70,6 +70,7 @@ constexpr std::array<ReasonName, kRejectReasonSlots - 1> kReasonNames = {{
     {DecodeError::IntervalMismatch, "interval_mismatch", "interval mismatch"},
     {DecodeError::FamilyMismatch, "family_mismatch", "address family mismatch"},
     {DecodeError::UnknownVrid, "unknown_vrid", "unknown VRID"},
+    {DecodeError::NotPeer, "not_peer", "source not a peer"},
 }};
 constexpr bool names_in_number_order() {
   for (std::size_t i = 0; i < kReasonNames.size(); ++i) {

@@ -1,6 +1,7 @@
 #include "net/announcer.h"
 
 #include <arpa/inet.h>
+#include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if_arp.h>
@@ -13,6 +14,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "net/ip_frame.h"
+
 namespace vipd::net {
 namespace {
 
@@ -23,7 +26,6 @@ constexpr std::uint8_t kOptionTargetLinkLayer = 2;
 }  // namespace
 
 Announcer::~Announcer() {
-  if (packet_fd_ >= 0) close(packet_fd_);
   if (icmp6_fd_ >= 0) close(icmp6_fd_);
 }
 
@@ -31,24 +33,13 @@ core::Status Announcer::open(const std::string& ifname, int ifindex, const core:
   ifname_ = ifname;
   ifindex_ = ifindex;
   mac_ = mac;
-  // Protocol 0: a send-only socket. With ETH_P_ARP it would queue every inbound ARP and keep a
-  // pending ENETDOWN after a link flap that fails the first send of the next burst.
-  packet_fd_ = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (packet_fd_ < 0) return core::errno_error("socket(AF_PACKET)", errno);
-  sockaddr_ll local{};
-  local.sll_family = AF_PACKET;
-  local.sll_protocol = 0;
-  local.sll_ifindex = ifindex;
-  if (bind(packet_fd_, reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0) {
-    return core::errno_error("bind(AF_PACKET) " + ifname, errno);
-  }
-  return {};
+  return frames_.open(ifname, ifindex);
 }
 
 std::size_t Announcer::announce(std::span<const core::IpAddress> addresses) {
   std::size_t failed = 0;
   for (const core::IpAddress& address : addresses) {
-    const bool ok = address.is_v4() ? send_arp(address) : send_na(address);
+    const bool ok = address.is_v4() ? send_arp(address, address) : send_na(address);
     if (ok) {
       ++sent_;
     } else {
@@ -58,12 +49,23 @@ std::size_t Announcer::announce(std::span<const core::IpAddress> addresses) {
   return failed;
 }
 
-bool Announcer::send_arp(const core::IpAddress& address) {
-  // A link flap leaves a stale error on the socket; read it away so it does not fail this send.
-  int stale_error = 0;
-  socklen_t length = sizeof stale_error;
-  getsockopt(packet_fd_, SOL_SOCKET, SO_ERROR, &stale_error, &length);
-  // ARP request announcing VIP -> our MAC, sender and target protocol address both the VIP.
+std::size_t Announcer::probe(std::span<const core::IpAddress> addresses) {
+  std::size_t failed = 0;
+  for (const core::IpAddress& address : addresses) {
+    const bool ok =
+        address.is_v4() ? send_arp(core::IpAddress::v4(0), address) : send_probe_ns(address);
+    if (ok) {
+      ++probes_sent_;
+    } else {
+      ++failed;
+    }
+  }
+  return failed;
+}
+
+// An ARP request from `sender` for `target`, broadcast: sender == target announces (gratuitous
+// ARP), sender 0.0.0.0 probes.
+bool Announcer::send_arp(const core::IpAddress& sender, const core::IpAddress& target) {
   std::array<std::uint8_t, 28> frame{};
   auto* header = reinterpret_cast<arphdr*>(frame.data());
   header->ar_hrd = htons(ARPHRD_ETHER);
@@ -73,20 +75,24 @@ bool Announcer::send_arp(const core::IpAddress& address) {
   header->ar_op = htons(ARPOP_REQUEST);
   std::uint8_t* body = frame.data() + sizeof(arphdr);
   std::memcpy(body, mac_.data(), 6);
-  std::memcpy(body + 6, address.data(), 4);
-  std::memcpy(body + 10, kBroadcast.data(), 6);
-  std::memcpy(body + 16, address.data(), 4);
-  sockaddr_ll destination{};
-  destination.sll_family = AF_PACKET;
-  destination.sll_protocol = htons(ETH_P_ARP);
-  destination.sll_ifindex = ifindex_;
-  destination.sll_halen = 6;
-  std::memcpy(destination.sll_addr, kBroadcast.data(), 6);
-  if (sendto(packet_fd_, frame.data(), frame.size(), 0,
-             reinterpret_cast<const sockaddr*>(&destination), sizeof destination) < 0) {
+  std::memcpy(body + 6, sender.data(), 4);
+  // Target hardware address: broadcast in an announcement (as keepalived), zero in a probe.
+  if (sender == target) std::memcpy(body + 10, kBroadcast.data(), 6);
+  std::memcpy(body + 16, target.data(), 4);
+  if (!frames_.send(kBroadcast, ETH_P_ARP, frame)) {
+    last_error_ = std::string(sender == target ? "gratuitous ARP" : "ARP probe") + " for " +
+                  target.to_string() + ": " + frames_.error();
+    return false;
+  }
+  return true;
+}
+
+bool Announcer::send_probe_ns(const core::IpAddress& address) {
+  std::array<std::uint8_t, kProbeNsSize> packet{};
+  if (build_probe_ns(address, packet) == 0) return false;
+  if (!frames_.send(ipv6_multicast_mac(solicited_node_group(address)), ETH_P_IPV6, packet)) {
     last_error_ =
-        core::errno_error("gratuitous ARP for " + address.to_string() + " on " + ifname_, errno)
-            .message;
+        "neighbour solicitation probe for " + address.to_string() + ": " + frames_.error();
     return false;
   }
   return true;

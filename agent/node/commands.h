@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -12,15 +13,35 @@
 #include "node/timer_id.h"
 #include "vipd/core/instance.h"
 #include "vipd/core/ip_address.h"
+#include "vipd/core/mac_address.h"
 
 namespace vipd::node {
 
-// One advert of `instance` at `priority` to `destination`: the VRRP group, a unicast peer, or the
-// master that just won an election against us.
+// One advert of `instance` at `priority` to `destination`: the VRRP group, a peer, or the master
+// that just won an election against us. With `to_mac` it leaves as one Ethernet frame to that MAC
+// whatever its IP destination (first contact with a rival whose address we do not know yet: the
+// destination is then the VIP we both hold, which its kernel delivers and ours would keep local).
 struct SendAdvert {
   std::size_t instance = 0;
   std::uint8_t priority = 0;
   core::IpAddress destination;
+  std::optional<core::MacAddress> to_mac;
+};
+
+// RFC 5227 probes of the instance's VIPs (ARP request from 0.0.0.0, NS from ::): whoever else
+// holds one answers, and its answer arrives as VipClaimed.
+struct ProbeVips {
+  std::size_t instance = 0;
+};
+
+// The peer table changed: the kernel's (and the raw path's) accepted sources follow Node::peers().
+struct PeersChanged {};
+
+// Until `until`, unicast adverts for `vrid` from sources not yet known are accepted: a rival is
+// being contacted and its answer must get through.
+struct OpenUnicastWindow {
+  std::uint8_t vrid = 0;
+  core::Time until;
 };
 
 struct AddVips {
@@ -82,6 +103,6 @@ struct Log {
 };
 
 using Command = std::variant<SendAdvert, AddVips, RemoveVips, Announce, SetTimer, StateChanged,
-                             Notify, CheckNow, Log>;
+                             Notify, CheckNow, Log, ProbeVips, PeersChanged, OpenUnicastWindow>;
 
 }  // namespace vipd::node

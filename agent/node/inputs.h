@@ -6,7 +6,9 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
+#include "node/receive_path.h"
 #include "node/timer_id.h"
 #include "vipd/core/instance.h"
 #include "vipd/core/ip_address.h"
@@ -57,7 +59,14 @@ struct SetBasePriority {
   std::uint8_t priority = 100;
 };
 
+// The addresses the configured peer names resolve to now (all names together).
+struct PeersResolved {
+  std::vector<core::IpAddress> addresses;
+};
+
+// VipClaimed (receive_path.h) is an input too: the raw-socket path's ARP/NA listener reports it
+// directly; on the XDP path it arrives through the ring buffer.
 using Input = std::variant<Start, Shutdown, TimerExpired, AdvertsPending, FaultChanged, CheckResult,
-                           VipMissing, VipAddFailed, SetBasePriority>;
+                           VipMissing, VipAddFailed, SetBasePriority, VipClaimed, PeersResolved>;
 
 }  // namespace vipd::node

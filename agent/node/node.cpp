@@ -18,6 +18,10 @@ std::uint8_t bit(core::FaultReason reason) {
 
 Node::Node(config::Plan plan, ReceivePath& receive, Level verbosity)
     : plan_(std::move(plan)), receive_(receive), verbosity_(verbosity) {
+  peers_.set_configured(plan_.unicast_peers);
+  // Probe jitter differs between nodes (so they do not probe in step) yet replays exactly.
+  jitter_state_ = 0x9E3779B97F4A7C15ull;
+  for (const std::uint8_t byte : plan_.source.bytes()) jitter_state_ = jitter_state_ * 131 + byte;
   instances_.reserve(plan_.instances.size());
   for (const config::InstancePlan& instance : plan_.instances) {
     InstanceState& state = instances_.emplace_back(instance, core::Instance(instance.core));
@@ -72,7 +76,14 @@ void Node::on(const TimerExpired& expired) {
         drain();
       }
       execute(i, instances_[i].core.on_timer(now_));
+      check_alone(i);
       return;
+    case TimerKind::ConflictProbe:
+      return on_conflict_probe(i);
+    case TimerKind::Presence:
+      return on_presence(i);
+    case TimerKind::PeerExpiry:
+      return on_peer_expiry();
     case TimerKind::GarpRepeat:
       return announce(i, Burst::Repeat);
     case TimerKind::GarpRefresh:
@@ -147,6 +158,9 @@ void Node::start_instances() {
     catch_up(i);
     execute(i, instances_[i].core.start(now_));
   }
+  if (!instances_.empty()) {
+    set_timer(TimerKind::PeerExpiry, 0, now_ + plan_.split_brain.learned_peer_timeout / 2);
+  }
 }
 
 void Node::set_fault(core::FaultReason reason, bool raised, std::optional<std::size_t> only) {
@@ -220,12 +234,7 @@ void Node::on_received(const Received& record) {
                    }
                    feed(event.heard, false);
                  },
-                 [&](const VipClaimed& claimed) {
-                   log(Level::Warn, "vip_conflict", find(claimed.vrid).value_or(kNoInstance),
-                       "VIP " + claimed.vip.to_string() + " (VRID " + std::to_string(claimed.vrid) +
-                           ") is also announced on " + plan_.interface + " by " +
-                           core::to_string(claimed.mac) + ", not us");
-                 },
+                 [&](const VipClaimed& claimed) { on(claimed); },
                  [&](const PortRefused& refused) {
                    out_.push_back(CheckNow{refused.port, refused.refusals});
                  },
@@ -237,6 +246,7 @@ void Node::feed(const HeardAdvert& heard, bool from_record) {
   const auto index = find(heard.vrid);
   if (!index) return;  // another router's VRID on this segment: not ours to judge
   InstanceState& instance = instances_[*index];
+  note_heard(*index, heard);
   instance.last_fed = std::max(instance.last_fed, heard.at);
   ++instance.adverts_heard;
   if (from_record) ++instance.records_fed;
@@ -282,16 +292,18 @@ void Node::execute(std::size_t index, const core::ActionList& actions) {
   }
 }
 
+// To the VRRP group (unless unicast only) and to every known peer: configured, resolved or learned
+// while healing a split brain. A receiver that gets both copies takes them as one advert.
 void Node::send_advert(std::size_t index, std::uint8_t priority) {
   InstanceState& instance = instances_[index];
-  if (plan_.unicast_peers.empty()) {
-    out_.push_back(
-        SendAdvert{index, priority, core::vrrp_group(instance.plan.core.primary_address.family())});
+  const core::IpAddress& own = instance.plan.core.primary_address;
+  if (plan_.transport.multicast) {
+    out_.push_back(SendAdvert{index, priority, core::vrrp_group(own.family()), std::nullopt});
     ++instance.adverts_sent;
-    return;
   }
-  for (const core::IpAddress& peer : plan_.unicast_peers) {
-    out_.push_back(SendAdvert{index, priority, peer});
+  for (const Peer& peer : peers_.peers()) {
+    if (peer.address == own || peer.address.family() != own.family()) continue;
+    out_.push_back(SendAdvert{index, priority, peer.address, std::nullopt});
     ++instance.adverts_sent;
   }
 }
@@ -306,7 +318,7 @@ void Node::announce(std::size_t index, Burst burst) {
             (vip.address.is_v4() ? "gratuitous ARP" : "unsolicited neighbour advert") + " on " +
             plan_.interface + " for " + vip.address.to_string());
   }
-  out_.push_back(Announce{index, garp.repeat});
+  out_.push_back(Announce{index, burst == Burst::Refresh ? garp.refresh_repeat : garp.repeat});
   if (burst == Burst::BecameMaster && garp.delay > core::Time{0}) {
     set_timer(TimerKind::GarpRepeat, index, now_ + garp.delay);
   }
@@ -346,7 +358,7 @@ void Node::on_state_change(std::size_t index, const core::StateChange& change) {
     // advert reached us before ours reached it. Unicast to the winner only: a backup hearing it
     // would take us for a live master and wait a Master_Down_Interval longer if the winner died.
     if (const auto winner = instance.core.master_address()) {
-      out_.push_back(SendAdvert{index, instance.core.priority(), *winner});
+      out_.push_back(SendAdvert{index, instance.core.priority(), *winner, std::nullopt});
       ++instance.adverts_sent;
     }
   }
@@ -367,6 +379,7 @@ void Node::on_state_change(std::size_t index, const core::StateChange& change) {
     set_timer(TimerKind::GarpRepeat, index, core::kNever);
     set_timer(TimerKind::GarpRefresh, index, core::kNever);
   }
+  split_brain_on_state_change(index, change);
 }
 
 void Node::set_timer(TimerKind kind, std::size_t index, core::Time at) {

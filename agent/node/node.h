@@ -20,6 +20,7 @@
 #include "config/plan.h"
 #include "node/commands.h"
 #include "node/inputs.h"
+#include "node/peers.h"
 #include "node/receive_path.h"
 #include "vipd/core/instance.h"
 
@@ -29,6 +30,36 @@ namespace vipd::node {
 // gratuitous ARPs of its own: at once for each new peer or after a silence, else at most this
 // often.
 inline constexpr core::Time kLowerPriorityAnnounceInterval = std::chrono::seconds(1);
+
+enum class ConflictKind : std::uint8_t {
+  Unknown,  // evidence only (an ARP answer, a gratuitous ARP): the rival is being contacted
+  Vrrp,     // the rival answered with a VRRP advert: an election settles it
+  Foreign,  // no VRRP answer: a host with the VIP configured by hand; we defend, never yield
+};
+std::string_view to_string(ConflictKind kind);  // "unknown", "vrrp", "foreign"
+
+// The last second owner of one of an instance's VIPs.
+struct Conflict {
+  core::Time at{0};     // last evidence
+  core::Time since{0};  // the episode's first evidence
+  core::IpAddress vip;
+  core::MacAddress mac{};
+  std::optional<core::IpAddress> rival;  // its address, once it answered with an advert
+  ConflictKind kind = ConflictKind::Unknown;
+};
+
+// A MAC that claimed one of our VIPs and was contacted with our advert.
+struct RivalContact {
+  core::MacAddress mac{};
+  core::Time last{0};
+  int unanswered = 0;  // contacts since the last VRRP answer of the episode
+};
+
+// Another node heard on this instance's VRID (any advert, to the group or by unicast).
+struct PeerHeard {
+  core::IpAddress address;
+  core::Time last{0};
+};
 
 // What the node keeps for each instance beside the core's state machine.
 struct InstanceState {
@@ -50,6 +81,17 @@ struct InstanceState {
   core::IpAddress lower_peer;
   core::Time lower_heard{std::numeric_limits<std::int64_t>::min() / 2};
   core::Time lower_announced{std::numeric_limits<std::int64_t>::min() / 2};
+  // Split brain (agent/node/split_brain.cpp).
+  std::optional<Conflict> conflict;
+  std::vector<RivalContact> contacts;  // this episode's, a few at most
+  core::Time contact_window{std::numeric_limits<std::int64_t>::min() / 2};
+  int contacts_in_window = 0;
+  core::Time defended{std::numeric_limits<std::int64_t>::min() / 2};
+  core::Time window_until{0};  // the unicast window last opened for this VRID
+  std::uint64_t conflicts_vrrp = 0;
+  std::uint64_t conflicts_foreign = 0;
+  bool alone = false;
+  std::vector<PeerHeard> peers_heard;
 };
 
 class Node {
@@ -72,6 +114,10 @@ class Node {
   bool started() const { return started_; }
   // What the check weight adds to every base priority now.
   int check_adjustment() const { return check_adjustment_; }
+  // Peers adverts go to by unicast and whose unicast adverts are accepted.
+  const PeerTable& peers() const { return peers_; }
+  // Receive time of the last advert from another node, any instance (0: none yet).
+  core::Time last_heard_other() const { return last_heard_other_; }
 
  private:
   enum class Burst { BecameMaster, Repeat, Refresh, LowerPriorityHeard };
@@ -85,6 +131,8 @@ class Node {
   void on(const VipMissing& missing);
   void on(const VipAddFailed& failed);
   void on(const SetBasePriority& change);
+  void on(const VipClaimed& claimed);
+  void on(const PeersResolved& resolved);
 
   void start_instances();
   void set_fault(core::FaultReason reason, bool raised, std::optional<std::size_t> only);
@@ -103,6 +151,19 @@ class Node {
   bool lower_priority_episode(InstanceState& instance, const core::IpAddress& peer);
   void on_state_change(std::size_t index, const core::StateChange& change);
 
+  // Split brain (agent/node/split_brain.cpp).
+  void note_heard(std::size_t index, const HeardAdvert& heard);
+  // Returns the rival's contact record, or nullptr when the contact budget is spent.
+  RivalContact* contact_rival(std::size_t index, const VipClaimed& claimed);
+  void defend(std::size_t index, const VipClaimed& claimed);
+  void on_conflict_probe(std::size_t index);
+  void on_presence(std::size_t index);
+  void on_peer_expiry();
+  void check_alone(std::size_t index);
+  void split_brain_on_state_change(std::size_t index, const core::StateChange& change);
+  core::Time jittered(core::Time interval);
+  bool learned_master(const InstanceState& instance) const;
+
   void set_timer(TimerKind kind, std::size_t index, core::Time at);
   void log(Level level, std::string_view event, std::size_t index, std::string text,
            std::vector<LogField> fields = {});
@@ -118,6 +179,9 @@ class Node {
   bool started_ = false;
   bool check_answered_ = false;
   int check_adjustment_ = 0;
+  PeerTable peers_;
+  core::Time last_heard_other_{0};
+  std::uint64_t jitter_state_ = 0;  // splitmix64: probe jitter, deterministic per node
 };
 
 }  // namespace vipd::node

@@ -20,6 +20,7 @@ struct HeardAdvert {
   core::Time at;  // CLOCK_MONOTONIC receive time (the kernel's bpf_ktime_get_ns on the XDP path)
   std::uint8_t vrid = 0;
   core::RxAdvert advert;
+  bool unicast = false;  // sent to one of our addresses, not to the VRRP group
 };
 
 // One advert event. On the XDP path it also carries the coalescing record it replaced: adverts
@@ -29,7 +30,8 @@ struct AdvertEvent {
   std::optional<HeardAdvert> replaced;
 };
 
-// The kernel saw an ARP reply or neighbour advert for one of our VIPs from a MAC not ours.
+// An ARP packet or neighbour advert for one of the VIPs we hold, from a MAC not ours: the kernel's
+// watch (XDP) or the raw-socket path's listener saw a second owner, or a probe answer from one.
 struct VipClaimed {
   core::IpAddress vip;
   std::uint8_t vrid = 0;

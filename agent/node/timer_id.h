@@ -12,8 +12,11 @@ enum class TimerKind : std::uint8_t {
   GarpRepeat,        // the second gratuitous ARP burst, garp_master_delay after becoming master
   GarpRefresh,       // periodic re-announcement while master (garp_master_refresh)
   PreemptWindowEnd,  // preempt_delay is over: adverts coalesced during it must count now
+  ConflictProbe,     // while master: the next RFC 5227 probe of the VIPs
+  Presence,          // while backup of a master learned over unicast: tell it we still listen
+  PeerExpiry,        // node-wide (instance 0): forget silent learned peers
 };
-inline constexpr std::size_t kTimerKinds = 4;
+inline constexpr std::size_t kTimerKinds = 7;
 
 struct TimerId {
   TimerKind kind = TimerKind::Protocol;

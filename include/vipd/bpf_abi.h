@@ -5,17 +5,16 @@
  * Maps (names are what `bpftool map dump name ...` takes):
  *   vipd_cfg        array[1]    struct vipd_global_cfg        agent-written settings
  *   vipd_vrid_cfg   array[256]  struct vipd_vrid_cfg          per-VRID expectations (key = VRID)
- *   vipd_peers      hash        struct vipd_addr -> __u8      unicast peers: TTL check relaxed
+ *   vipd_peers      hash        struct vipd_addr -> __u8      known peers (VIPD_PEER_* flags)
  *   vipd_vrid_stat  percpu[256] struct vipd_vrid_stat         counters; key 0 = unknown VRIDs and
  *                                                             packets rejected before the VRID
  *   vipd_last_adv   array[256]  struct vipd_last_adv          coalescing record per VRID
  *   vipd_vips       hash        struct vipd_addr -> struct vipd_vip_state   ARP/NA watch
  *   vipd_own_macs   hash        struct vipd_mac -> __u8       our MACs (not conflicts)
- *   vipd_ports      hash        __u16 port -> struct vipd_port_cfg          monitored TCP ports (tc)
- *   vipd_port_stat  percpu hash __u16 port -> struct vipd_port_stat             (tc)
- *   vipd_events     ringbuf     struct vipd_advert_event | vipd_conflict_event   (XDP)
- *   vipd_tc_events  ringbuf     struct vipd_port_event                          (tc)
- * Port keys are local TCP ports in host byte order.
+ *   vipd_ports      hash        __u16 port -> struct vipd_port_cfg          monitored TCP ports
+ * (tc) vipd_port_stat  percpu hash __u16 port -> struct vipd_port_stat             (tc) vipd_events
+ * ringbuf     struct vipd_advert_event | vipd_conflict_event   (XDP) vipd_tc_events  ringbuf struct
+ * vipd_port_event                          (tc) Port keys are local TCP ports in host byte order.
  */
 #ifndef VIPD_BPF_ABI_H
 #define VIPD_BPF_ABI_H
@@ -29,8 +28,10 @@
 #define VIPD_MAX_OWN_MACS 16
 #define VIPD_MAX_PORTS 64
 #define VIPD_RINGBUF_BYTES (256 * 1024)
-#define VIPD_PORT_EVENT_INTERVAL_NS (10ULL * 1000 * 1000)   /* at most one refusal event / port / 10 ms */
-#define VIPD_CONFLICT_EVENT_INTERVAL_NS (1000ULL * 1000 * 1000) /* one conflict event / VIP / s */
+#define VIPD_PORT_EVENT_INTERVAL_NS \
+  (10ULL * 1000 * 1000) /* at most one refusal event / port / 10 ms */
+#define VIPD_CONFLICT_EVENT_INTERVAL_NS (1000ULL * 1000 * 1000) /* per VIP: the same MAC once, */
+#define VIPD_CONFLICT_EVENTS_PER_INTERVAL 4 /* and at most this many MACs, per interval */
 
 /* Why a VRRP packet was not accepted: the one vocabulary of both receive paths. The XDP program
  * counts by it (vipd_vrid_stat.rx_invalid), the raw-socket path decodes to it
@@ -50,7 +51,10 @@ enum vipd_reason {
   VIPD_REASON_INTERVAL_MISMATCH = 10,
   VIPD_REASON_FAMILY_MISMATCH = 11,
   VIPD_REASON_UNKNOWN_VRID = 12, /* valid, but for a VRID this node does not run */
-  VIPD_REASON_COUNT = 13,        /* keep last */
+  VIPD_REASON_NOT_PEER = 13,     /* a unicast advert from a source that is neither a known peer nor
+                                  * expected (no conflict is being healed on its VRID), or, with
+                                  * vipd_global_cfg.restrict_sources, any advert from such a source */
+  VIPD_REASON_COUNT = 14,        /* keep last */
 };
 
 enum vipd_event_type {
@@ -62,7 +66,7 @@ enum vipd_event_type {
 
 /* Why an advert event was emitted instead of coalesced. */
 enum vipd_advert_cause {
-  VIPD_CAUSE_NEW = 1 << 0,       /* no record yet */
+  VIPD_CAUSE_NEW = 1 << 0, /* no record yet */
   VIPD_CAUSE_SOURCE = 1 << 1,
   VIPD_CAUSE_PRIORITY = 1 << 2,
   VIPD_CAUSE_INTERVAL = 1 << 3,
@@ -92,9 +96,17 @@ struct vipd_mac {
 };
 
 struct vipd_global_cfg {
-  __u64 stale_ns;     /* re-emit an unchanged advert when the record is older than this; 0: never */
-  __u8 drop_invalid;  /* XDP_DROP invalid VRRP packets instead of XDP_PASS */
-  __u8 pad[7];
+  __u64 stale_ns;    /* re-emit an unchanged advert when the record is older than this; 0: never */
+  __u8 drop_invalid; /* XDP_DROP invalid VRRP packets instead of XDP_PASS */
+  __u8
+      restrict_sources; /* adverts to the group too must come from vipd_peers (--allowed-sources) */
+  __u8 pad[6];
+};
+
+/* vipd_peers values: every entry is a known peer (configured, resolved from DNS or learned), whose
+ * unicast adverts are accepted. */
+enum vipd_peer_flags {
+  VIPD_PEER_TTL_EXEMPT = 1 << 0, /* a configured unicast peer: its TTL is not checked */
 };
 
 struct vipd_vrid_cfg {
@@ -108,13 +120,16 @@ struct vipd_vrid_cfg {
                        * the record */
   __u8 pad[2];
   __u8 auth_key[8];
+  __u64 unicast_open_until_ns; /* bpf_ktime_get_ns() until which unicast adverts from sources that
+                                * are not peers are accepted: a conflict on this VRID is being
+                                * healed and the rival is not known yet; 0: closed */
 };
 
 struct vipd_vrid_stat {
   __u64 rx_valid;
-  __u64 rx_events;         /* valid adverts passed to user space */
-  __u64 rx_bytes;          /* VRRP message bytes of valid adverts */
-  __u64 rx_events_dropped; /* ring buffer full */
+  __u64 rx_events;                     /* valid adverts passed to user space */
+  __u64 rx_bytes;                      /* VRRP message bytes of valid adverts */
+  __u64 rx_events_dropped;             /* ring buffer full */
   __u64 rx_invalid[VIPD_REASON_COUNT]; /* index: enum vipd_reason (0, OK, stays 0) */
 };
 
@@ -122,24 +137,30 @@ struct vipd_vrid_stat {
  * under `lock`, and the agent reads and clears it with BPF_F_LOCK, so nobody ever sees one sender's
  * address with another's priority. */
 struct vipd_last_adv {
-  __u64 rx_ns;        /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the last valid advert */
+  __u64 rx_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the last valid advert */
   __u8 src[16];
   __u8 family;
   __u8 version;
   __u8 priority;
-  __u8 valid;         /* a record exists */
+  __u8 valid; /* a record exists */
   __u16 interval_cs;
-  __u16 addr_sum;     /* address-list hash: one's-complement sum of the address words, folded,
-                       * not inverted, host order (= vipd::core::checksum_add(0, addresses)) */
+  __u16 addr_sum; /* address-list hash: one's-complement sum of the address words, folded,
+                   * not inverted, host order (= vipd::core::checksum_add(0, addresses)) */
   struct bpf_spin_lock lock;
   __u32 pad;
 };
 
+/* vipd_vips values. Conflict events are rate-limited per VIP: each second, at most
+ * VIPD_CONFLICT_EVENTS_PER_INTERVAL events, never the same MAC twice in a row within the second
+ * (a probe can be answered by several rivals; a flood of forged replies stays cheap). */
 struct vipd_vip_state {
   __u32 vrid;
-  __u32 pad;
-  __u64 last_conflict_ns;
-  __u64 conflicts;
+  __u32 window_events;   /* events sent since window_start_ns */
+  __u64 window_start_ns; /* 0: no event yet */
+  __u64 conflicts;       /* every ARP/NA for the VIP from a MAC not ours */
+  __u64 last_event_ns;   /* the latest event, for last_mac */
+  struct vipd_mac last_mac;
+  __u8 pad[2];
 };
 
 struct vipd_port_cfg {
@@ -156,10 +177,10 @@ struct vipd_port_stat {
 };
 
 struct vipd_event_hdr {
-  __u16 type;   /* enum vipd_event_type */
-  __u16 size;   /* of the whole record */
+  __u16 type; /* enum vipd_event_type */
+  __u16 size; /* of the whole record */
   __u32 ifindex;
-  __u64 ts_ns;  /* bpf_ktime_get_ns() */
+  __u64 ts_ns; /* bpf_ktime_get_ns() */
 };
 
 struct vipd_advert_event {
@@ -174,7 +195,7 @@ struct vipd_advert_event {
   __u8 ttl;
   __u8 pad0;
   __u16 addr_sum;
-  __u16 cause;        /* enum vipd_advert_cause bits */
+  __u16 cause; /* enum vipd_advert_cause bits */
   __u16 pad1;
   __u8 src[16];
   __u8 dst[16];
@@ -205,7 +226,7 @@ struct vipd_port_event {
   __u16 port;
   __u8 family;
   __u8 pad[5];
-  __u64 rst_tx;       /* per-CPU count on the CPU that saw it, for the log */
+  __u64 rst_tx; /* per-CPU count on the CPU that saw it, for the log */
 };
 
 /* vipd_xdp's .bss global `vipd_xdp_last`: the outcome of the last VRRP packet any CPU looked at,

@@ -630,15 +630,28 @@ TEST_F(LoaderTest, ConfigurationMapsFollowTheStructs) {
 
   core::IpAddress peer_a = *core::IpAddress::parse("198.18.0.2");
   core::IpAddress peer_b = *core::IpAddress::parse("fd00:198:18::2");
-  std::vector<core::IpAddress> peers = {peer_a, peer_b};
-  ASSERT_TRUE(dataplane.set_unicast_peers(peers).ok());
-  std::vector<core::IpAddress> fewer = {peer_b};
-  ASSERT_TRUE(dataplane.set_unicast_peers(fewer).ok());
+  std::vector<Peer> peers = {{peer_a, true}, {peer_b, true}};
+  ASSERT_TRUE(dataplane.set_peers(peers).ok());
+  std::vector<Peer> fewer = {{peer_b, false}};
+  ASSERT_TRUE(dataplane.set_peers(fewer).ok());
   vipd_addr abi{};
-  __u8 present = 0;
+  __u8 present = 0xFF;
   abi.family = 6;
   std::memcpy(abi.addr, peer_b.data(), 16);
   EXPECT_EQ(bpf_map_lookup_elem(dataplane.map_fd("vipd_peers"), &abi, &present), 0);
+  EXPECT_EQ(present, 0) << "a learned peer: known, not TTL-exempt";
+  ASSERT_TRUE(dataplane.set_peers(peers).ok());
+  EXPECT_EQ(bpf_map_lookup_elem(dataplane.map_fd("vipd_peers"), &abi, &present), 0);
+  EXPECT_EQ(present, VIPD_PEER_TTL_EXEMPT);
+  ASSERT_TRUE(dataplane.set_peers(fewer).ok());
+
+  // The unicast window is one field of the VRID's entry; the rest stays.
+  ASSERT_TRUE(dataplane.set_vrid_config(vrid).ok());
+  ASSERT_TRUE(dataplane.set_unicast_window(51, core::Time(123456789)).ok());
+  ASSERT_EQ(bpf_map_lookup_elem(dataplane.map_fd("vipd_vrid_cfg"), &key, &stored), 0);
+  EXPECT_EQ(stored.unicast_open_until_ns, 123456789u);
+  EXPECT_EQ(stored.enabled, 1);
+  EXPECT_EQ(stored.auth_type, 1);
   abi = {};
   abi.family = 4;
   std::memcpy(abi.addr, peer_a.data(), 4);

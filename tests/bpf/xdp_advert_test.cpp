@@ -756,12 +756,29 @@ TEST_F(XdpConflictTest, ForeignArpReplyForVipIsReportedOncePerInterval) {
   EXPECT_EQ(xdp_.run(reply), XDP_PASS);
   expect_conflict_event(kVip, kVridV2, kForeignMac);
   EXPECT_EQ(xdp_.vip_state(kVip).conflicts, 1u);
-  const std::uint64_t first_ns = xdp_.vip_state(kVip).last_conflict_ns;
+  const std::uint64_t first_ns = xdp_.vip_state(kVip).last_event_ns;
   EXPECT_GT(first_ns, 0u);
   EXPECT_EQ(xdp_.run(reply), XDP_PASS);
   EXPECT_TRUE(xdp_.drain_events().empty());  // rate-limited
   EXPECT_EQ(xdp_.vip_state(kVip).conflicts, 2u);
-  EXPECT_EQ(xdp_.vip_state(kVip).last_conflict_ns, first_ns);
+  EXPECT_EQ(xdp_.vip_state(kVip).last_event_ns, first_ns);
+}
+
+// A probe answered by two rivals reports both; a flood of forged replies from ever new MACs
+// costs at most VIPD_CONFLICT_EVENTS_PER_INTERVAL events per VIP and second.
+TEST_F(XdpConflictTest, DifferentMacsAreReportedUpToTheWindowLimit) {
+  for (std::uint8_t i = 0; i < 20; ++i) {
+    const Mac forged = {0x02, 0x00, 0x5e, 0x10, 0x20, i};
+    EXPECT_EQ(xdp_.run(arp_frame(2, forged, kVip, kOwnMac, kSource)), XDP_PASS);
+  }
+  const auto events = xdp_.drain_events();
+  EXPECT_EQ(events.size(), static_cast<std::size_t>(VIPD_CONFLICT_EVENTS_PER_INTERVAL));
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto ev = events[i].as<vipd_conflict_event>();
+    EXPECT_EQ(ev.mac[5], i) << "event " << i;
+  }
+  EXPECT_EQ(xdp_.vip_state(kVip).conflicts, 20u);
+  EXPECT_EQ(xdp_.vip_state(kVip).window_events, VIPD_CONFLICT_EVENTS_PER_INTERVAL);
 }
 
 TEST_F(XdpConflictTest, ForeignGratuitousArpRequestIsReported) {

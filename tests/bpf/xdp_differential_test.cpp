@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "vipd/core/checksum.h"
+#include "vipd/core/source_filter.h"
 #include "xdp_harness.h"
 
 namespace vipd::test {
@@ -66,6 +67,17 @@ bool is_peer(const IpAddress& address) {
   return address == kPeer4 || address == kPeer6;
 }
 
+// The user-space twin of the program's source check, told the same peers as the harness.
+const core::SourceFilter& source_filter() {
+  static const core::SourceFilter filter = [] {
+    core::SourceFilter made;
+    const std::array<core::AcceptedSource, 2> peers{{{kPeer4, true}, {kPeer6, true}}};
+    made.set_peers(peers);
+    return made;
+  }();
+  return filter;
+}
+
 struct Verdict {
   bool vrrp = false;  // false: the program must not look at it
   std::uint32_t reason = 0;
@@ -97,6 +109,12 @@ Verdict reference_verdict(std::span<const std::uint8_t> frame) {
     return verdict;
   }
   verdict.reason = static_cast<std::uint32_t>(core::check_advert(decoded.advert(), config->second));
+  if (verdict.reason == VIPD_REASON_OK) {
+    // Sources are not restricted: mutated destinations that are neither the group nor a held
+    // VIP, from a source that is not a peer, are NotPeer.
+    verdict.reason =
+        static_cast<std::uint32_t>(source_filter().check(parsed->meta, vrid, core::Time{0}));
+  }
   verdict.advert = decoded.advert();
   return verdict;
 }

@@ -32,6 +32,9 @@ MEASURES: list[tuple[str, float, str]] = []  # (label, value, unit): e.g. a daem
 # Master_Down_Interval + 100 ms after a crash or cut, and within Skew_Time + 100 ms after a
 # graceful stop.
 FAILOVER_MARGIN_S = 0.100
+# vipd's default --conflict-probe-interval (3 s, jittered up to 1.25x): the longest a master waits
+# before it probes its VIPs for a rival it has not heard.
+SPLIT_BRAIN_PROBE_S = 3.75
 STOP_EXIT_BOUND_S = 1.0
 OUR_TC_HANDLE = "0x56495044"  # "VIPD": the handle vipd gives its tc filters
 
@@ -213,7 +216,7 @@ class Cluster:
         lines = [f"holders: {self.holders()}; lab namespaces left: "
                  f"{sorted(n for n in vipdlab.list_netns() if n.startswith(self.lab.prefix))}"]
         for node, proc in self.procs.items():
-            tail = proc.log().splitlines()[-12:]
+            tail = proc.log().splitlines()[-int(os.environ.get("VIPD_LOG_TAIL", "12")):]
             lines.append(f"--- {node} (alive {proc.alive()}):\n" + "\n".join(tail))
         return "\n".join(lines)
 
@@ -250,13 +253,29 @@ class Cluster:
                 assert inst["state"] == "BACKUP" and not inst["holds_vips"], (node, inst)
                 assert inst["master"] == master_ip, (node, inst)
 
+    def settled_on(self, master: str) -> bool:
+        """`master` alone holds the VIP and every other running vipd is BACKUP following it."""
+        try:
+            self.assert_single_master(master)
+            return True
+        except AssertionError:
+            return False
+
+    def wait_settled(self, master: str, timeout: float, desc: str = "") -> None:
+        try:
+            vipdlab.wait_for(lambda: self.settled_on(master), timeout=timeout, interval=0.05,
+                             desc=desc or f"{master} master, every other node its backup")
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}\n{self.diagnostics()}") from None
+
     def assert_stable(self, master: str, adverts: int = 3) -> None:
         """No change for a few advert intervals: the election settled, not a race in progress."""
         before = {n: p.master_transitions() for n, p in self.procs.items()}
         time.sleep(adverts * self.flavor.interval + 0.2)
         self.assert_single_master(master)
         after = {n: p.master_transitions() for n, p in self.procs.items()}
-        assert before == after, f"master transitions while it should be stable: {before} -> {after}"
+        assert before == after, (f"master transitions while it should be stable: {before} -> {after}\n"
+                                 f"{self.diagnostics()}")
 
     # -- client side: gratuitous ARP
 

@@ -55,6 +55,9 @@ class VrrpSettings:
     config_name: str = "vipdtest"
     preemption: str = ""  # "", "nopreempt" or "preempt_delay 300" (ipfailover's default)
     unicast_peers: tuple[str, ...] = ()
+    # keepalived with unicast_peer sends by unicast only; vipd does too with --use-unicast, and
+    # without it adds the peers to multicast (hybrid transport).
+    unicast_only: bool = True
     unicast_src: Optional[str] = None
     interface: str = "eth0"
     extra_args: tuple[str, ...] = ()  # vipd only: further `vipd run` options
@@ -222,6 +225,8 @@ class Vipd(Daemon):
         argv += ["--preemption", settings.preemption or "preempt"]
         if settings.unicast_peers:
             argv += ["--unicast-peers", ",".join(settings.unicast_peers)]
+            if settings.unicast_only:
+                argv += ["--use-unicast", "true"]
         if settings.unicast_src:
             argv += ["--source-address", settings.unicast_src]
         argv += list(settings.extra_args)

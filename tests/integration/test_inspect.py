@@ -19,7 +19,7 @@ SCALAR_FIELDS = ("rx_valid", "rx_events", "rx_bytes", "rx_events_dropped")
 # rx_invalid[] is indexed by enum vipd_reason; these are its labels (core::reason_label) in order.
 REASONS = ("ok", "truncated", "bad_version", "bad_type", "bad_checksum", "bad_ttl", "zero_interval",
            "count_mismatch", "auth_type_mismatch", "auth_mismatch", "interval_mismatch",
-           "family_mismatch", "unknown_vrid")
+           "family_mismatch", "unknown_vrid", "not_peer")
 STAT_FIELDS = SCALAR_FIELDS + tuple(f"rx_invalid.{reason}" for reason in REASONS)
 PIN = "/sys/fs/bpf/vipd/eth0/vipd_vrid_stat"
 BAD_TTL_KEY = "bad_ttl"  # core::reason_label(DecodeError::BadTtl), as status JSON names it

@@ -9,7 +9,8 @@ ctest: integration.vipd_firewall.
 import re
 import time
 
-from conftest import V3_RAW, V3_XDP, log_lines, stop_gracefully
+import vipdlab
+from conftest import SPLIT_BRAIN_PROBE_S, V3_RAW, V3_XDP, log_lines, stop_gracefully
 
 VRRP_DROP = ["iptables", "-A", "INPUT", "-d", "224.0.0.18/32", "-p", "112", "-j", "DROP"]
 
@@ -37,10 +38,15 @@ def test_iptables_rule_lets_adverts_through_a_dropping_firewall(make_cluster):
     cluster = make_cluster(2, V3_RAW)
     for node in ("n1", "n2"):
         cluster.lab.node(node).run(VRRP_DROP)
-    # Control: without the rule the firewall really cuts the adverts, and both nodes take the VIP.
+    # Control: without the rule the firewall really cuts the multicast adverts, so both nodes take
+    # the VIP; they then find each other through the VIP and heal over unicast (split-brain
+    # healing, which the firewall does not stop).
     cluster.start("n1", 150)
     cluster.start("n2", 100)
-    cluster.wait_holders(["n1", "n2"], timeout=cluster.election_timeout())
+    vipdlab.wait_for(lambda: log_lines(cluster.procs["n2"], r"Entering MASTER STATE"),
+                     timeout=cluster.election_timeout(), desc="n2 master behind the firewall")
+    cluster.wait_settled("n1", timeout=cluster.election_timeout() + SPLIT_BRAIN_PROBE_S + 2)
+    assert log_lines(cluster.procs["n1"], r"split brain with 198\.18\.0\.12"), cluster.procs["n1"].log()
     for node in ("n1", "n2"):
         assert stop_gracefully(cluster.procs[node])[1] == 0
 
@@ -51,6 +57,8 @@ def test_iptables_rule_lets_adverts_through_a_dropping_firewall(make_cluster):
     cluster.wait_state("n2", "BACKUP", timeout=5)
     time.sleep(5 * cluster.master_down_interval(100))
     cluster.assert_single_master("n1")
+    # The accept rule lets the multicast adverts through: n2 never became master.
+    assert not log_lines(cluster.procs["n2"], r"Entering MASTER STATE"), cluster.procs["n2"].log()
     for node in ("n1", "n2"):
         rules = iptables_rules(cluster, node)
         assert len(rules) == 2 and '--comment "vipd eth0"' in rules[0] and rules[1].endswith("-j DROP"), rules

@@ -130,6 +130,9 @@ InputContext context_of(const node::Input& input) {
         return InputContext::WindowEnd;
       case node::TimerKind::GarpRepeat:
       case node::TimerKind::GarpRefresh:
+      case node::TimerKind::ConflictProbe:
+      case node::TimerKind::Presence:
+      case node::TimerKind::PeerExpiry:
         return InputContext::OtherTimer;
     }
   }
@@ -832,6 +835,9 @@ void Simulation::carry_out(int n, const node::Command& command) {
           },
           // Not folded into the hash: how much the node says depends on whether the trace is kept.
           [&](const node::Log& line) { log(now_, "  " + line.text); },
+          [&](const node::ProbeVips&) {},
+          [&](const node::PeersChanged&) {},
+          [&](const node::OpenUnicastWindow&) {},
       },
       command);
 }

@@ -617,13 +617,76 @@ TEST(Unicast, PeersListingOnlyThisNodeFallBackToMulticastWithANote) {
 TEST(Unicast, UseUnicastValues) {
   RunOptions o = options();
   o.unicast_peers = "198.18.7.38";
-  for (const char* value : {"true", "TRUE", "yes", "1", "false", ""}) {
+  for (const char* value : {"true", "TRUE", "yes", "1"}) {
     o.use_unicast = value;
     const PlanResult result = build_plan(o, host());
     ASSERT_TRUE(result.ok()) << value << ": " << joined(result.errors);
-    // Peers decide the transport, as in ipfailover (which never reads USE_UNICAST).
     EXPECT_EQ(result.plan.unicast_peers.size(), 1u);
+    EXPECT_EQ(transport_name(result.plan), "unicast") << value;
   }
+  // Without USE_UNICAST, peers add unicast to multicast (hybrid): a multicast block then
+  // cannot split the group.
+  for (const char* value : {"false", ""}) {
+    o.use_unicast = value;
+    const PlanResult result = build_plan(o, host());
+    ASSERT_TRUE(result.ok()) << value << ": " << joined(result.errors);
+    EXPECT_EQ(result.plan.unicast_peers.size(), 1u);
+    EXPECT_EQ(transport_name(result.plan), "hybrid") << value;
+  }
+  o.unicast_peers = "";
+  EXPECT_EQ(transport_name(build_plan(o, host()).plan), "multicast");
+}
+
+TEST(Unicast, DnsNamesArePeersResolvedLater) {
+  RunOptions o = options();
+  o.unicast_peers = "vipd-peers.ns.svc.cluster.local, 198.18.7.38,node-2,node-2";
+  const PlanResult result = build_plan(o, host());
+  ASSERT_TRUE(result.ok()) << joined(result.errors);
+  EXPECT_EQ(result.plan.unicast_peers, (std::vector<core::IpAddress>{ip("198.18.7.38")}));
+  EXPECT_EQ(result.plan.transport.peer_names,
+            (std::vector<std::string>{"vipd-peers.ns.svc.cluster.local", "node-2"}));
+  EXPECT_EQ(transport_name(result.plan), "hybrid");
+}
+
+TEST(Unicast, UseUnicastWithOnlyNamesIsAccepted) {
+  RunOptions o = options();
+  o.unicast_peers = "vipd-peers";
+  o.use_unicast = "true";
+  const PlanResult result = build_plan(o, host());
+  ASSERT_TRUE(result.ok()) << joined(result.errors);
+  EXPECT_EQ(transport_name(result.plan), "unicast");
+}
+
+TEST(SplitBrain, DefaultsAndExpectedPeers) {
+  RunOptions o = options();
+  o.replica_count = 1;
+  PlanResult result = build_plan(o, host());
+  ASSERT_TRUE(result.ok()) << joined(result.errors);
+  EXPECT_EQ(result.plan.split_brain.probe_interval, std::chrono::seconds(3));
+  EXPECT_EQ(result.plan.split_brain.learned_peer_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(result.plan.transport.resolve_interval, std::chrono::seconds(30));
+  EXPECT_EQ(result.plan.garp.refresh, std::chrono::seconds(30));
+  EXPECT_FALSE(result.plan.split_brain.expected_peers);
+  o.replica_count = 2;
+  EXPECT_TRUE(build_plan(o, host()).plan.split_brain.expected_peers);
+  o.replica_count = 1;
+  o.unicast_peers = "198.18.7.38";
+  EXPECT_TRUE(build_plan(o, host()).plan.split_brain.expected_peers);
+}
+
+TEST(SplitBrain, OptionsAreParsed) {
+  RunOptions o = options();
+  o.conflict_probe_interval = "0";
+  o.learned_peer_timeout = "2.5";
+  o.peer_resolve_interval = "5";
+  o.allowed_sources = "198.18.7.40 198.18.7.41";
+  const PlanResult result = build_plan(o, host());
+  ASSERT_TRUE(result.ok()) << joined(result.errors);
+  EXPECT_EQ(result.plan.split_brain.probe_interval, core::Time{0});
+  EXPECT_EQ(result.plan.split_brain.learned_peer_timeout, std::chrono::milliseconds(2500));
+  EXPECT_EQ(result.plan.transport.resolve_interval, std::chrono::seconds(5));
+  EXPECT_EQ(result.plan.transport.allowed_sources,
+            (std::vector<core::IpAddress>{ip("198.18.7.40"), ip("198.18.7.41")}));
 }
 
 struct PlanErrorCase {
@@ -688,8 +751,10 @@ INSTANTIATE_TEST_SUITE_P(
                       "invalid advert interval 'fast'"},
         PlanErrorCase{"v2 fractional advert", [](RunOptions& o) { o.advert_interval = "0.5"; },
                       "invalid advert interval 0.5 s for VRRPv2"},
-        PlanErrorCase{"unicast peer word", [](RunOptions& o) { o.unicast_peers = "peer-a"; },
-                      "invalid unicast peer 'peer-a'"},
+        PlanErrorCase{"unicast peer word", [](RunOptions& o) { o.unicast_peers = "peer_a"; },
+                      "invalid unicast peer 'peer_a': neither an IP address nor a DNS name"},
+        PlanErrorCase{"unicast peer label", [](RunOptions& o) { o.unicast_peers = "-peer.a"; },
+                      "invalid unicast peer '-peer.a'"},
         PlanErrorCase{"unicast peer family",
                       [](RunOptions& o) { o.unicast_peers = "fd00:198:18::2"; },
                       "unicast peer fd00:198:18::2 is not of the VIPs' family"},
@@ -743,7 +808,18 @@ INSTANTIATE_TEST_SUITE_P(
         PlanErrorCase{"garp delay", [](RunOptions& o) { o.garp_master_delay = "x"; },
                       "invalid garp-master-delay 'x'"},
         PlanErrorCase{"garp refresh", [](RunOptions& o) { o.garp_master_refresh = "1m"; },
-                      "invalid garp-master-refresh '1m'"}),
+                      "invalid garp-master-refresh '1m'"},
+        PlanErrorCase{"garp refresh repeat",
+                      [](RunOptions& o) { o.garp_master_refresh_repeat = 0; },
+                      "invalid garp-master-refresh-repeat 0 (1-100)"},
+        PlanErrorCase{"probe interval", [](RunOptions& o) { o.conflict_probe_interval = "-1"; },
+                      "invalid conflict-probe-interval '-1' (seconds, 0 for none)"},
+        PlanErrorCase{"learned timeout", [](RunOptions& o) { o.learned_peer_timeout = "0"; },
+                      "invalid learned-peer-timeout '0' (seconds, more than 0)"},
+        PlanErrorCase{"resolve interval", [](RunOptions& o) { o.peer_resolve_interval = "x"; },
+                      "invalid peer-resolve-interval 'x'"},
+        PlanErrorCase{"allowed source", [](RunOptions& o) { o.allowed_sources = "peer-a"; },
+                      "invalid allowed source 'peer-a': not an IP address"}),
     [](const testing::TestParamInfo<PlanErrorCase>& param_info) {
       std::string name;
       for (const char c : std::string(param_info.param.what))

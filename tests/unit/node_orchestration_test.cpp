@@ -289,10 +289,11 @@ TEST_F(NodeTest, UnicastPeersGetOneAdvertEach) {
   handle(kT0, Start{});
   const auto commands = timer(core().deadline());
   const auto sends = all_of<SendAdvert>(commands);
-  ASSERT_EQ(sends.size(), 2u);
-  EXPECT_EQ(sends[0].destination, kPeer);
-  EXPECT_EQ(sends[1].destination, kOther);
-  EXPECT_EQ(node_->instance(0).adverts_sent, 2u);
+  // Hybrid transport: the group, then each peer.
+  ASSERT_EQ(sends.size(), 3u);
+  EXPECT_EQ(sends[1].destination, kPeer);
+  EXPECT_EQ(sends[2].destination, kOther);
+  EXPECT_EQ(node_->instance(0).adverts_sent, 3u);
 }
 
 TEST_F(NodeTest, WithAHealthCheckInstancesWaitForItsFirstAnswer) {
@@ -376,8 +377,8 @@ TEST_F(NodeTest, KernelRecordsForPortsAndConflictsBecomeCommandsAndLogLines) {
   const auto commands = handle(kT0 + 10s, AdvertsPending{});
   ASSERT_EQ(all_of<CheckNow>(commands).size(), 1u);
   EXPECT_EQ(all_of<CheckNow>(commands).front().port, 8080);
-  EXPECT_THAT(logs(commands), HasSubstr("VIP 198.19.0.1 (VRID 51) is also announced on eth0 by "
-                                        "02:00:00:00:00:09, not us"));
+  EXPECT_THAT(logs(commands), HasSubstr("(vi_1) VIP 198.19.0.1 is also held by 02:00:00:00:00:09 "
+                                        "on eth0: a second MASTER? contacting it by unicast"));
 }
 
 TEST_F(NodeTest, AdvertsForAnotherVridAreNotOurs) {

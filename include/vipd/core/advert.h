@@ -50,8 +50,8 @@ enum class ChecksumForm : std::uint8_t {
 
 // Why an advert was rejected: the kernel's reject reasons (enum vipd_reason in vipd/bpf_abi.h),
 // one vocabulary for the XDP program, the raw-socket path, status, logs and metrics. The codec
-// returns the ones it can judge; UnknownVrid is the receive path's verdict for a valid advert of a
-// VRID this node does not run.
+// returns the ones it can judge; UnknownVrid and NotPeer are the receive path's verdicts on a valid
+// advert (a VRID this node does not run; a source it does not accept).
 enum class DecodeError : std::uint8_t {
   Truncated = VIPD_REASON_TRUNCATED,
   BadVersion = VIPD_REASON_BAD_VERSION,
@@ -65,6 +65,7 @@ enum class DecodeError : std::uint8_t {
   IntervalMismatch = VIPD_REASON_INTERVAL_MISMATCH,
   FamilyMismatch = VIPD_REASON_FAMILY_MISMATCH,
   UnknownVrid = VIPD_REASON_UNKNOWN_VRID,
+  NotPeer = VIPD_REASON_NOT_PEER,
 };
 // Counters indexed by reason have this many slots (slot 0, "ok", stays unused).
 inline constexpr std::size_t kRejectReasonSlots = VIPD_REASON_COUNT;
