@@ -8,6 +8,7 @@
 #   sudo scripts/bench-flood.sh                                      # every class, max rate, 20 s
 #   sudo scripts/bench-flood.sh --classes garbage,bad-ttl --rate 50000 --window 10
 #   sudo scripts/bench-flood.sh --daemon vipd,vipd-nobpf,keepalived --cpus 2
+#   sudo scripts/bench-flood.sh --daemon vipd --classes spoof-unicast,spoof-allowed   # the source filter
 # vipd is build/vipd unless VIPD_BUILD_DIR or VIPD_BINARY say otherwise; docs/BENCHMARKS.md
 # ("Floods") has results and how to read them.
 set -euo pipefail

@@ -20,7 +20,9 @@ Per row (daemon x class) a fresh lab: both daemons start, n1 must hold every VIP
   adverts      the master's eth0 tx packets per second (its adverts), quiet vs flooded;
   rates        the generator's sent packets (client eth0 tx_packets) and each node's eth0
                rx_packets, per second.
-Exit status 1 when vipd missed a target on a class it must withstand (every class but spoof*).
+Exit status 1 when vipd missed a target on a class it must withstand (every class but `spoof`:
+valid adverts from an unknown source in multicast mode, which VRRP cannot refuse; with unicast
+peers or --allowed-sources vipd's kernel filter drops them, `spoof-unicast` and `spoof-allowed`).
 """
 
 from __future__ import annotations
@@ -87,6 +89,8 @@ def settings_for(flavor: Flavor, flood: floodgen.FloodClass, lab: vipdlab.Lab, i
     version = flood.version
     peers = tuple(n.ipv4 for n in lab.nodes) if flood.unicast_config else ()
     extra = vipd_args(flavor, instances, version) if flavor.is_vipd else ()
+    if flavor.is_vipd and flood.allowed_sources:
+        extra += ("--allowed-sources", ",".join(n.ipv4 for n in lab.nodes))
     return daemons.VrrpSettings(vip=bench_scale.vip_ranges(instances), priority=priority, vrid=1,
                                 version=version, advert_interval=0.1 if version == 3 else 1.0,
                                 config_name="flood", preemption="preempt", unicast_peers=peers,

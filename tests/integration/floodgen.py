@@ -112,6 +112,7 @@ class FloodClass:
     unicast_config: bool = False  # the daemons run in unicast mode
     destination: str = "group"   # group | backup | master | broadcast
     harmless: bool = True        # False: valid adverts; VRRP cannot refuse them (see spoof)
+    allowed_sources: bool = False  # vipd runs with --allowed-sources <the nodes> (keepalived: no such option)
 
 
 CLASSES: dict[str, FloodClass] = {c.name: c for c in [
@@ -136,8 +137,12 @@ CLASSES: dict[str, FloodClass] = {c.name: c for c in [
     FloodClass("spoof", f"valid VRRPv3 adverts, priority {SPOOF_PRIORITY}, at the served VRIDs, "
                f"from a non-peer lab address, to {VRRP_GROUP}", None, harmless=False),
     FloodClass("spoof-unicast", f"valid VRRPv3 adverts, priority {SPOOF_PRIORITY}, at the served "
-               "VRIDs, from a non-peer lab address, unicast to the master (daemons in unicast mode)",
-               None, unicast_config=True, destination="master", harmless=False),
+               "VRIDs, from a non-peer lab address, unicast to the master (daemons in unicast mode: "
+               "vipd's kernel filter drops adverts from non-peers)",
+               "not_peer", unicast_config=True, destination="master"),
+    FloodClass("spoof-allowed", f"as spoof (multicast), vipd with --allowed-sources set to the two "
+               "nodes: the kernel drops adverts from any other source", "not_peer",
+               allowed_sources=True),
 ]}
 
 
@@ -162,7 +167,7 @@ def trafgen_config(flood: FloodClass, target: Target) -> str:
     """The trafgen packet configuration of one class (one packet per line, round robin)."""
     dst_ip, dst_mac = _destination(flood, target)
     src_ip, src_mac = target.client_ip, target.client_mac
-    kind = flood.name.removesuffix("-unicast")
+    kind = flood.name.removesuffix("-unicast").removesuffix("-allowed")
     if kind == "garbage":
         head = ethernet(dst_mac, src_mac, 0x0800,
                         ipv4_header(src_ip, dst_ip, GARBAGE_BYTES, ttl=255))
