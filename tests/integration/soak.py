@@ -16,9 +16,12 @@ An agent in each node samples the VIPs it holds every 5 ms (`vipdlab.py _watch-o
 every --sample-every s the harness reads each vipd's RSS and open fds. Reported (soakstats.py):
   dual owner      time a VIP was held by two connected nodes beyond one Master_Down_Interval
                   (+ two sampling periods): must be 0. Not connected: a killed daemon's node until
-                  its restart, a node whose link is cut, every node while multicast is blocked;
-                  not counted as a second owner either: a restarted node for --restart-grace (it
-                  may still hold its predecessor's orphaned addresses);
+                  its restart, a node whose link is cut; not counted as a second owner either: a
+                  restarted node for --restart-grace (it may still hold its predecessor's orphaned
+                  addresses). While VRRP multicast is blocked (and one Master_Down_Interval after)
+                  the nodes are still connected by unicast, and a dual owner is allowed the
+                  split-brain healing's bound instead: --split-bound (vipd's conflict probe
+                  interval, 3 s jittered to 3.75 s) + Master_Down_Interval; beyond it must be 0;
   zero owner      gaps in which no connected node held a VIP beyond the failover bound
                   (Master_Down_Interval + 100 ms + two sampling periods): must be 0;
   per fault kind  VIP moves (VIPs added on any node, per VIP) and the client's error seconds;
@@ -81,6 +84,7 @@ class Soak:
         self.procs: dict[str, daemons.DaemonProcess] = {}
         self.httpd: dict[str, vipdlab.Proc] = {}
         self.excuses: list[soakstats.Excuse] = []
+        self.multicast_blocks: list[tuple[int, int]] = []
         self.faults: list[Fault] = []
         self.readings: list[soakstats.ProcessReading] = []
         self.deaths: list[str] = []
@@ -175,7 +179,7 @@ class Soak:
         self.lab.block_multicast()
         time.sleep(self.hold())
         self.lab.unblock_multicast()
-        self.excuses.append(soakstats.Excuse(fault.start_ns, vipdlab.now_ns(), None, "multicast blocked"))
+        self.multicast_blocks.append((fault.start_ns, vipdlab.now_ns()))
 
     def _fault_stress(self, fault: Fault) -> None:
         seconds = self.hold()
@@ -248,7 +252,9 @@ class Soak:
         mdi_ms = daemons.master_down_interval(ADVERT_INTERVAL, min(PRIORITIES.values())) * 1000
         dual_allowed = mdi_ms + resolution_ms
         zero_allowed = mdi_ms + FAILOVER_MARGIN_S * 1000 + resolution_ms
-        dual, zero = soakstats.ownership_runs(holdings, self.excuses, self.vips, t0, t1)
+        all_dual, zero = soakstats.ownership_runs(holdings, self.excuses, self.vips, t0, t1)
+        split_allowed = self.args.split_bound * 1000 + mdi_ms + resolution_ms
+        split, dual = soakstats.split_by_windows(all_dual, self.multicast_blocks, int(mdi_ms * 1e6))
         samples = self.poller.samples(t0)
         per_kind: dict[str, dict] = {}
         for f in self.faults:
@@ -267,6 +273,9 @@ class Soak:
             "mdi_ms": mdi_ms, "dual_allowed_ms": dual_allowed, "zero_allowed_ms": zero_allowed,
             "dual_owner_runs": len(dual), "dual_owner_beyond_ms": soakstats.excess_ms(dual, dual_allowed),
             "dual_owner_worst_ms": max((r.ms for r in dual), default=0.0),
+            "split_allowed_ms": split_allowed, "split_runs": len(split),
+            "split_beyond_ms": soakstats.excess_ms(split, split_allowed),
+            "split_worst_ms": max((r.ms for r in split), default=0.0),
             "zero_owner_beyond": [dataclasses.asdict(r) for r in soakstats.beyond(zero, zero_allowed)],
             "zero_owner_worst_ms": max((r.ms for r in zero), default=0.0),
             "client_error_s": soakstats.error_seconds(samples, POLL_INTERVAL, t0, t1),
@@ -287,6 +296,9 @@ def verdict(result: dict, rss_slack: int) -> list[str]:
     if result["dual_owner_beyond_ms"] > 0:
         misses.append(f"dual owner beyond one Master_Down_Interval: {result['dual_owner_beyond_ms']:.1f} ms "
                       f"(worst run {result['dual_owner_worst_ms']:.1f} ms)")
+    if result.get("split_beyond_ms", 0) > 0:
+        misses.append(f"dual owner during a multicast block beyond {result['split_allowed_ms']:.0f} ms: "
+                      f"{result['split_beyond_ms']:.1f} ms (worst run {result['split_worst_ms']:.1f} ms)")
     if result["zero_owner_beyond"]:
         worst = max(r["end_ns"] - r["start_ns"] for r in result["zero_owner_beyond"]) / 1e6
         misses.append(f"{len(result['zero_owner_beyond'])} zero-owner gaps beyond "
@@ -323,6 +335,8 @@ def report(result: dict) -> str:
             f"dual owner while connected beyond {result['dual_allowed_ms']:.0f} ms: "
             f"{result['dual_owner_beyond_ms']:.1f} ms ({result['dual_owner_runs']} dual-owner runs, worst "
             f"{result['dual_owner_worst_ms']:.1f} ms)",
+            f"dual owner during multicast blocks beyond {result['split_allowed_ms']:.0f} ms: "
+            f"{result['split_beyond_ms']:.1f} ms ({result['split_runs']} runs, worst {result['split_worst_ms']:.1f} ms)",
             f"zero-owner gaps beyond {result['zero_allowed_ms']:.0f} ms: {len(result['zero_owner_beyond'])} "
             f"(worst gap {result['zero_owner_worst_ms']:.1f} ms)",
             f"client: {result['client_requests']} requests, {result['client_error_s']:.2f} error seconds",
@@ -350,6 +364,9 @@ def parse_args(argv):
     parser.add_argument("--settle", type=float, default=3.0, help="seconds after the last fault")
     parser.add_argument("--restart-grace", type=float, default=1.0,
                         help="seconds a restarted vipd has to remove its predecessor's addresses")
+    parser.add_argument("--split-bound", type=float, default=3.75,
+                        help="seconds a dual owner may last in a multicast block before healing "
+                             "(vipd's --conflict-probe-interval, 3 s, jittered up to 1.25x)")
     parser.add_argument("--sample-every", type=float, default=2.0, help="RSS/fd readings, seconds")
     parser.add_argument("--process-warmup", type=float, default=10.0,
                         help="seconds after a daemon's start before its growth is judged")

@@ -105,6 +105,19 @@ def ownership_runs(holdings: Holdings, excuses: Iterable[Excuse], vips: Iterable
     return dual, zero
 
 
+def split_by_windows(runs: Iterable[Run], windows: Iterable[tuple[int, int]],
+                     after_ns: int) -> tuple[list[Run], list[Run]]:
+    """(runs touching one of the windows, extended by `after_ns` past its end; the other runs).
+    The windows are multicast blocks: VRRP multicast cannot carry the election there, so a dual
+    owner has the split-brain healing's bound instead of one Master_Down_Interval."""
+    windows = list(windows)
+    inside, outside = [], []
+    for run in runs:
+        touches = any(run.start_ns < end + after_ns and run.end_ns > start for start, end in windows)
+        (inside if touches else outside).append(run)
+    return inside, outside
+
+
 def excess_ms(runs: Iterable[Run], allowed_ms: float) -> float:
     """Total time of the runs beyond `allowed_ms` each."""
     return sum(max(0.0, r.ms - allowed_ms) for r in runs)

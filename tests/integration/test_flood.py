@@ -1,7 +1,7 @@
-"""Flood smoke test (ctest integration.flood): vipd's flood targets on two classes at a moderate
+"""Flood smoke test (ctest integration.flood): vipd's flood targets on three classes at a moderate
 rate, with the benchmark's own measurement (bench_flood.py; the full run is scripts/bench-flood.sh):
-garbage IP protocol 112 to 224.0.0.18 and gratuitous ARP replies claiming every VIP from random
-MACs. Per class: no VIP moves, both vipds stay under 5 % of a core, the kernel counts every packet
+garbage IP protocol 112 to 224.0.0.18, gratuitous ARP replies claiming every VIP from random
+MACs, and higher-priority adverts from a non-peer in unicast mode (dropped as not_peer). Per class: no VIP moves, both vipds stay under 5 % of a core, the kernel counts every packet
 sent (reject reasons, ARP conflicts), the log stays within its rate limit, the master's advert
 rate does not change.
 """
@@ -22,7 +22,7 @@ def smoke_args(**overrides) -> argparse.Namespace:
     return args
 
 
-@pytest.mark.parametrize("flood", ["garbage", "arp"])
+@pytest.mark.parametrize("flood", ["garbage", "arp", "spoof-unicast"])
 def test_vipd_withstands_the_flood(vipd, flood):
     assert floodgen.available() is None, floodgen.available()
     row = bench_flood.measure(bench_flood.FLAVORS["vipd"], floodgen.CLASSES[flood], smoke_args())

@@ -87,6 +87,20 @@ def test_multicast_block_excuses_everyone_and_the_healing_must_be_quick():
     assert round(soakstats.excess_ms(dual, 381)) == 219
 
 
+def test_a_dual_owner_in_a_multicast_block_gets_the_healing_bound():
+    # Block 1-3 s. A 2 s dual owner inside it is within probe + MDI (3.75 + 0.36 s); a 5 s one is
+    # not; a 2 s one well after the block is judged by one Master_Down_Interval.
+    holdings = {"n1": [(0, ALL)], "n2": [(0, NONE), (1400 * MS, ALL), (3400 * MS, NONE),
+                                          (10_000 * MS, ALL), (12_000 * MS, NONE)],
+                "n3": [(0, NONE), (1500 * MS, ALL), (6500 * MS, NONE)]}
+    dual, _ = soakstats.ownership_runs(holdings, [], [VIP], 0, 20_000 * MS)
+    split, other = soakstats.split_by_windows(dual, [(1000 * MS, 3000 * MS)], 361 * MS)
+    assert [round(r.ms) for r in split] == [5100]
+    assert [round(r.ms) for r in other] == [2000]
+    assert round(soakstats.excess_ms(split, 4121)) == 5100 - 4121
+    assert round(soakstats.excess_ms(other, 371)) == 2000 - 371
+
+
 def test_a_planted_long_zero_owner_gap_is_caught_and_a_cut_node_does_not_count():
     holdings = {"n1": [(0, ALL)], "n2": [(0, NONE), (2000 * MS, ALL)]}
     excuses = [Excuse(1000 * MS, 5000 * MS, "n1", "link down")]
@@ -154,3 +168,5 @@ def test_verdict_passes_a_clean_run_and_names_each_planted_miss():
     assert any("RSS grew" in m for m in misses) and any("fds grew" in m for m in misses)
     assert soak.verdict(base_result(growth=[]), 256) == ["no daemon process lived long enough to judge its growth"]
     assert soak.verdict(base_result(deaths=["n1's vipd exited"]), 256) == ["n1's vipd exited"]
+    split = base_result(split_beyond_ms=800.0, split_allowed_ms=4121.0, split_worst_ms=4921.0)
+    assert "multicast block" in soak.verdict(split, 256)[0]
