@@ -75,7 +75,14 @@ void StatusServer::serve(const std::function<std::string()>& snapshot) {
     const int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) return;
     const std::string text = snapshot();
-    // Snapshots are small; a client that does not read within the socket buffer is cut off.
+    // The whole snapshot goes into the socket buffer at once, so the loop never waits for the
+    // client: a snapshot is ~1 KiB per instance (255 instances: ~220 KiB, beyond the default
+    // buffer, which cut it off). SO_SNDBUFFORCE passes wmem_max with CAP_NET_ADMIN (vipd has it);
+    // without it SO_SNDBUF gets what wmem_max allows. A client that does not read is cut off.
+    const int wanted = static_cast<int>(std::min<std::size_t>(text.size() + 4096, 64u << 20));
+    if (setsockopt(client, SOL_SOCKET, SO_SNDBUFFORCE, &wanted, sizeof wanted) != 0) {
+      setsockopt(client, SOL_SOCKET, SO_SNDBUF, &wanted, sizeof wanted);
+    }
     std::size_t written = 0;
     while (written < text.size()) {
       const ssize_t n =
