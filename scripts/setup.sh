@@ -21,6 +21,9 @@ PACKAGES=(
   keepalived python3 python3-scapy python3-pytest python3-pyroute2 python3-yaml strace openssl
   # split-brain tests: DNS peers served by a dnsmasq inside the lab (the binary only, no service)
   dnsmasq-base
+  # hostile conditions: trafgen floods (bench-flood.sh, integration.flood), CPU hogs (bench-starve.sh,
+  # soak.sh, integration.starve / integration.soak)
+  netsniff-ng stress-ng
   # deploy: the container image (scripts/image.sh), its lab test and systemd running the unit
   podman buildah runc systemd-container
 )

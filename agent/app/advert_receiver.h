@@ -40,9 +40,9 @@ class AdvertReceiver : public node::ReceivePath {
   // is addressed.
   virtual core::Status set_held_vips(std::span<const core::HeldVip> vips) = 0;
   virtual RejectCounters rejects() const = 0;
-  // The latest rejected packet (reason, source) not yet reported, for a rate-limited log line.
-  // The XDP path counts rejects in the kernel and has none to report individually.
-  virtual std::optional<std::pair<core::DecodeError, core::IpAddress>> take_last_reject() {
+  // The source of the latest packet rejected for `reason`, for the log. The XDP path counts
+  // rejects in the kernel and does not know it.
+  virtual std::optional<core::IpAddress> last_reject_source(core::DecodeError) const {
     return std::nullopt;
   }
   virtual std::uint64_t accepted() const = 0;

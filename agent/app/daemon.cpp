@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/raw_receiver.h"
+#include "app/scheduling.h"
 #include "app/version.h"
 #include "app/xdp_receiver.h"
 #include "log/log.h"
@@ -23,8 +24,6 @@
 
 namespace vipd::app {
 namespace {
-
-constexpr core::Time kRejectLogInterval = std::chrono::seconds(5);
 
 double to_ms(core::Time t) {
   return static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(t).count()) /
@@ -125,6 +124,7 @@ int Daemon::run() {
     return 1;
   }
   loop_.on_signal([this](int signo) { on_signal(signo); });
+  apply_scheduling(plan_.scheduling);
   // Neither touches the host: a second vipd on this interface, or a metrics port in use, stops
   // here with nothing changed.
   if (core::Status status = open_status_socket(); !status) {
@@ -626,6 +626,11 @@ void Daemon::set_timer(const node::SetTimer& timer) {
 // warning: once a second.
 void Daemon::flush_suppressed_logs() {
   log::flush_suppressed();
+  // The raw-socket path counts in memory: look every second, so the count of a flood that stopped
+  // is reported without waiting for another packet. The XDP path reads kernel maps: once per
+  // reporting interval.
+  const core::Time now = loop::monotonic_now();
+  if (!dataplane_ || now - last_reject_poll_ >= reject_report_.interval()) report_rejects(now);
   loop_.set_timer(log_flush_timer_, loop::monotonic_now() + std::chrono::seconds(1),
                   [this](core::Time) { flush_suppressed_logs(); });
 }
@@ -659,19 +664,27 @@ void Daemon::update_watched_vips() {
 
 void Daemon::on_receiver_readable() {
   dispatch(node::AdvertsPending{});
-  log_rejects();
+  if (!dataplane_) report_rejects(loop::monotonic_now());
 }
 
-void Daemon::log_rejects() {
-  const auto reject = receiver_->take_last_reject();
-  if (!reject) return;
-  const core::Time now = loop::monotonic_now();
-  if (now - last_reject_log_ < kRejectLogInterval && last_reject_log_ != core::Time{0}) return;
-  last_reject_log_ = now;
-  const std::string source = reject->second.to_string();
-  log::write(log::Level::warn, "advert_rejected", {},
-             node::reject_text(plan_.interface, reject->first, reject->second),
-             {{"source", source}, {"reason", core::reason_label(reject->first)}});
+void Daemon::report_rejects(core::Time now) {
+  if (!receiver_) return;
+  last_reject_poll_ = now;
+  for (const RejectReport::Line& line : reject_report_.update(now, receiver_->rejects())) {
+    const auto source = receiver_->last_reject_source(line.reason);
+    std::string text = node::reject_text(plan_.interface, line.reason, source);
+    const std::string count = std::to_string(line.count);
+    if (line.span > core::Time{0}) {
+      text += " (" + count + " rejected for this reason in the last " +
+              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(line.span).count()) +
+              " s)";
+    } else if (line.count > 1) {
+      text += " (" + count + " rejected for this reason so far)";
+    }
+    const std::string from = source ? source->to_string() : std::string();
+    log::write(log::Level::warn, "advert_rejected", {}, text,
+               {{"reason", core::reason_label(line.reason)}, {"count", count}, {"source", from}});
+  }
 }
 
 void Daemon::on_netlink_event(const net::NetlinkEvent& event) {

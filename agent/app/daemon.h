@@ -16,6 +16,7 @@
 
 #include "app/advert_receiver.h"
 #include "app/firewall.h"
+#include "app/reject_report.h"
 #include "app/run_state.h"
 #include "app/service_manager.h"
 #include "app/status_socket.h"
@@ -93,7 +94,8 @@ class Daemon {
   void update_watched_vips();
 
   void on_receiver_readable();
-  void log_rejects();
+  // Rate-limited log lines about rejected packets, with counts (RejectReport).
+  void report_rejects(core::Time now);
   void on_netlink_event(const net::NetlinkEvent& event);
   void resync_interface();
   void on_health(health::Health status, const std::string& detail);
@@ -161,7 +163,9 @@ class Daemon {
   std::deque<node::Input> follow_ups_;
   bool dispatching_ = false;
   core::Time started_{0};
-  core::Time last_reject_log_{0};
+  // One line per reject reason at most every 30 s (the first at once): 2 a minute, with counts.
+  RejectReport reject_report_{std::chrono::seconds(30)};
+  core::Time last_reject_poll_{0};
   bool stopping_ = false;
 };
 

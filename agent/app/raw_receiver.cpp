@@ -118,11 +118,7 @@ void RawSocketReceiver::reject(core::DecodeError reason, const core::IpAddress& 
                                std::optional<std::uint8_t> vrid) {
   ++rejects_[static_cast<std::size_t>(reason)];
   if (vrid) ++by_vrid_[*vrid].rejects[static_cast<std::size_t>(reason)];
-  last_reject_ = {reason, source};
-}
-
-std::optional<std::pair<core::DecodeError, core::IpAddress>> RawSocketReceiver::take_last_reject() {
-  return std::exchange(last_reject_, std::nullopt);
+  last_source_[static_cast<std::size_t>(reason)] = source;
 }
 
 }  // namespace vipd::app

@@ -41,7 +41,9 @@ class RawSocketReceiver final : public AdvertReceiver {
   void set_expectations(const std::array<std::optional<core::Expectation>, 256>& expected) override {
     expectations_ = expected;
   }
-  std::optional<std::pair<core::DecodeError, core::IpAddress>> take_last_reject() override;
+  std::optional<core::IpAddress> last_reject_source(core::DecodeError reason) const override {
+    return last_source_[static_cast<std::size_t>(reason)];
+  }
 
  private:
   // The kernel watch's rate limit (struct vipd_vip_state), per held VIP.
@@ -68,7 +70,7 @@ class RawSocketReceiver final : public AdvertReceiver {
   RejectCounters rejects_{};
   std::uint64_t accepted_ = 0;
   std::array<VridCounters, 256> by_vrid_{};
-  std::optional<std::pair<core::DecodeError, core::IpAddress>> last_reject_;
+  std::array<std::optional<core::IpAddress>, core::kRejectReasonSlots> last_source_{};
 };
 
 }  // namespace vipd::app

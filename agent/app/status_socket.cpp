@@ -140,7 +140,14 @@ void StatusServer::answer(int client, std::string_view request) {
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
   const std::string text = handler_(line.empty() ? std::string_view("status") : line);
   clients_.erase(it);
-  // Answers are small; a client that does not read within the socket buffer is cut off.
+  // The whole answer goes into the socket buffer at once, so the loop never waits for the
+  // client: a snapshot is ~1 KiB per instance (255 instances: ~220 KiB, beyond the default
+  // buffer, which cut it off). SO_SNDBUFFORCE passes wmem_max with CAP_NET_ADMIN (vipd has it);
+  // without it SO_SNDBUF gets what wmem_max allows. A client that does not read is cut off.
+  const int wanted = static_cast<int>(std::min<std::size_t>(text.size() + 4096, 64u << 20));
+  if (setsockopt(client, SOL_SOCKET, SO_SNDBUFFORCE, &wanted, sizeof wanted) != 0) {
+    setsockopt(client, SOL_SOCKET, SO_SNDBUF, &wanted, sizeof wanted);
+  }
   std::size_t written = 0;
   while (written < text.size()) {
     const ssize_t n =

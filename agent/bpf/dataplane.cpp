@@ -430,18 +430,36 @@ core::Status Dataplane::set_unicast_window(std::uint8_t vrid, core::Time until) 
 
 core::Status Dataplane::set_vips(std::span<const Vip> vips) {
   const int fd = bpf_map__fd(skel_->xdp->maps.vipd_vips);
-  std::vector<vipd_addr> keys;
-  for (const Vip& vip : vips) keys.push_back(to_abi(vip.address));
-  delete_keys_except(fd, keys);
-  for (std::size_t i = 0; i < keys.size(); ++i) {
+  std::map<core::IpAddress, std::uint8_t> wanted;
+  for (const Vip& vip : vips) wanted.emplace(vip.address, vip.vrid);
+  // Until the update succeeds the map's content is unknown: the next call replaces the set.
+  std::optional<std::map<core::IpAddress, std::uint8_t>> installed = std::move(installed_vips_);
+  installed_vips_.reset();
+  if (!installed) {
+    // The first call: the map may hold entries of an earlier run (pinned maps are reused).
+    std::vector<vipd_addr> keys;
+    for (const auto& [address, vrid] : wanted) keys.push_back(to_abi(address));
+    delete_keys_except(fd, keys);
+    installed.emplace();
+  }
+  for (const auto& [address, vrid] : *installed) {
+    if (wanted.contains(address)) continue;
+    const vipd_addr key = to_abi(address);
+    bpf_map_delete_elem(fd, &key);
+  }
+  for (const auto& [address, vrid] : wanted) {
+    const auto present = installed->find(address);
+    if (present != installed->end() && present->second == vrid) continue;
     // A VIP that stays keeps its conflict counter and rate limit.
+    const vipd_addr key = to_abi(address);
     vipd_vip_state state{};
-    bpf_map_lookup_elem(fd, &keys[i], &state);
-    state.vrid = vips[i].vrid;
-    if (bpf_map_update_elem(fd, &keys[i], &state, BPF_ANY) != 0) {
+    bpf_map_lookup_elem(fd, &key, &state);
+    state.vrid = vrid;
+    if (bpf_map_update_elem(fd, &key, &state, BPF_ANY) != 0) {
       return update_failure("vipd_vips", errno);
     }
   }
+  installed_vips_ = std::move(wanted);
   return {};
 }
 

@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -138,6 +139,8 @@ class Dataplane {
   // are accepted: a conflict is being healed and the rival is not known yet. kNever-like values
   // are not special; Time{0} closes it.
   core::Status set_unicast_window(std::uint8_t vrid, core::Time until);
+  // Only the difference to the previous call touches the map (a takeover of 255 instances calls
+  // this once per instance); the first call, or the one after a failed update, replaces the set.
   core::Status set_vips(std::span<const Vip> vips);
   core::Status set_own_macs(std::span<const core::MacAddress> macs);
   // Counters and refusal rate limits of ports that stay monitored are kept.
@@ -197,6 +200,7 @@ class Dataplane {
   std::uint64_t wakeups_ = 0;
   const EventHandler* handler_ = nullptr;  // set during consume()
   int delivered_ = 0;
+  std::optional<std::map<core::IpAddress, std::uint8_t>> installed_vips_;  // address -> VRID
 };
 
 }  // namespace vipd::bpf

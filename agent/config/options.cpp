@@ -157,6 +157,17 @@ void add_run_options(CLI::App& c, RunOptions& o, bool e) {
       "VIPD_XDP_MODE", e);
   env(c.add_flag("--xdp-drop-invalid", o.xdp_drop_invalid, "XDP_DROP invalid VRRP packets"),
       "VIPD_XDP_DROP_INVALID", e);
+  env(c.add_option("--realtime-priority", o.realtime_priority,
+                   "SCHED_FIFO priority 1-99 (0: normal scheduling); keeps adverts on time when "
+                   "CPU hogs or a low nice value would starve vipd")
+          ->capture_default_str(),
+      "VIPD_REALTIME_PRIORITY", e);
+  env(c.add_flag("--lock-memory", o.lock_memory, "Lock vipd's memory (mlockall): no page faults"),
+      "VIPD_LOCK_MEMORY", e);
+  env(c.add_option("--timer-slack-us", o.timer_slack_us,
+                   "Timer slack in microseconds (0: the kernel's default, 50)")
+          ->capture_default_str(),
+      "VIPD_TIMER_SLACK_US", e);
   env(c.add_option("--garp-master-repeat", o.garp_master_repeat,
                    "Gratuitous ARPs / NAs per VIP in each burst")
           ->capture_default_str(),

@@ -57,6 +57,9 @@ struct RunOptions {
   bool no_bpf = false;
   std::string xdp_mode = "auto";
   bool xdp_drop_invalid = false;
+  int realtime_priority = 0;  // SCHED_FIFO priority 1-99; 0: the normal scheduler
+  bool lock_memory = false;   // mlockall
+  int timer_slack_us = 0;     // prctl(PR_SET_TIMERSLACK); 0: the kernel's default (50 us)
   int garp_master_repeat = 5;
   std::string garp_master_delay = "5";
   std::string garp_master_refresh = "30";

@@ -393,6 +393,14 @@ PlanResult build_plan(const RunOptions& o, const HostFacts& host) {
     errors.push_back("invalid garp-master-repeat " + std::to_string(o.garp_master_repeat) +
                      " (0-100)");
   }
+  if (o.realtime_priority < 0 || o.realtime_priority > 99) {
+    errors.push_back("invalid realtime-priority " + std::to_string(o.realtime_priority) +
+                     " (1-99, or 0 for normal scheduling)");
+  }
+  if (o.timer_slack_us < 0 || o.timer_slack_us > 1'000'000) {
+    errors.push_back("invalid timer-slack-us " + std::to_string(o.timer_slack_us) + " (0-1000000)");
+  }
+  plan.scheduling = {o.realtime_priority, o.lock_memory, o.timer_slack_us};
   const auto garp_delay = parse_seconds(o.garp_master_delay);
   if (!garp_delay) errors.push_back("invalid garp-master-delay '" + o.garp_master_delay + "'");
   const auto garp_refresh = parse_seconds(o.garp_master_refresh);

@@ -40,6 +40,13 @@ struct InstancePlan {
   core::AuthKey auth_key{};
 };
 
+// How vipd asks the kernel to schedule it (keepalived: vrrp_rt_priority, vrrp_no_swap).
+struct SchedulingPlan {
+  int realtime_priority = 0;  // SCHED_FIFO 1-99; 0: SCHED_OTHER as started
+  bool lock_memory = false;
+  int timer_slack_us = 0;  // 0: unchanged
+};
+
 struct GarpPlan {
   int repeat = 5;
   core::Time delay = std::chrono::seconds(5);
@@ -118,6 +125,7 @@ struct Plan {
   SplitBrainPlan split_brain;
   std::vector<InstancePlan> instances;
   GarpPlan garp;
+  SchedulingPlan scheduling;
   HealthPlan health;
   FirewallPlan firewall;
   std::string notify_script;

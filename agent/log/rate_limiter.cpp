@@ -18,10 +18,9 @@ std::string RateLimiter::kind_of(const Record& record) {
   return kind;
 }
 
-bool RateLimiter::admit(const Record& record, SteadyTime now) {
-  if (record.level < limits_.from_level || limits_.burst == 0) return true;
-  std::string kind = kind_of(record);
-  auto it = kinds_.find(kind);
+RateLimiter::Window* RateLimiter::window_for(std::string key, const Record& record,
+                                             std::string_view instance, SteadyTime now) {
+  auto it = kinds_.find(key);
   if (it != kinds_.end() && now - it->second.start >= limits_.window) {
     // Ended, but expire() has not seen it yet: keep its summary, start a new window.
     if (it->second.suppressed.count > 0) pending_.push_back(std::move(it->second.suppressed));
@@ -29,18 +28,36 @@ bool RateLimiter::admit(const Record& record, SteadyTime now) {
     it = kinds_.end();
   }
   if (it == kinds_.end()) {
-    if (kinds_.size() >= limits_.max_kinds) return true;
+    if (kinds_.size() >= limits_.max_kinds) return nullptr;
     Window window;
     window.start = now;
     window.suppressed.level = record.level;
     window.suppressed.event = std::string(record.event);
-    window.suppressed.instance = std::string(record.instance);
-    it = kinds_.emplace(std::move(kind), std::move(window)).first;
+    window.suppressed.instance = std::string(instance);
+    it = kinds_.emplace(std::move(key), std::move(window)).first;
   }
-  Window& window = it->second;
-  if (++window.seen <= limits_.burst) return true;
-  ++window.suppressed.count;
-  window.suppressed.last_message = std::string(record.message);
+  return &it->second;
+}
+
+bool RateLimiter::admit(const Record& record, SteadyTime now) {
+  if (record.level < limits_.from_level || limits_.burst == 0) return true;
+  Window* kind = window_for(kind_of(record), record, record.instance, now);
+  if (kind == nullptr) return true;
+  if (++kind->seen > limits_.burst) {
+    ++kind->suppressed.count;
+    kind->suppressed.last_message = std::string(record.message);
+    return false;
+  }
+  if (record.event == "log" || limits_.event_burst == 0) return true;
+  // Across instances: keyed without the instance ('*' cannot start a kind, which starts with the
+  // level digit), summarised without one.
+  std::string event_key = "*";
+  event_key += static_cast<char>('0' + static_cast<int>(record.level));
+  event_key += record.event;
+  Window* event = window_for(std::move(event_key), record, {}, now);
+  if (event == nullptr || ++event->seen <= limits_.event_burst) return true;
+  ++event->suppressed.count;
+  event->suppressed.last_message = std::string(record.message);
   return false;
 }
 

@@ -1,7 +1,9 @@
 // Rate limit for repeated warnings: the same (level, event, instance) — or, for plain spdlog
 // calls, the same level and text — more than `burst` times within `window` is suppressed and
-// later summarised by one "suppressed N similar messages" line. Pure: time comes in as an
-// argument, so tests step a fake clock instead of sleeping.
+// later summarised by one "suppressed N similar messages" line. A structured event is also
+// limited across instances (`event_burst`): one cause hitting every instance (a flood of ARP
+// claims for all VIPs) must not multiply the lines by the number of instances. Pure: time comes in
+// as an argument, so tests step a fake clock instead of sleeping.
 #pragma once
 
 #include <chrono>
@@ -20,6 +22,8 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 struct RateLimits {
   // Lines of one kind let through per window; the rest are counted, not written.
   std::size_t burst = 5;
+  // Lines of one structured event (same level and event, any instance) per window; 0: no limit.
+  std::size_t event_burst = 10;
   std::chrono::steady_clock::duration window = std::chrono::seconds(60);
   // Kinds tracked at once; beyond it new kinds pass unlimited (memory stays bounded, nothing is
   // lost). Ended windows are forgotten, so only a flood of distinct warnings comes near it.
@@ -60,6 +64,10 @@ class RateLimiter {
     Suppressed suppressed;
   };
   static std::string kind_of(const Record& record);
+  // The open window of `key` (a new one if it ended or never began); nullptr when max_kinds are
+  // tracked already. `instance` is what its summary names.
+  Window* window_for(std::string key, const Record& record, std::string_view instance,
+                     SteadyTime now);
 
   RateLimits limits_;
   std::unordered_map<std::string, Window> kinds_;

@@ -146,23 +146,25 @@ void VrrpSocket::queue(std::span<const std::uint8_t> message, const core::IpAddr
 std::size_t VrrpSocket::flush() {
   if (pending_.empty() || fd_ < 0) return 0;
   const std::size_t count = pending_.size();
-  std::vector<mmsghdr> headers(count);
-  std::vector<iovec> vectors(count);
-  std::vector<sockaddr_storage> addresses(count);
-  std::vector<std::array<char, CMSG_SPACE(sizeof(in_pktinfo))>> controls(count);
+  if (headers_.size() < count) {
+    headers_.resize(count);
+    slots_.resize(count);
+  }
   for (std::size_t i = 0; i < count; ++i) {
+    SendSlot& slot = slots_[i];
     socklen_t length = 0;
-    addresses[i] = to_sockaddr(pending_[i].destination, ifindex_, length);
-    vectors[i] = {pending_[i].bytes.data(), pending_[i].size};
-    msghdr& header = headers[i].msg_hdr;
-    header.msg_name = &addresses[i];
+    slot.address = to_sockaddr(pending_[i].destination, ifindex_, length);
+    slot.vector = {pending_[i].bytes.data(), pending_[i].size};
+    headers_[i] = {};
+    msghdr& header = headers_[i].msg_hdr;
+    header.msg_name = &slot.address;
     header.msg_namelen = length;
-    header.msg_iov = &vectors[i];
+    header.msg_iov = &slot.vector;
     header.msg_iovlen = 1;
     if (family_ == core::Family::V4) {
       // The source address of every advert is the configured one, whatever the route says.
-      header.msg_control = controls[i].data();
-      header.msg_controllen = controls[i].size();
+      header.msg_control = slot.control.data();
+      header.msg_controllen = slot.control.size();
       cmsghdr* cmsg = CMSG_FIRSTHDR(&header);
       cmsg->cmsg_level = IPPROTO_IP;
       cmsg->cmsg_type = IP_PKTINFO;
@@ -176,7 +178,7 @@ std::size_t VrrpSocket::flush() {
   std::size_t done = 0;
   std::size_t failed = 0;
   while (done < count) {
-    const int n = sendmmsg(fd_, headers.data() + done, static_cast<unsigned>(count - done), 0);
+    const int n = sendmmsg(fd_, headers_.data() + done, static_cast<unsigned>(count - done), 0);
     if (n <= 0) {
       last_error_ = errno_error("sendmmsg to " + pending_[done].destination.to_string()).message;
       ++failed;

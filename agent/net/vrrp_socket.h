@@ -2,6 +2,9 @@
 // and, when the XDP path is unavailable, receiving them for validation by the codec.
 #pragma once
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -54,11 +57,21 @@ class VrrpSocket {
     core::IpAddress destination;
   };
 
+  // What sendmmsg reads for one queued advert; kept between flushes with the headers, so a
+  // flush of no more adverts than an earlier one allocates nothing.
+  struct SendSlot {
+    iovec vector;
+    sockaddr_storage address;
+    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(in_pktinfo))> control;
+  };
+
   int fd_ = -1;
   int ifindex_ = 0;
   core::Family family_ = core::Family::V4;
   core::IpAddress source_;
   std::vector<Pending> pending_;
+  std::vector<mmsghdr> headers_;
+  std::vector<SendSlot> slots_;
   std::vector<std::uint8_t> receive_buffer_ = std::vector<std::uint8_t>(65536);
   std::uint64_t sent_ = 0;
   std::uint64_t send_errors_ = 0;

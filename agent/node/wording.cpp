@@ -55,8 +55,9 @@ std::string note_text(const std::string& name, const core::Note& note, std::uint
 }
 
 std::string reject_text(const std::string& interface, core::DecodeError reason,
-                        const core::IpAddress& source) {
-  const std::string from = " from " + source.to_string() + " on " + interface;
+                        const std::optional<core::IpAddress>& source) {
+  const std::string from =
+      (source ? " from " + source->to_string() : std::string()) + " on " + interface;
   switch (reason) {
     case core::DecodeError::AuthMismatch:
       return "received an invalid passwd!" + from;

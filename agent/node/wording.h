@@ -2,6 +2,8 @@
 // greps keep working when ipfailover pods are replaced by vipd.
 #pragma once
 
+#include <optional>
+
 #include <string>
 
 #include "vipd/core/advert.h"
@@ -16,7 +18,8 @@ std::string transition_reason(const std::string& name, const core::StateChange& 
                               const core::Instance& instance);
 std::string note_text(const std::string& name, const core::Note& note, std::uint8_t our_priority);
 // keepalived's receive-side complaint for an invalid advert.
+// keepalived's wording for a rejected packet; `source` is unknown when the kernel counted it.
 std::string reject_text(const std::string& interface, core::DecodeError reason,
-                        const core::IpAddress& source);
+                        const std::optional<core::IpAddress>& source);
 
 }  // namespace vipd::node

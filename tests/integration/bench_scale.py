@@ -43,31 +43,49 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import daemons  # noqa: E402
 from benchstats import REFERENCE  # noqa: E402
+from procstats import CLK_TCK, context_switches, cpu_ticks, memory_kib, process_tree  # noqa: E402
 import vipdlab  # noqa: E402
 
 MASTER_PRIORITY = 150
 BACKUP_PRIORITY = 100
 SUBNET = "198.18.0.0/23"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 # The project's keepalived reference figures for 200 instances (master / backup % of a core), as
 # quoted in docs/BENCHMARKS.md ("Scale: CPU, wake-ups, memory").
 REFERENCE_CPU = {0.01: (21, 23, 9, 10), 0.1: (2.6, 2.6, 0.95, 0.95)}
 REFERENCE_MEMORY_MIB = (13.4, 5.5)
 
 
-def vip_list(instances: int) -> list[str]:
-    if not 1 <= instances <= 200:
-        raise ValueError("instances: 1..200 (two ranges of 100 VIPs, VRIDs 1..200)")
-    return [f"198.18.{n // 100}.{100 + n % 100}" for n in range(instances)]
+def vip_list(count: int) -> list[str]:
+    """`count` VIPs, 100 per /24: 198.18.0.100-199, 198.18.1.100-199, ... (up to 1600)."""
+    if not 1 <= count <= 1600:
+        raise ValueError("VIPs: 1..1600 (100 per /24 in 198.18.0.0/20)")
+    return [f"198.18.{n // 100}.{100 + n % 100}" for n in range(count)]
 
 
-def vip_ranges(instances: int) -> str:
-    """vipd's --vips syntax for the first `instances` VIPs of vip_list."""
-    first = min(instances, 100)
-    ranges = [f"198.18.0.100-{99 + first}"]
-    if instances > 100:
-        ranges.append(f"198.18.1.100-{99 + instances - 100}")
+def vip_ranges(count: int) -> str:
+    """vipd's --vips syntax for the first `count` VIPs of vip_list."""
+    ranges = []
+    for block in range((count + 99) // 100):
+        size = min(100, count - block * 100)
+        ranges.append(f"198.18.{block}.100-{99 + size}")
     return ",".join(ranges)
+
+
+def lab_subnet(vip_count: int) -> str:
+    """The lab's subnet: every VIP on-link (/23 for up to 200 VIPs, as in the first runs)."""
+    return SUBNET if vip_count <= 200 else "198.18.0.0/20"
+
+
+def instance_vips(vips: list[str], instances: int) -> list[list[str]]:
+    """The VIPs of each instance, split as vipd's --vip-groups splits them (ipfailover's
+    OPENSHIFT_HA_VIP_GROUPS: contiguous runs, the first ones one longer)."""
+    size, extra = divmod(len(vips), instances)
+    result, pos = [], 0
+    for n in range(instances):
+        take = size + (1 if n < extra else 0)
+        result.append(vips[pos:pos + take])
+        pos += take
+    return result
 
 
 def master_down_s(interval: float) -> float:
@@ -79,27 +97,37 @@ def master_down_s(interval: float) -> float:
 
 
 class ScaleKeepalived(daemons.Keepalived):
-    """keepalived with one vrrp_instance per VIP (VRIDs 1..N), the settings vipd gets."""
+    """keepalived with one vrrp_instance per VIP group (VRIDs 1..N), the settings vipd gets:
+    VRRPv3 (or v2 with a PASS password), multicast or unicast to `unicast_peers`."""
 
-    def __init__(self, instances: int):
+    def __init__(self, instances: int, vips: Optional[int] = None, password: str = ""):
         self.instances = instances
+        self.vips = vips or instances
+        self.password = password
 
     def config(self, settings: daemons.VrrpSettings, node: vipdlab.Node) -> str:
         lines = ["global_defs {", f"   router_id {settings.config_name}_{node.name}", "}", ""]
-        for n, vip in enumerate(vip_list(self.instances), start=1):
+        groups = instance_vips(vip_list(self.vips), self.instances)
+        for n, vips in enumerate(groups, start=1):
             lines += [
                 f"vrrp_instance {settings.config_name}_VIP_{n} {{",
                 f"   interface {settings.interface}",
                 "   state BACKUP",
                 f"   virtual_router_id {n}",
                 f"   priority {settings.priority}",
-                "   version 3",
-                f"   advert_int {settings.advert_interval:g}",
-                "   virtual_ipaddress {",
-                f"      {vip} dev {settings.interface}",
-                "   }",
-                "}",
             ]
+            if settings.version == 3:
+                lines += ["   version 3", f"   advert_int {settings.advert_interval:g}"]
+            else:
+                lines += ["   version 2", f"   advert_int {int(settings.advert_interval)}",
+                          "   authentication {", "      auth_type PASS",
+                          f"      auth_pass {self.password or settings.config_name[:8]}", "   }"]
+            peers = [p for p in settings.unicast_peers if p != node.ipv4]
+            if peers:
+                lines += [f"   unicast_src_ip {node.ipv4}", "   unicast_peer {",
+                          *[f"      {peer}" for peer in peers], "   }"]
+            lines += ["   virtual_ipaddress {", *[f"      {vip} dev {settings.interface}" for vip in vips],
+                      "   }", "}"]
         return "\n".join(lines) + "\n"
 
     def command(self, lab, node, settings, run_dir):
@@ -108,8 +136,9 @@ class ScaleKeepalived(daemons.Keepalived):
         return argv
 
 
-def vipd_extra_args(bpf: bool) -> tuple[str, ...]:
-    args = ["--vip-groups", "0", "--vrrp-id-offset", "0", "--monitor-port", "0"]
+def vipd_extra_args(bpf: bool, groups: int = 0) -> tuple[str, ...]:
+    """--vip-groups 0: one instance per VIP; N: the VIPs split into N instances."""
+    args = ["--vip-groups", str(groups), "--vrrp-id-offset", "0", "--monitor-port", "0"]
     return tuple(args + ([] if bpf else ["--no-bpf"]))
 
 
@@ -129,38 +158,6 @@ FLAVORS = {"vipd": Flavor("vipd", True), "vipd-nobpf": Flavor("vipd-nobpf", Fals
 
 # ----------------------------------------------------------------------------------------------
 # /proc readings
-
-
-def process_tree(pid: int) -> list[int]:
-    """pid and its descendants (keepalived: parent + VRRP child)."""
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            try:
-                todo += [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                pass
-    return found
-
-
-def cpu_ticks(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
-    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
-
-
-def context_switches(pid: int) -> int:
-    text = Path(f"/proc/{pid}/status").read_text()
-    return sum(int(v) for v in re.findall(r"^(?:non)?voluntary_ctxt_switches:\s+(\d+)", text, re.M))
-
-
-def memory_kib(pid: int) -> tuple[int, int]:
-    text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    rss = int(re.search(r"^Rss:\s+(\d+)", text, re.M).group(1))
-    pss = int(re.search(r"^Pss:\s+(\d+)", text, re.M).group(1))
-    return rss, pss
 
 
 @dataclasses.dataclass
@@ -231,6 +228,8 @@ class Row:
     backup_rss_kib: int
     backup_pss_kib: int
     failover: list[str]
+    vips: int = 0
+    startup_s: Optional[float] = None  # the master started alone -> it holds every VIP
 
     @property
     def wakeup_bound_per_s(self) -> float:
@@ -260,23 +259,34 @@ def instance_sum(status: dict, key: str) -> int:
 
 
 def measure(flavor: Flavor, interval: float, args) -> Row:
-    vips = vip_list(args.instances)
+    vip_count = args.vips or args.instances
+    vips = vip_list(vip_count)
     vipd = daemons.Vipd() if flavor.is_vipd else None
-    daemon = vipd if vipd else ScaleKeepalived(args.instances)
+    daemon = vipd if vipd else ScaleKeepalived(args.instances, vip_count)
     problem = daemon.available()
     if problem:
         raise SystemExit(f"bench-scale: {flavor.name}: {problem}")
 
     def settings(priority: int) -> daemons.VrrpSettings:
-        extra = vipd_extra_args(flavor.bpf) if vipd else ()
-        return daemons.VrrpSettings(vip=vip_ranges(args.instances), priority=priority, vrid=1,
+        groups = args.instances if vip_count != args.instances else 0
+        extra = vipd_extra_args(flavor.bpf, groups) if vipd else ()
+        return daemons.VrrpSettings(vip=vip_ranges(vip_count), priority=priority, vrid=1,
                                     version=3, advert_interval=interval, config_name="scale",
                                     extra_args=extra)
 
-    with vipdlab.Lab(nodes=2, subnet=SUBNET, keep_logs=args.keep_logs) as lab:
+    with vipdlab.Lab(nodes=2, subnet=lab_subnet(vip_count), keep_logs=args.keep_logs) as lab:
+        # The master first, the backup once it holds every VIP: started together, a backup whose
+        # Master_Down timers expire before the master's last instances take over (255 instances
+        # take ~1 s) becomes a second master on those, and the split-brain healing then leaves the
+        # pair on learned unicast peers (every advert sent twice, backup keep-alives): not the
+        # steady state this benchmark measures.
+        started = time.monotonic()
         master = daemon.start(lab, "n1", settings(MASTER_PRIORITY))
+        vipdlab.wait_for(lambda: set(vips) <= set(lab.node("n1").addresses()), timeout=60,
+                         interval=0.05, desc=f"{flavor.name}: n1 holds all {len(vips)} VIPs")
+        startup_s = time.monotonic() - started
         backup = daemon.start(lab, "n2", settings(BACKUP_PRIORITY))
-        vipdlab.wait_for(lambda: all_vips_on_master(lab, vips) is None, timeout=30, interval=0.2,
+        vipdlab.wait_for(lambda: all_vips_on_master(lab, vips) is None, timeout=60, interval=0.05,
                          desc=f"{flavor.name}: n1 holds all {len(vips)} VIPs, n2 none")
         time.sleep(args.settle)
         problem = all_vips_on_master(lab, vips)
@@ -339,7 +349,7 @@ def measure(flavor: Flavor, interval: float, args) -> Row:
         master_adverts_sent_per_s=status_rate("master", lambda s: instance_sum(s, "adverts_sent")),
         master_rss_kib=memory["master"][0], master_pss_kib=memory["master"][1],
         backup_rss_kib=memory["backup"][0], backup_pss_kib=memory["backup"][1],
-        failover=failover)
+        failover=failover, vips=vip_count, startup_s=startup_s)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -375,14 +385,14 @@ def report(rows: list[Row], args) -> str:
     out = []
     out.append(f"Machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, kernel "
                f"{platform.release()}; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    out.append(f"{args.instances} instances, VRRPv3, master n1 prio {MASTER_PRIORITY}, backup n2 prio "
+    out.append(f"{args.instances} instances, {args.vips or args.instances} VIPs, VRRPv3, master n1 prio {MASTER_PRIORITY}, backup n2 prio "
                f"{BACKUP_PRIORITY}; window {args.window:g} s after {args.settle:g} s settling; "
                f"{args.repeat} run(s) per row (medians)")
     out.append("")
     out.append("| daemon | interval | master CPU % | backup CPU % | backup wake-ups/s | bound N/MDI | "
                "backup ctx switches/s | ring-buffer wake-ups/s | adverts accepted/s | master adverts sent/s | "
-               "master RSS / PSS MiB | backup RSS / PSS MiB | failover |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+               "master RSS / PSS MiB | backup RSS / PSS MiB | start-up s | failover |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         out.append(
             f"| {r.daemon} | {r.interval * 1000:g} ms | {fmt(r.master_cpu, 2)} | {fmt(r.backup_cpu, 2)} | "
@@ -390,7 +400,7 @@ def report(rows: list[Row], args) -> str:
             f"{r.wakeup_bound_per_s:.0f} | {fmt(r.backup_switches_per_s, 0)} | "
             f"{fmt(r.backup_ringbuf_wakeups_per_s, 0)} | {fmt(r.backup_adverts_accepted_per_s, 0)} | "
             f"{fmt(r.master_adverts_sent_per_s, 0)} | {mib(r.master_rss_kib)} / {mib(r.master_pss_kib)} | "
-            f"{mib(r.backup_rss_kib)} / {mib(r.backup_pss_kib)} | "
+            f"{mib(r.backup_rss_kib)} / {mib(r.backup_pss_kib)} | {fmt(r.startup_s, 2)} | "
             f"{'none' if not r.failover else '; '.join(r.failover)} |")
     out.append("")
     out.append("keepalived's wake-ups are its context switches (in parentheses): it has no loop counter.")
@@ -433,7 +443,9 @@ def parse_args(argv):
     parser.add_argument("--daemon", default="vipd,vipd-nobpf,keepalived",
                         help=f"comma list of {', '.join(FLAVORS)}")
     parser.add_argument("--intervals", default="0.01,0.1", help="advert intervals in seconds")
-    parser.add_argument("--instances", type=int, default=200)
+    parser.add_argument("--instances", type=int, default=200, help="VRRP instances, VRIDs 1..N (at most 255)")
+    parser.add_argument("--vips", type=int, default=0,
+                        help="VIPs in total, split over the instances (0: one per instance; up to 1600)")
     parser.add_argument("--window", type=float, default=25.0, help="measured seconds per row")
     parser.add_argument("--settle", type=float, default=8.0,
                         help="seconds between convergence and the window (keepalived's second "
@@ -451,7 +463,14 @@ def parse_args(argv):
     if unknown:
         parser.error(f"unknown daemon(s) {unknown}; known: {', '.join(FLAVORS)}")
     args.interval_list = [float(x) for x in args.intervals.split(",") if x.strip()]
-    vip_list(args.instances)
+    if not 1 <= args.instances <= 255:
+        parser.error(f"--instances {args.instances}: 1-255 (one VRID each)")
+    if args.vips and args.vips < args.instances:
+        parser.error(f"--vips {args.vips}: at least one per instance ({args.instances})")
+    try:
+        vip_list(args.vips or args.instances)
+    except ValueError as exc:
+        parser.error(str(exc))
     return args
 
 

@@ -720,6 +720,13 @@ class Lab:
         proc = self.start_agent(node, "_watch-addr", name=f"{node.name}-addrwatch")
         return AddressWatcher(proc)
 
+    def watch_owner(self, node, vips: list[str], interval: float = 0.005) -> "OwnerWatcher":
+        """Samples which of `vips` the node holds every `interval` s (default 5 ms)."""
+        node = self.node(node)
+        proc = self.start_agent(node, "_watch-owner", "--vips", ",".join(vips), "--interval",
+                                str(interval), name=f"{node.name}-ownerwatch")
+        return OwnerWatcher(proc, vips)
+
     def watch_adverts(self, node) -> "AdvertWatcher":
         node = self.node(node)
         proc = self.start_agent(node, "_watch-adverts", name=f"{node.name}-advertwatch")
@@ -1062,6 +1069,101 @@ class ArpWatcher(_StampedWatcher):
         return starts
 
 
+@dataclasses.dataclass
+class OwnerChange:
+    ts_ns: int
+    held: frozenset
+
+
+class OwnerWatcher:
+    """Which of a list of VIPs one node holds, sampled every few ms by an agent in its namespace
+    (`_watch-owner`): the changes, with their sample time."""
+
+    def __init__(self, proc: Proc, vips: list[str]):
+        self.proc = proc
+        self.vips = list(vips)
+
+    def changes(self) -> list[OwnerChange]:
+        result = []
+        for line in list(self.proc.lines):
+            parts = line.split()
+            if len(parts) == 3 and parts[0].isdigit():
+                held = frozenset() if parts[2] == "-" else frozenset(parts[2].split(","))
+                result.append(OwnerChange(int(parts[0]), held))
+        return result
+
+    def held_at(self, ts_ns: int) -> frozenset:
+        held: frozenset = frozenset()
+        for change in self.changes():
+            if change.ts_ns > ts_ns:
+                break
+            held = change.held
+        return held
+
+    def gains(self, since_ns: int, until_ns: int) -> int:
+        """VIPs added in (since, until]: one per VIP per change that adds it."""
+        count, held = 0, self.held_at(since_ns)
+        for change in self.changes():
+            if since_ns < change.ts_ns <= until_ns:
+                count += len(change.held - held)
+            if change.ts_ns > until_ns:
+                break
+            if change.ts_ns > since_ns:
+                held = change.held
+        return count
+
+    def losses(self, since_ns: int, until_ns: int) -> int:
+        count, held = 0, self.held_at(since_ns)
+        for change in self.changes():
+            if since_ns < change.ts_ns <= until_ns:
+                count += len(held - change.held)
+            if change.ts_ns > until_ns:
+                break
+            if change.ts_ns > since_ns:
+                held = change.held
+        return count
+
+    def intervals(self, since_ns: int, until_ns: int) -> list[tuple[int, int, frozenset]]:
+        """(start, end, held) pieces covering [since, until]."""
+        pieces, held, start = [], self.held_at(since_ns), since_ns
+        for change in self.changes():
+            if change.ts_ns <= since_ns:
+                continue
+            if change.ts_ns >= until_ns:
+                break
+            pieces.append((start, change.ts_ns, held))
+            start, held = change.ts_ns, change.held
+        pieces.append((start, until_ns, held))
+        return pieces
+
+    def stats(self) -> Optional[tuple[int, int]]:
+        """(samples, max gap ns) once the agent stopped."""
+        for line in reversed(list(self.proc.lines)):
+            if line.startswith("STATS "):
+                _, samples, gap = line.split()
+                return int(samples), int(gap)
+        return None
+
+    def stop(self) -> Optional[tuple[int, int]]:
+        self.proc.signal(signal.SIGTERM)
+        with contextlib.suppress(TimeoutError):
+            self.proc.wait(3)
+        self.proc.stop(timeout=1)
+        return self.stats()
+
+
+def overlap_ns(a: OwnerWatcher, b: OwnerWatcher, since_ns: int, until_ns: int) -> int:
+    """How long some VIP was held by both nodes at once within [since, until]."""
+    total = 0
+    for a_start, a_end, a_held in a.intervals(since_ns, until_ns):
+        if not a_held:
+            continue
+        for b_start, b_end, b_held in b.intervals(since_ns, until_ns):
+            if a_held & b_held:
+                total += max(0, min(a_end, b_end) - max(a_start, b_start))
+    return total
+
+
 # ----------------------------------------------------------------------------------------------
 # Agents: run inside namespaces via `ip netns exec ... vipdlab.py _agent`
 
@@ -1382,6 +1484,59 @@ def _agent_arp_flood(args) -> int:
     return 0
 
 
+def _dump_addresses(sock: socket.socket, seq: int) -> set[str]:
+    """The IPv4 addresses of this namespace (one RTM_GETADDR dump)."""
+    request = struct.pack("=IHHII", 24, 22, 0x301, seq, 0) + struct.pack("=BBBBI", socket.AF_INET, 0, 0, 0, 0)
+    sock.send(request)
+    found: set[str] = set()
+    while True:
+        data = sock.recv(1 << 16)
+        offset = 0
+        while offset + 16 <= len(data):
+            length, msg_type, _, _, _ = struct.unpack_from("=IHHII", data, offset)
+            if msg_type == 3:  # NLMSG_DONE
+                return found
+            if msg_type == 2 or length < 16:  # NLMSG_ERROR
+                return found
+            offset += (length + 3) & ~3
+        found.update(address for _, _, address in _parse_addr_messages(data))
+
+
+def _agent_watch_owner(args) -> int:
+    """Samples which of --vips this namespace holds every --interval s (an RTM_GETADDR dump) and
+    prints `<CLOCK_MONOTONIC ns> <count> <held vips, comma separated or ->` whenever the set
+    changes; on SIGTERM `STATS <samples> <max gap between samples, ns>`."""
+    wanted = [v for v in args.vips.split(",") if v]
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *unused: stop.set())
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    print("READY", flush=True)
+    last = None
+    samples, max_gap, previous = 0, 0, None
+    deadline = time.monotonic() + args.duration
+    next_at = time.monotonic()
+    while not stop.is_set() and time.monotonic() < deadline:
+        stamp = now_ns()
+        held_set = _dump_addresses(sock, samples + 1)
+        held = [v for v in wanted if v in held_set]
+        samples += 1
+        if previous is not None:
+            max_gap = max(max_gap, stamp - previous)
+        previous = stamp
+        if held != last:
+            print(f"{stamp} {len(held)} {','.join(held) or '-'}", flush=True)
+            last = held
+        next_at += args.interval
+        delay = next_at - time.monotonic()
+        if delay > 0:
+            stop.wait(delay)
+        else:
+            next_at = time.monotonic()
+    print(f"STATS {samples} {max_gap}", flush=True)
+    return 0
+
+
 def _received(sock: socket.socket, duration: float, receive):
     """Yields what `receive(sock)` returns until `duration` seconds have passed."""
     deadline = time.monotonic() + duration
@@ -1566,6 +1721,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     agent = sub.add_parser("_watch-addr")
     agent.add_argument("--duration", type=float, default=3600)
     agent.set_defaults(func=_agent_watch_addr)
+    agent = sub.add_parser("_watch-owner")
+    agent.add_argument("--vips", required=True)
+    agent.add_argument("--interval", type=float, default=0.005)
+    agent.add_argument("--duration", type=float, default=3600)
+    agent.set_defaults(func=_agent_watch_owner)
     agent = sub.add_parser("_watch-adverts")
     agent.add_argument("--duration", type=float, default=3600)
     agent.set_defaults(func=_agent_watch_adverts)

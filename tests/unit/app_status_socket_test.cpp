@@ -1,7 +1,8 @@
 // The status socket with a filesystem path: a stale file left by a killed run is replaced, a live
 // one (another vipd) is refused and left alone, and only our own file is removed at exit. Its
 // request protocol: a request line is answered at once, a silent client (an older `vipd status`)
-// gets the status, and the loop never waits for a client.
+// gets the status, and the loop never waits for a client; a snapshot larger than the default
+// socket buffer (255 instances) reaches the client whole.
 #include "app/status_socket.h"
 
 #include <gtest/gtest.h>
@@ -120,6 +121,26 @@ class StatusSocketTest : public ::testing::Test {
   std::filesystem::path dir_;
   std::string path_;
 };
+
+TEST_F(StatusSocketTest, ALargeSnapshotArrivesWhole) {
+  StatusServer server;
+  ASSERT_TRUE(server.listen(path_).ok());
+  // 255 instances' status was ~220 KiB and arrived cut at the default buffer (~208 KiB).
+  std::string big(1u << 20, 'x');
+  for (std::size_t i = 0; i < big.size(); i += 1000) big[i] = static_cast<char>('a' + i % 26);
+  const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  const sockaddr_un where = address();
+  ASSERT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&where), sizeof where), 0);
+  server.serve([&] { return big; });  // returns before the client reads anything
+  std::string received;
+  char buffer[65536];
+  ssize_t n = 0;
+  while ((n = read(fd, buffer, sizeof buffer)) > 0)
+    received.append(buffer, static_cast<std::size_t>(n));
+  close(fd);
+  EXPECT_EQ(received.size(), big.size());
+  EXPECT_TRUE(received == big);
+}
 
 TEST_F(StatusSocketTest, AStaleFileIsReplacedAndAnswers) {
   leave_stale_file();

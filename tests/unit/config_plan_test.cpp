@@ -938,5 +938,30 @@ TEST(ParseSeconds, ExactDecimalSeconds) {
   }
 }
 
+TEST(Scheduling, DefaultsLeaveTheSchedulerAlone) {
+  const PlanResult result = build_plan(options(), host());
+  ASSERT_TRUE(result.ok()) << joined(result.errors);
+  EXPECT_EQ(result.plan.scheduling.realtime_priority, 0);
+  EXPECT_FALSE(result.plan.scheduling.lock_memory);
+  EXPECT_EQ(result.plan.scheduling.timer_slack_us, 0);
+}
+
+TEST(Scheduling, OptionsReachThePlanAndBadValuesAreErrors) {
+  RunOptions o = options();
+  o.realtime_priority = 10;
+  o.lock_memory = true;
+  o.timer_slack_us = 1;
+  PlanResult result = build_plan(o, host());
+  ASSERT_TRUE(result.ok()) << joined(result.errors);
+  EXPECT_EQ(result.plan.scheduling.realtime_priority, 10);
+  EXPECT_TRUE(result.plan.scheduling.lock_memory);
+  EXPECT_EQ(result.plan.scheduling.timer_slack_us, 1);
+  o.realtime_priority = 100;
+  o.timer_slack_us = -1;
+  result = build_plan(o, host());
+  EXPECT_TRUE(contains(result.errors, "invalid realtime-priority 100")) << joined(result.errors);
+  EXPECT_TRUE(contains(result.errors, "invalid timer-slack-us -1")) << joined(result.errors);
+}
+
 }  // namespace
 }  // namespace vipd::config

@@ -91,7 +91,7 @@ TEST(RateLimiter, StructuredEventsAreAlikeByLevelEventAndInstance) {
   EXPECT_TRUE(limiter.admit(event("vip_removed", "VI_1", "from 198.18.0.2"), kStart));
   EXPECT_TRUE(
       limiter.admit(event("advert_rejected", "VI_1", "from 198.18.0.2", Level::error), kStart));
-  EXPECT_EQ(limiter.tracked(), 4u);
+  EXPECT_EQ(limiter.tracked(), 4u + 3u) << "4 kinds, and 3 events' windows across instances";
 }
 
 TEST(RateLimiter, PlainCallsAreAlikeByText) {
@@ -133,6 +133,42 @@ TEST(RateLimiter, BeyondMaxKindsNewKindsPassUntracked) {
     EXPECT_EQ(limiter.admit(plain(text), kStart), i >= 4) << text;
   }
   EXPECT_EQ(limiter.tracked(), 4u);
+}
+
+TEST(RateLimiter, OneEventAcrossManyInstancesIsLimitedAsAWhole) {
+  // A flood of ARP claims for every VIP: one warning per instance, 50 instances.
+  RateLimits l = limits(5);
+  l.event_burst = 10;
+  RateLimiter limiter(l);
+  int passed = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 50; ++i) {
+      const std::string instance = "VI_" + std::to_string(i);
+      passed += limiter.admit(event("vip_conflict", instance, "VIP claimed by 02:..."),
+                              kStart + seconds(round))
+                    ? 1
+                    : 0;
+    }
+  }
+  EXPECT_EQ(passed, 10) << "the per-instance burst alone would let 150 through";
+  const auto summaries = limiter.expire(kStart + seconds(60));
+  ASSERT_EQ(summaries.size(), 1u) << "one summary for the event, none per instance";
+  EXPECT_EQ(summaries[0].event, "vip_conflict");
+  EXPECT_EQ(summaries[0].instance, "") << "the summary spans instances";
+  EXPECT_EQ(summaries[0].count, 140u) << "every suppressed line is counted once";
+}
+
+TEST(RateLimiter, TheEventLimitLeavesOtherEventsAndPlainLinesAlone) {
+  RateLimits l = limits(5);
+  l.event_burst = 2;
+  RateLimiter limiter(l);
+  EXPECT_TRUE(limiter.admit(event("vip_conflict", "VI_1", "a"), kStart));
+  EXPECT_TRUE(limiter.admit(event("vip_conflict", "VI_2", "a"), kStart));
+  EXPECT_FALSE(limiter.admit(event("vip_conflict", "VI_3", "a"), kStart));
+  EXPECT_TRUE(limiter.admit(event("vip_missing", "VI_3", "b"), kStart));
+  EXPECT_TRUE(limiter.admit(event("vip_conflict", "VI_3", "a", Level::error), kStart))
+      << "another level is another event";
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(limiter.admit(plain("p" + std::to_string(i)), kStart));
 }
 
 TEST(RateLimiter, BurstZeroDisablesTheLimit) {
