@@ -42,12 +42,11 @@ struct FixName {
   CoalescingFix fix;
   std::string_view name;
 };
-constexpr std::array<FixName, 5> kFixNames = {{
+constexpr std::array<FixName, 4> kFixNames = {{
     {CoalescingFix::FlushBeforeInputs, "flush-before-inputs"},
     {CoalescingFix::FlushAtWindowEnd, "flush-at-window-end"},
     {CoalescingFix::MasterHearsEvery, "master-hears-every"},
     {CoalescingFix::FeedReplacedRecord, "feed-replaced-record"},
-    {CoalescingFix::UnicastFromStranger, "unicast-from-stranger"},
 }};
 
 }  // namespace
@@ -97,22 +96,18 @@ std::uint8_t CoalescedReceiver::cause(const vipd_last_adv& record, Time now,
 
 // bpf/vipd_xdp.bpf.c coalesce(). The simulated ring buffer never fills.
 std::uint16_t CoalescedReceiver::on_valid_advert(Time now, int slot, const core::Advert& advert,
-                                                 const core::IpAddress& source, bool unicast,
-                                                 bool always_event) {
+                                                 const core::IpAddress& source) {
   vipd_last_adv& record = records_[static_cast<std::size_t>(slot)];
   const vipd_addr kernel_source = to_kernel_address(source);
   const auto addr_sum = static_cast<std::uint16_t>(core::checksum_add(0, advert.address_bytes));
   std::uint16_t bits = cause(record, now, advert, kernel_source, addr_sum);
-  if (bits == 0 && (deliver_all_[static_cast<std::size_t>(slot)] || always_event)) {
-    bits = kCauseDeliverAll;
-  }
+  if (bits == 0 && deliver_all_[static_cast<std::size_t>(slot)]) bits = kCauseDeliverAll;
   if (bits == 0) {
     record.rx_ns = to_ns(now);
     return 0;
   }
   ring_.push_back(RingEvent{
-      RecordedAdvert{now, slot, core::RxAdvert{source, advert.priority, advert.interval_cs},
-                     unicast},
+      RecordedAdvert{now, slot, core::RxAdvert{source, advert.priority, advert.interval_cs}},
       latest(slot)});
   record.rx_ns = to_ns(now);
   std::memcpy(record.src, kernel_source.addr, sizeof(record.src));
@@ -156,30 +151,22 @@ SimReceivePath::SimReceivePath(const World& world, sim::ReceivePath path, std::u
       kernel_(world.vrid_count(), 2 * world.unit) {}
 
 std::uint16_t SimReceivePath::arrive(Time now, int slot, const core::Advert& advert,
-                                     const core::IpAddress& source, bool unicast, bool stranger,
-                                     bool& wake) {
+                                     const core::IpAddress& source, bool& wake) {
   if (path_ == sim::ReceivePath::Every) {
     wake = pending_.empty();
-    pending_.push_back(RecordedAdvert{
-        now, slot, core::RxAdvert{source, advert.priority, advert.interval_cs}, unicast});
+    pending_.push_back(
+        RecordedAdvert{now, slot, core::RxAdvert{source, advert.priority, advert.interval_cs}});
     return VIPD_CAUSE_NEW;
   }
-  const bool pending = !kernel_.ring_empty() || !claims_.empty();
-  const bool always = unicast && stranger && fixed(CoalescingFix::UnicastFromStranger);
-  const std::uint16_t cause = kernel_.on_valid_advert(now, slot, advert, source, unicast, always);
+  const bool pending = !kernel_.ring_empty();
+  const std::uint16_t cause = kernel_.on_valid_advert(now, slot, advert, source);
   wake = cause != 0 && !pending;
   return cause;
-}
-
-void SimReceivePath::claim(const node::VipClaimed& claimed, bool& wake) {
-  wake = kernel_.ring_empty() && claims_.empty();
-  claims_.push_back(RingClaim{kernel_.ring_size(), claimed});
 }
 
 void SimReceivePath::reset() {
   kernel_.reset();
   pending_.clear();
-  claims_.clear();
 }
 
 bool SimReceivePath::refused() const {
@@ -205,9 +192,8 @@ int SimReceivePath::slot_of(std::uint8_t vrid) const {
 }
 
 std::optional<node::HeardAdvert> SimReceivePath::handed(const RecordedAdvert& recorded) const {
-  const node::HeardAdvert heard{recorded.at,
-                                world_.vrids[static_cast<std::size_t>(recorded.slot)].vrid,
-                                recorded.advert, recorded.unicast};
+  const node::HeardAdvert heard{
+      recorded.at, world_.vrids[static_cast<std::size_t>(recorded.slot)].vrid, recorded.advert};
   if (bug_ == PlantedBug::None || node_ == nullptr) return heard;
   return mutate_advert(bug_, node_->instance(static_cast<std::size_t>(recorded.slot)).core, heard);
 }
@@ -223,13 +209,7 @@ void SimReceivePath::drain(const std::function<void(const node::Received&)>& del
     }
     return;
   }
-  std::vector<RingClaim> claims;
-  claims.swap(claims_);
-  auto claim = claims.begin();
-  std::size_t position = 0;
   for (const RingEvent& event : kernel_.drain()) {
-    for (; claim != claims.end() && claim->position <= position; ++claim) deliver(claim->claimed);
-    ++position;
     const auto heard = handed(event.heard);
     if (!heard) continue;  // a planted bug drops the event, and the record it replaced with it
     std::optional<node::HeardAdvert> replaced;
@@ -237,7 +217,6 @@ void SimReceivePath::drain(const std::function<void(const node::Received&)>& del
       replaced = handed(*event.replaced);
     deliver(node::AdvertEvent{*heard, replaced});
   }
-  for (; claim != claims.end(); ++claim) deliver(claim->claimed);
 }
 
 std::optional<node::HeardAdvert> SimReceivePath::latest(std::uint8_t vrid) {

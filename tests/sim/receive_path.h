@@ -44,15 +44,8 @@ enum class CoalescingFix : std::uint8_t {
   // An event that replaces a record carries the replaced record; the node feeds it first when it
   // is newer than what the core was given.
   FeedReplacedRecord = 1 << 3,
-  // NOT YET IN THE KERNEL (bpf/vipd_xdp.bpf.c): a unicast advert from a source that is not in
-  // vipd_peers (accepted through a healing window or addressed to a held VIP) is always an event.
-  // Without it the kernel coalesces a rival's unicast adverts into the record of its earlier
-  // multicast ones, the agent never sees them arrive by unicast, never learns the rival, and the
-  // loser flaps when the window closes (docs/SIMULATOR.md, "Split brain").
-  UnicastFromStranger = 1 << 4,
 };
-// The four fixes the daemon has, and the kernel change the split brain needs.
-inline constexpr std::uint8_t kAllCoalescingFixes = 0x1F;
+inline constexpr std::uint8_t kAllCoalescingFixes = 0xF;
 std::optional<std::uint8_t> parse_coalescing_fix(std::string_view name);  // a bit, "all", "none"
 std::string coalescing_fix_names(std::uint8_t fixes);                     // "a,b" or "none"
 
@@ -64,7 +57,6 @@ struct RecordedAdvert {
   Time at;
   int slot = 0;
   core::RxAdvert advert;
-  bool unicast = false;  // the event's destination was not the group (the record never says)
 };
 
 // One ring-buffer record: the event, and the record it replaced.
@@ -83,13 +75,11 @@ class CoalescedReceiver {
   // The XDP program, for an advert that passed validation: either queues an event (and returns its
   // vipd_advert_cause bits) or only refreshes the record's timestamp (and returns 0).
   std::uint16_t on_valid_advert(Time now, int slot, const core::Advert& advert,
-                                const core::IpAddress& source, bool unicast = false,
-                                bool always_event = false);
+                                const core::IpAddress& source);
 
   // The agent's read: events in ring order, then the ring is empty.
   std::vector<RingEvent> drain();
   bool ring_empty() const { return ring_.empty(); }
-  std::size_t ring_size() const { return ring_.size(); }
   // The record, when one exists.
   std::optional<RecordedAdvert> latest(int slot) const;
   // The next advert from anyone is an event.
@@ -133,10 +123,7 @@ class SimReceivePath final : public node::ReceivePath {
   // coalesced path (0: only the record was refreshed), VIPD_CAUSE_NEW on the every path; `wake` is
   // set when the agent must be woken for it (no wake-up was pending).
   std::uint16_t arrive(Time now, int slot, const core::Advert& advert,
-                       const core::IpAddress& source, bool unicast, bool stranger, bool& wake);
-  // The ARP / NA watch reported a claim (coalesced path: into the ring buffer, behind the advert
-  // events already there). `wake` as for arrive().
-  void claim(const node::VipClaimed& claimed, bool& wake);
+                       const core::IpAddress& source, bool& wake);
   // The machine went down.
   void reset();
 
@@ -160,12 +147,6 @@ class SimReceivePath final : public node::ReceivePath {
   InputContext context_ = InputContext::Other;
   CoalescedReceiver kernel_;
   std::vector<RecordedAdvert> pending_;  // the every path: adverts not yet handed over
-  // The coalesced path: claims in the ring, each behind the first `position` advert events.
-  struct RingClaim {
-    std::size_t position = 0;
-    node::VipClaimed claimed;
-  };
-  std::vector<RingClaim> claims_;
 };
 
 }  // namespace vipd::sim
