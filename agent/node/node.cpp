@@ -252,6 +252,7 @@ void Node::feed(const HeardAdvert& heard, bool from_record) {
   InstanceState& instance = instances_[*index];
   note_heard(*index, heard);
   instance.last_fed = std::max(instance.last_fed, heard.at);
+  if (presence_for_another_master(*index, heard)) return;
   ++instance.adverts_heard;
   if (from_record) ++instance.records_fed;
   if (verbosity_ <= Level::Debug) {

@@ -180,6 +180,7 @@ class Node {
   void defend(std::size_t index, const VipClaimed& claimed);
   void on_conflict_probe(std::size_t index);
   void on_presence(std::size_t index);
+  bool presence_for_another_master(std::size_t index, const HeardAdvert& heard) const;
   void on_peer_expiry();
   void check_alone(std::size_t index);
   void split_brain_on_state_change(std::size_t index, const core::StateChange& change);

@@ -230,6 +230,23 @@ void Node::on_presence(std::size_t index) {
   set_timer(TimerKind::Presence, index, now_ + plan_.split_brain.learned_peer_timeout / 4);
 }
 
+// A priority-0 advert sent to us alone by a node that is not our master is that node's presence
+// advert, meant for the master it still follows: we were that master and have yielded since, and
+// it has not noticed yet. RFC 5798 makes a backup take over Skew_Time after a priority-0 advert;
+// taking over on this one would make us claim the VIP again and yield again at every presence
+// advert, for as long as the stale follower keeps sending them (found by vipd-sim's split-brain
+// scenario). It still counts as hearing that node; the follower times out and finds the real
+// master. A master's own priority 0 (it is stopping) and priority 0 to the group are unaffected.
+bool Node::presence_for_another_master(std::size_t index, const HeardAdvert& heard) const {
+  const core::Instance& core = instances_[index].core;
+  if (!heard.unicast || heard.advert.priority != core::kStopPriority ||
+      core.state() != core::State::Backup) {
+    return false;
+  }
+  const auto master = core.master_address();
+  return !master || *master != heard.advert.source;
+}
+
 void Node::on_peer_expiry() {
   const core::Time timeout = plan_.split_brain.learned_peer_timeout;
   // A backup hears its master's adverts coalesced in the kernel's record: they count as heard.

@@ -239,6 +239,26 @@ TEST_F(SplitBrainTest, TheLoserStaysBackupWhileItHearsTheWinnerOverTheLearnedPat
   (void)now;
 }
 
+// A follower that still takes us for its master after we yielded sends us its presence advert
+// (priority 0, unicast). Taken as RFC 5798's "master stopping" it would make us take over after
+// Skew_Time, claim the VIP and yield again, once per presence advert: a flap found by vipd-sim's
+// split-brain scenario (seed 12, 7 nodes, before the fix).
+TEST_F(SplitBrainTest, APresenceAdvertMeantForAnotherMasterDoesNotMakeABackupTakeOver) {
+  const IpAddress follower = IpAddress::v4(0xC6120005);  // 198.18.0.5
+  const Time since = make_master(100);
+  claim(since + 100ms);
+  unicast_advert(since + 102ms, kRival, 150);
+  ASSERT_EQ(state(), State::Backup);
+  const Time deadline = instance().core.deadline();
+  unicast_advert(since + 300ms, follower, 0);
+  EXPECT_EQ(state(), State::Backup);
+  EXPECT_EQ(instance().core.deadline(), deadline) << "the Master_Down timer is not cut short";
+  EXPECT_NE(node_->peers().find(follower), nullptr) << "it still counts as heard";
+  // A priority 0 from the master itself (it is stopping) still counts: take over after Skew_Time.
+  unicast_advert(since + 400ms, kRival, 0);
+  EXPECT_LT(instance().core.deadline(), deadline);
+}
+
 TEST_F(SplitBrainTest, ASilentLearnedPeerIsForgotten) {
   const Time since = make_master(150);
   claim(since + 100ms);
