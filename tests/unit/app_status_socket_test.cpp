@@ -128,10 +128,19 @@ TEST_F(StatusSocketTest, ALargeSnapshotArrivesWhole) {
   // 255 instances' status was ~220 KiB and arrived cut at the default buffer (~208 KiB).
   std::string big(1u << 20, 'x');
   for (std::size_t i = 0; i < big.size(); i += 1000) big[i] = static_cast<char>('a' + i % 26);
-  const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  const sockaddr_un where = address();
-  ASSERT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&where), sizeof where), 0);
-  server.serve([&] { return big; });  // returns before the client reads anything
+  loop::EventLoop loop;
+  ASSERT_TRUE(loop.init({}).ok());
+  ASSERT_TRUE(server.attach(loop, [&](std::string_view) { return big; }).ok());
+  const int fd = connect_client();
+  ASSERT_GE(fd, 0);
+  const std::string request = "status\n";
+  ASSERT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  // The server answers and closes before the client reads anything.
+  run_until(loop, [&] {
+    pollfd readable{fd, POLLIN, 0};
+    return poll(&readable, 1, 0) > 0;
+  });
+  server.detach();
   std::string received;
   char buffer[65536];
   ssize_t n = 0;
