@@ -197,6 +197,10 @@ def run_churn(args, vipd: Optional[daemons.Vipd] = None) -> Result:
         if key == "pss_kib":
             continue
         limit = args.rss_slack if key == "rss_kib" else 0
+        # Peers learned while a cycle left two masters (split-brain healing) stay while heard and
+        # expire after --learned-peer-timeout: bounded by the other nodes of the lab, not a leak.
+        if key == "entries.vipd_peers":
+            limit = 1
         if value > limit:
             misses.append(f"{key} grew by {value}")
     if failed:
