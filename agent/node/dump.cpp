@@ -30,7 +30,10 @@ void Node::on(const DumpState&) {
   std::string head = "State dump: interface " + plan_.interface + ", source " +
                      plan_.source.to_string() + ", " +
                      (plan_.unicast_peers.empty() ? "multicast" : "unicast");
-  for (const core::IpAddress& peer : plan_.unicast_peers) head += " " + peer.to_string();
+  for (const core::IpAddress& peer : plan_.unicast_peers) {
+    head += ' ';
+    head += peer.to_string();
+  }
   head += std::string(", instances ") + (started_ ? "started" : "waiting for the health check");
   head += ", check adjustment " + std::to_string(check_adjustment_);
   log(Level::Info, "state_dump", kNoInstance, std::move(head));
