@@ -347,6 +347,22 @@ bool Node::lower_priority_episode(InstanceState& instance, const core::IpAddress
   return true;
 }
 
+// Where the parting advert goes: to a VIP, which the winner now holds. A node accepts a unicast
+// advert at a VIP it holds from anyone (a rival vipd's contact), but at its own address only from
+// a known peer, and after a partition the loser is rarely one (found in the lab: the winner
+// dropped the parting advert as "source not a peer" and the client kept the loser's MAC). Our VIPs
+// are gone first (RemoveVips precedes the state change; adverts leave after the batch), so our
+// kernel resolves the VIP on the link like any client and the holder answers. (A VIP outside the
+// link's subnets is routed instead and dropped for its TTL, as the advert to the address was.)
+// An instance without a VIP of the winner's family sends to the winner's address.
+core::IpAddress Node::parting_destination(const InstanceState& instance,
+                                          const core::IpAddress& winner) const {
+  for (const config::Vip& vip : instance.plan.vips) {
+    if (vip.address.family() == winner.family()) return vip.address;
+  }
+  return winner;
+}
+
 void Node::on_state_change(std::size_t index, const core::StateChange& change) {
   InstanceState& instance = instances_[index];
   ++instance.transitions;
@@ -365,7 +381,9 @@ void Node::on_state_change(std::size_t index, const core::StateChange& change) {
     // advert reached us before ours reached it. Unicast to the winner only: a backup hearing it
     // would take us for a live master and wait a Master_Down_Interval longer if the winner died.
     if (const auto winner = instance.core.master_address()) {
-      out_.push_back(SendAdvert{index, instance.core.priority(), *winner, std::nullopt});
+      out_.push_back(
+          SendAdvert{index, instance.core.priority(), parting_destination(instance, *winner),
+                     std::nullopt});
       ++instance.adverts_sent;
     }
   }

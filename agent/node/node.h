@@ -171,6 +171,8 @@ class Node {
   void send_advert(std::size_t index, std::uint8_t priority);
   void announce(std::size_t index, Burst burst);
   bool lower_priority_episode(InstanceState& instance, const core::IpAddress& peer);
+  core::IpAddress parting_destination(const InstanceState& instance,
+                                      const core::IpAddress& winner) const;
   void on_state_change(std::size_t index, const core::StateChange& change);
 
   // Split brain (agent/node/split_brain.cpp).

@@ -85,7 +85,9 @@ def test_partition_heal_moves_the_client_back(make_cluster, flavor):
     """After a partition both nodes are master and the client follows the one it can reach. When
     it heals, the lower priority steps down and the surviving master must re-announce the VIP
     (keepalived: a master hearing a lower priority advert sends an advert and gratuitous ARPs),
-    or the client keeps sending to the node that just gave the VIP up."""
+    or the client keeps sending to the node that just gave the VIP up. When n1's advert reaches
+    n2 first, n2 never sends a multicast advert n1 could hear: only its parting advert (unicast, to
+    the VIP) tells n1 to re-announce, and n1 must accept it although n2 is not a peer it knows."""
     cluster = make_cluster(2, flavor)
     elect(cluster, {"n1": 150, "n2": 100}, "n1")
     cluster.lab.cut_link("n1")
@@ -94,6 +96,9 @@ def test_partition_heal_moves_the_client_back(make_cluster, flavor):
     cluster.lab.restore_link("n1")
     cluster.wait_holders(["n1"], timeout=3 * flavor.interval + 2)
     cluster.assert_client_reaches("n1")
+    assert log_lines(cluster.procs["n1"], r"lower priority 100, ours 150, forcing new election")
+    rejected = cluster.status("n1")["adverts_rejected"]
+    assert rejected.get("not_peer", 0) == 0, f"n1 dropped n2's parting advert: {rejected}"
 
 
 @pytest.mark.parametrize("flavor", flavor_params(V2_XDP, V2_RAW, V3_XDP, V3_RAW))

@@ -921,9 +921,13 @@ void Simulation::send_advert(int n, int v, std::uint8_t priority,
   packet.rank = advert_rank(n);
   const std::uint64_t key = advert_key(n, v, priority, packet.rank);
   const bool multicast = destination == core::vrrp_group(plan.family);
+  // A unicast advert reaches the node with that primary address, or, addressed to one of the
+  // VRID's VIPs, the nodes holding it then (the sender's kernel resolves the VIP on the link).
+  const bool to_vip = std::find(plan.vips.begin(), plan.vips.end(), destination) != plan.vips.end();
   for (int to = 0; to < world_.node_count(); ++to) {
     if (to == n) continue;
-    if (!multicast && world_.primary(to, plan.family) != destination) continue;
+    if (to_vip && !cluster_.slot(to, v).holds_vips) continue;
+    if (!multicast && !to_vip && world_.primary(to, plan.family) != destination) continue;
     Rng fate(key ^ (static_cast<std::uint64_t>(to) + 1) * 0x9E3779B97F4A7C15ull);
     if (const auto at = cluster_.segment().route(n, to, now_, fate)) {
       Event delivery{*at, 0, EventKind::Deliver, to, v};
@@ -1008,6 +1012,9 @@ void Simulation::receive(int n, const Packet& packet) {
   }
   trace_.fold(Tag::Receive, now_, {n, v, packet.from, advert.priority});
   ++receive_stats_.arrivals;
+  if (std::find(plan->vips.begin(), plan->vips.end(), packet.destination) != plan->vips.end()) {
+    ++receive_stats_.vip_arrivals;
+  }
   if (quiet_) ++receive_stats_.quiet_arrivals;
   bool wake = false;
   const std::uint16_t cause =
@@ -1039,6 +1046,7 @@ std::string describe(const StateChangeRecord& change) {
 void ReceiveStats::merge(const ReceiveStats& other) {
   adverts_sent += other.adverts_sent;
   arrivals += other.arrivals;
+  vip_arrivals += other.vip_arrivals;
   advert_calls += other.advert_calls;
   kernel_events += other.kernel_events;
   record_feeds += other.record_feeds;

@@ -39,6 +39,9 @@ std::string describe(const StateChangeRecord& change);
 struct ReceiveStats {
   std::uint64_t adverts_sent = 0;
   std::uint64_t arrivals = 0;       // valid adverts reaching a running node: every path's calls
+  // Of those, the ones addressed to a VIP (parting adverts): they reach whoever holds it the
+  // instant they are sent, which depends on how each path orders same-instant events.
+  std::uint64_t vip_arrivals = 0;
   std::uint64_t advert_calls = 0;   // Instance::on_advert calls actually made
   std::uint64_t kernel_events = 0;  // coalesced: ring-buffer events
   std::uint64_t record_feeds = 0;   // coalesced: records fed (timer expiry, or a fix)

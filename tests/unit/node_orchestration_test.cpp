@@ -251,16 +251,31 @@ TEST_F(NodeTest, AMasterHearingALowerPriorityAnswersAndReannouncesOncePerEpisode
   EXPECT_TRUE(has<Announce>(handle(since + 3600ms, AdvertsPending{})));
 }
 
-TEST_F(NodeTest, AMasterBeatenByAHigherPrioritySendsItsPartingAdvertToTheWinnerOnly) {
+// The parting advert goes to the VIP, which the winner holds now: a node accepts unicast at its
+// own VIP from anyone, at its own address only from known peers (the winner of a healed partition
+// does not know us: in the lab it dropped an advert to its address and never re-announced).
+TEST_F(NodeTest, AMasterBeatenByAHigherPrioritySendsItsPartingAdvertToTheWinnersVipOnly) {
   make(plan_for(100));
+  const Time since = make_master();
+  receive_.advert(since + 100ms, kPeer, 200);
+  const auto commands = handle(since + 100ms, AdvertsPending{});
+  EXPECT_EQ(effects(commands),
+            (std::vector<std::string>{"remove VIPs", "MASTER -> BACKUP", "advert 100 to 198.19.0.1",
+                                      "notify BACKUP"}));
+  EXPECT_FALSE(receive_.deliver_all[kVrid]);
+  EXPECT_EQ(timer_at(commands, TimerKind::GarpRepeat), core::kNever);
+}
+
+TEST_F(NodeTest, WithoutAVipOfTheWinnersFamilyThePartingAdvertGoesToItsAddress) {
+  config::Plan plan = plan_for(100);
+  plan.instances[0].vips = {config::Vip{*IpAddress::parse("fd00:198:18:1::1"), 128}};
+  make(plan);
   const Time since = make_master();
   receive_.advert(since + 100ms, kPeer, 200);
   const auto commands = handle(since + 100ms, AdvertsPending{});
   EXPECT_EQ(effects(commands),
             (std::vector<std::string>{"remove VIPs", "MASTER -> BACKUP", "advert 100 to 198.18.0.9",
                                       "notify BACKUP"}));
-  EXPECT_FALSE(receive_.deliver_all[kVrid]);
-  EXPECT_EQ(timer_at(commands, TimerKind::GarpRepeat), core::kNever);
 }
 
 TEST_F(NodeTest, AFaultSendsPriorityZeroBeforeRemovingTheVips) {
