@@ -381,9 +381,8 @@ void Node::on_state_change(std::size_t index, const core::StateChange& change) {
     // advert reached us before ours reached it. Unicast to the winner only: a backup hearing it
     // would take us for a live master and wait a Master_Down_Interval longer if the winner died.
     if (const auto winner = instance.core.master_address()) {
-      out_.push_back(
-          SendAdvert{index, instance.core.priority(), parting_destination(instance, *winner),
-                     std::nullopt});
+      out_.push_back(SendAdvert{index, instance.core.priority(),
+                                parting_destination(instance, *winner), std::nullopt});
       ++instance.adverts_sent;
     }
   }
