@@ -16,8 +16,8 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
-#include "vipd/bpf_abi.h"
 #include "event_hdr.h"
+#include "vipd/bpf_abi.h"
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);

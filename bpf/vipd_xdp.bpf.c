@@ -418,8 +418,8 @@ static __always_inline void coalesce(struct xdp_md* ctx, const struct vrrp_meta*
   const struct vipd_global_cfg* global = bpf_map_lookup_elem(&vipd_cfg, &zero);
   struct record_view before;
   read_record(&before, rec);
-  const __u16 change = coalesce_cause(&before, meta, adv, now, global ? global->stale_ns : 0) |
-                       stranger_cause(meta);
+  const __u16 change =
+      coalesce_cause(&before, meta, adv, now, global ? global->stale_ns : 0) | stranger_cause(meta);
   if (!change && !(cfg && cfg->deliver_all)) {
     rec->rx_ns = now;
     return;

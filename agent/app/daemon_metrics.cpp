@@ -105,7 +105,8 @@ metrics::Snapshot Daemon::take_snapshot() const {
   s.announcements_sent = announcer_.sent();
   s.advert_send_errors = socket_.send_errors();
   // The count itself is the kernel's, read at scrape time; 0 without the data plane.
-  if (plan_.health.kind == config::HealthPlan::Kind::TcpPort) s.port_refusals[plan_.health.port] = 0;
+  if (plan_.health.kind == config::HealthPlan::Kind::TcpPort)
+    s.port_refusals[plan_.health.port] = 0;
   if (plan_.health.kind != config::HealthPlan::Kind::None) {
     metrics::HealthSample& health = s.health.emplace();
     health.name = plan_.health.name;

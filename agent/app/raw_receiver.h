@@ -38,7 +38,8 @@ class RawSocketReceiver final : public AdvertReceiver {
   RejectCounters rejects() const override { return rejects_; }
   std::uint64_t accepted() const override { return accepted_; }
   VridCounters vrid_counters(std::uint8_t vrid) const override { return by_vrid_[vrid]; }
-  void set_expectations(const std::array<std::optional<core::Expectation>, 256>& expected) override {
+  void set_expectations(
+      const std::array<std::optional<core::Expectation>, 256>& expected) override {
     expectations_ = expected;
   }
   std::optional<core::IpAddress> last_reject_source(core::DecodeError reason) const override {

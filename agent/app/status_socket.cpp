@@ -158,8 +158,7 @@ void StatusServer::answer(int client, std::string_view request) {
   close(client);
 }
 
-core::Result<std::string> query_status(const std::string& path,
-                                       std::chrono::milliseconds timeout) {
+core::Result<std::string> query_status(const std::string& path, std::chrono::milliseconds timeout) {
   return query(path, "status", timeout);
 }
 
@@ -175,8 +174,8 @@ core::Result<std::string> query(const std::string& path, std::string_view reques
     const int error = errno;
     close(fd);
     if (error == EAGAIN) {
-      return core::Error{path +
-                         " accepts no more connections: the daemon's event loop is not serving them"};
+      return core::Error{
+          path + " accepts no more connections: the daemon's event loop is not serving them"};
     }
     core::Error failed = core::errno_error("cannot connect to " + path, error);
     failed.message += " (is vipd running here?)";

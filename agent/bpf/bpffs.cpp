@@ -40,8 +40,8 @@ core::Status ensure_bpffs(const std::string& root, bool may_mount) {
     return core::Error{root + " is not a bpffs and cannot be created: " + core::errno_text(errno)};
   }
   if (mount("bpf", root.c_str(), "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") != 0) {
-    return core::Error{root + " is not a bpffs and mounting one failed: " + core::errno_text(errno) +
-                 " (need CAP_SYS_ADMIN)"};
+    return core::Error{root + " is not a bpffs and mounting one failed: " +
+                       core::errno_text(errno) + " (need CAP_SYS_ADMIN)"};
   }
   return {};
 }

@@ -73,7 +73,8 @@ core::Result<bool> ensure_clsact(int ifindex, const std::string& ifname) {
   }
   if (error == 0) return true;
   if (error == -EEXIST) return false;
-  return core::Error{"creating the clsact qdisc on " + ifname + " failed: " + core::errno_text(error)};
+  return core::Error{"creating the clsact qdisc on " + ifname +
+                     " failed: " + core::errno_text(error)};
 }
 
 std::uint32_t tc_filter_prog_id(int ifindex, TcDirection direction, TcFilterId id) {
@@ -87,14 +88,15 @@ std::uint32_t tc_filter_prog_id(int ifindex, TcDirection direction, TcFilterId i
 }
 
 core::Result<std::uint32_t> attach_tc_filter(int ifindex, const std::string& ifname,
-                                       TcDirection direction, int prog_fd, TcFilterId id,
-                                       const PinnedPrograms& pinned) {
+                                             TcDirection direction, int prog_fd, TcFilterId id,
+                                             const PinnedPrograms& pinned) {
   if (std::uint32_t existing = tc_filter_prog_id(ifindex, direction, id)) {
     std::string name = program_name(existing, pinned);
     if (!is_vipd_tc_program(name)) {
       return core::Error{"tc " + std::string(direction_name(direction)) + " filter handle " +
-                   std::to_string(id.handle) + " prio " + std::to_string(id.priority) + " on " +
-                   ifname + " runs '" + name + "', not vipd's; refusing to replace it"};
+                         std::to_string(id.handle) + " prio " + std::to_string(id.priority) +
+                         " on " + ifname + " runs '" + name +
+                         "', not vipd's; refusing to replace it"};
     }
   }
   bpf_tc_hook hook;
@@ -104,8 +106,8 @@ core::Result<std::uint32_t> attach_tc_filter(int ifindex, const std::string& ifn
   opts.prog_fd = prog_fd;
   opts.flags = BPF_TC_F_REPLACE;
   if (int error = bpf_tc_attach(&hook, &opts)) {
-    return core::Error{"attaching the tc " + std::string(direction_name(direction)) + " filter to " +
-                 ifname + " failed: " + core::errno_text(error)};
+    return core::Error{"attaching the tc " + std::string(direction_name(direction)) +
+                       " filter to " + ifname + " failed: " + core::errno_text(error)};
   }
   return opts.prog_id;
 }

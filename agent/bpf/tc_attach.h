@@ -24,8 +24,8 @@ core::Result<bool> ensure_clsact(int ifindex, const std::string& ifname);
 // handle and priority that is not a vipd program is refused; `pinned` recognises a previous run's
 // program without CAP_SYS_ADMIN (see prog_info.h).
 core::Result<std::uint32_t> attach_tc_filter(int ifindex, const std::string& ifname,
-                                       TcDirection direction, int prog_fd, TcFilterId id,
-                                       const PinnedPrograms& pinned = PinnedPrograms::none());
+                                             TcDirection direction, int prog_fd, TcFilterId id,
+                                             const PinnedPrograms& pinned = PinnedPrograms::none());
 
 // Removes our filter if it still runs program `prog_id` (a later run may have replaced it).
 void detach_tc_filter(int ifindex, TcDirection direction, TcFilterId id, std::uint32_t prog_id);

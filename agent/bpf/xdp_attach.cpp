@@ -34,15 +34,15 @@ int detach_by_id(int ifindex, const AttachedProgram& program, const PinnedProgra
 }
 
 core::Result<std::vector<AttachedProgram>> attached_programs(int ifindex, const std::string& ifname,
-                                                       const PinnedPrograms& pinned) {
+                                                             const PinnedPrograms& pinned) {
   bpf_xdp_query_opts query;
   clear_opts(query);
   if (int error = bpf_xdp_query(ifindex, 0, &query)) {
     return core::Error{"bpf_xdp_query on " + ifname + " failed: " + core::errno_text(error)};
   }
   if (query.hw_prog_id) {
-    return core::Error{ifname + " has an offloaded XDP program (id " + std::to_string(query.hw_prog_id) +
-                 "); refusing to attach next to it"};
+    return core::Error{ifname + " has an offloaded XDP program (id " +
+                       std::to_string(query.hw_prog_id) + "); refusing to attach next to it"};
   }
   std::vector<AttachedProgram> programs;
   if (query.drv_prog_id) programs.push_back({XdpMode::Native, query.drv_prog_id});
@@ -50,11 +50,12 @@ core::Result<std::vector<AttachedProgram>> attached_programs(int ifindex, const 
   for (const AttachedProgram& program : programs) {
     std::string name = program_name(program.id, pinned);
     if (is_vipd_xdp_program(name)) continue;
-    return core::Error{ifname + " already has XDP program '" + name + "' (id " +
-                 std::to_string(program.id) + ", " + std::string(to_string(program.mode)) +
-                 " mode) that is not vipd's; refusing to replace it (remove it with `ip link set "
-                 "dev " +
-                 ifname + " xdp off` if it is unwanted)"};
+    return core::Error{
+        ifname + " already has XDP program '" + name + "' (id " + std::to_string(program.id) +
+        ", " + std::string(to_string(program.mode)) +
+        " mode) that is not vipd's; refusing to replace it (remove it with `ip link set "
+        "dev " +
+        ifname + " xdp off` if it is unwanted)"};
   }
   return programs;
 }
@@ -92,7 +93,7 @@ std::string_view to_string(XdpMode mode) {
 }
 
 core::Result<XdpAttachment> attach_xdp_program(int ifindex, const std::string& ifname, int prog_fd,
-                                         XdpMode requested, const PinnedPrograms& pinned) {
+                                               XdpMode requested, const PinnedPrograms& pinned) {
   core::Result<std::vector<AttachedProgram>> stale = attached_programs(ifindex, ifname, pinned);
   if (!stale) return core::Error{stale.message()};
   std::vector<XdpMode> order;
@@ -108,7 +109,7 @@ core::Result<XdpAttachment> attach_xdp_program(int ifindex, const std::string& i
     if (program.mode == order.front()) continue;
     if (int error = detach_by_id(ifindex, program, pinned)) {
       return core::Error{"removing the stale vipd XDP program from " + ifname +
-                   " failed: " + core::errno_text(error)};
+                         " failed: " + core::errno_text(error)};
     }
   }
   std::erase_if(*stale, [&](const AttachedProgram& p) { return p.mode != order.front(); });

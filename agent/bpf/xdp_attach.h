@@ -26,9 +26,9 @@ struct XdpAttachment {
 
 // `pinned`: the programs a previous run pinned, to recognise and replace its leftover without
 // CAP_SYS_ADMIN (see prog_info.h).
-core::Result<XdpAttachment> attach_xdp_program(int ifindex, const std::string& ifname, int prog_fd,
-                                         XdpMode requested,
-                                         const PinnedPrograms& pinned = PinnedPrograms::none());
+core::Result<XdpAttachment> attach_xdp_program(
+    int ifindex, const std::string& ifname, int prog_fd, XdpMode requested,
+    const PinnedPrograms& pinned = PinnedPrograms::none());
 
 // Removes `prog_fd` from `ifindex` if it is still the attached program in `mode`.
 void detach_xdp_program(int ifindex, int prog_fd, XdpMode mode);

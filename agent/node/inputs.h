@@ -84,9 +84,8 @@ struct Reload {
 
 // VipClaimed (receive_path.h) is an input too: the raw-socket path's ARP/NA listener reports it
 // directly; on the XDP path it arrives through the ring buffer.
-using Input =
-    std::variant<Start, Shutdown, TimerExpired, AdvertsPending, FaultChanged, CheckResult,
-                 VipMissing, VipAddFailed, VipsAdded, SetBasePriority, VipClaimed, PeersResolved,
-                 DumpState, Reload>;
+using Input = std::variant<Start, Shutdown, TimerExpired, AdvertsPending, FaultChanged, CheckResult,
+                           VipMissing, VipAddFailed, VipsAdded, SetBasePriority, VipClaimed,
+                           PeersResolved, DumpState, Reload>;
 
 }  // namespace vipd::node

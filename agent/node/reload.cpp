@@ -194,9 +194,9 @@ void Node::retire(std::size_t index, const std::string& why) {
   if (instance.core.state() != core::State::Initialize) catch_up(index);
   execute(index, instance.core.stop(now_));
   instance.retired = true;
-  for (const TimerKind kind : {TimerKind::Protocol, TimerKind::GarpRepeat, TimerKind::GarpRefresh,
-                               TimerKind::PreemptWindowEnd, TimerKind::ConflictProbe,
-                               TimerKind::Presence}) {
+  for (const TimerKind kind :
+       {TimerKind::Protocol, TimerKind::GarpRepeat, TimerKind::GarpRefresh,
+        TimerKind::PreemptWindowEnd, TimerKind::ConflictProbe, TimerKind::Presence}) {
     set_timer(kind, index, core::kNever);
   }
   const std::uint8_t vrid = instance.plan.core.vrid;

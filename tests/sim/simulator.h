@@ -38,7 +38,7 @@ std::string describe(const StateChangeRecord& change);
 // How much advert work each receive path gave the core.
 struct ReceiveStats {
   std::uint64_t adverts_sent = 0;
-  std::uint64_t arrivals = 0;       // valid adverts reaching a running node: every path's calls
+  std::uint64_t arrivals = 0;  // valid adverts reaching a running node: every path's calls
   // Of those, the ones addressed to a VIP (parting adverts): they reach whoever holds it the
   // instant they are sent, which depends on how each path orders same-instant events.
   std::uint64_t vip_arrivals = 0;

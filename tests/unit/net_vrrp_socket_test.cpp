@@ -72,11 +72,11 @@ class VrrpSocketTest : public ::testing::Test {
                     // v1 takes packets whose source is an address of this namespace
                     "sysctl -qw net.ipv4.conf.v1.accept_local=1 net.ipv4.conf.all.rp_filter=0 "
                     "net.ipv4.conf.v1.rp_filter=0 && "
-                          // carrier up and 198.18.250.2 resolved before the first batch (an
-                          // unresolved neighbour would hold back or drop part of it)
-                          "for i in 1 2 3 4 5 6 7 8 9 10; do "
-                          "ping -q -c 1 -W 1 -I v0 198.18.250.2 >/dev/null 2>&1 && exit 0; "
-                          "sleep 0.2; done; exit 1"),
+                    // carrier up and 198.18.250.2 resolved before the first batch (an
+                    // unresolved neighbour would hold back or drop part of it)
+                    "for i in 1 2 3 4 5 6 7 8 9 10; do "
+                    "ping -q -c 1 -W 1 -I v0 198.18.250.2 >/dev/null 2>&1 && exit 0; "
+                    "sleep 0.2; done; exit 1"),
         0);
   }
 
