@@ -89,6 +89,10 @@ metrics::Snapshot Daemon::take_snapshot() const {
     sample.priority_zero_received = receiver_->vrid_counters(sample.vrid).priority_zero;
     sample.adverts_sent = instance.adverts_sent;
     sample.garp_delay_s = garp_delay;
+    sample.split_brain_vrrp = instance.conflicts_vrrp;
+    sample.split_brain_foreign = instance.conflicts_foreign;
+    sample.alone = instance.alone;
+    sample.peers_heard = node_->peers_heard_recently(i);
     if (i < counters_.size()) {
       const InstanceCounters& counters = counters_[i];
       sample.transitions = counters.transitions;

@@ -133,6 +133,19 @@ void instance_families(const Snapshot& s, std::vector<MetricFamily>& out) {
       MetricType::Gauge);
   MetricFamily transitions =
       family("vipd_transitions_total", "State transitions, by reason", MetricType::Counter);
+  MetricFamily split_brain = family(
+      "vipd_split_brain_events_total",
+      "Second owners of one of the instance's VIPs found, by kind: vrrp (another VRRP master, "
+      "settled by an election over unicast) or foreign (a host with the VIP set by hand, defended)",
+      MetricType::Counter);
+  MetricFamily alone = family("vipd_alone",
+                              "1 while a MASTER expecting peers has heard no other node for "
+                              "three Master_Down_Intervals (multicast may be blocked), else 0",
+                              MetricType::Gauge);
+  MetricFamily peers_heard =
+      family("vipd_peers_heard",
+             "Other nodes whose adverts for this VRID arrived within three Master_Down_Intervals",
+             MetricType::Gauge);
   const std::vector<TransitionKey> known = known_transitions();
   for (const InstanceSample& instance : s.instances) {
     for (const core::State candidate : kStates) {
@@ -159,10 +172,16 @@ void instance_families(const Snapshot& s, std::vector<MetricFamily>& out) {
            {"to", std::string(core::to_string(key.to))}},
           as_double(count));
     }
+    const Labels by_instance = {{"iname", instance.name}, {"vrid", vrid_text(instance)}};
+    add(split_brain, {{"iname", instance.name}, {"kind", "foreign"}, {"vrid", vrid_text(instance)}},
+        as_double(instance.split_brain_foreign));
+    add(split_brain, {{"iname", instance.name}, {"kind", "vrrp"}, {"vrid", vrid_text(instance)}},
+        as_double(instance.split_brain_vrrp));
+    add(alone, by_instance, instance.alone ? 1 : 0);
+    add(peers_heard, by_instance, as_double(instance.peers_heard));
   }
-  // The split-brain series (vipd_split_brain_events_total, vipd_alone, vipd_peers_heard) come
-  // with the split-brain detection that feeds them.
-  for (MetricFamily* f : {&state, &priority, &present, &transitions}) {
+  for (MetricFamily* f :
+       {&state, &priority, &present, &transitions, &split_brain, &alone, &peers_heard}) {
     out.push_back(std::move(*f));
   }
 }

@@ -53,6 +53,13 @@ struct InstanceSample {
   double garp_delay_s = 0;  // keepalived's garp_master_delay (the exporter's "garp_delay")
 
   std::map<TransitionKey, std::uint64_t> transitions;
+
+  // Split brain (docs/SPLIT_BRAIN.md): second owners of a VIP found, by what they turned out to
+  // be; the alone warning; other nodes heard within three Master_Down_Intervals.
+  std::uint64_t split_brain_vrrp = 0;
+  std::uint64_t split_brain_foreign = 0;
+  bool alone = false;
+  std::uint64_t peers_heard = 0;
 };
 
 // Health-check durations: cumulative counts per upper bound (seconds), as Prometheus wants them.

@@ -62,7 +62,53 @@ void Node::on(const DumpState&) {
         {{"state", std::string(core::to_string(core.state()))},
          {"priority", std::to_string(core.priority())},
          {"holds_vips", instance.holds_vips ? "true" : "false"}});
+    log(Level::Info, "state_dump", i, split_brain_text(i));
   }
+  std::string peers = "Unicast peers:";
+  for (const Peer& peer : peers_.peers()) {
+    peers += ' ';
+    peers += peer.address.to_string();
+    peers += " (";
+    peers += to_string(peer.source);
+    peers += ')';
+  }
+  if (peers_.peers().empty()) peers += " none";
+  log(Level::Info, "state_dump", kNoInstance, std::move(peers));
+}
+
+// Who the instance hears, the alone warning and the last second owner of a VIP, as `vipd status`
+// shows them.
+std::string Node::split_brain_text(std::size_t index) const {
+  const InstanceState& instance = instances_[index];
+  std::string text = "(" + instance.plan.name + ") peers heard:";
+  for (const PeerHeard& peer : instance.peers_heard) {
+    text += ' ';
+    text += peer.address.to_string();
+    text += " (";
+    text += ms_text(now_ - peer.last);
+    text += " ago)";
+  }
+  if (instance.peers_heard.empty()) text += " none";
+  text += instance.alone ? ", ALONE (hears no other node although peers are expected)" : "";
+  text += ", split brains settled: vrrp " + std::to_string(instance.conflicts_vrrp);
+  text += ", foreign " + std::to_string(instance.conflicts_foreign);
+  if (!instance.conflict) return text + ", no conflict";
+  const Conflict& conflict = *instance.conflict;
+  text += ", last conflict: VIP ";
+  text += conflict.vip.to_string();
+  text += " held by ";
+  text += core::to_string(conflict.mac);
+  if (conflict.rival) {
+    text += " (";
+    text += conflict.rival->to_string();
+    text += ')';
+  }
+  text += ", ";
+  text += to_string(conflict.kind);
+  text += ", ";
+  text += ms_text(now_ - conflict.at);
+  text += " ago";
+  return text;
 }
 
 }  // namespace vipd::node

@@ -117,6 +117,9 @@ class Node {
   const InstanceState& instance(std::size_t index) const { return instances_[index]; }
   // Not retired by a reload (node/reload.cpp).
   bool active(std::size_t index) const { return !instances_[index].retired; }
+  // Other nodes this instance heard within the alone warning's window (three
+  // Master_Down_Intervals), by multicast or unicast.
+  std::size_t peers_heard_recently(std::size_t index) const;
   // The instance running `vrid`, if any.
   std::optional<std::size_t> find(std::uint8_t vrid) const;
   // Instances entered service (Start given, and the health check answered if there is one).
@@ -185,6 +188,7 @@ class Node {
   bool presence_for_another_master(std::size_t index, const HeardAdvert& heard) const;
   void on_peer_expiry();
   void check_alone(std::size_t index);
+  std::string split_brain_text(std::size_t index) const;  // a line of the state dump
   void split_brain_on_state_change(std::size_t index, const core::StateChange& change);
   core::Time jittered(core::Time interval);
   bool learned_master(const InstanceState& instance) const;

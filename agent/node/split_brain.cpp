@@ -264,6 +264,14 @@ void Node::on_peer_expiry() {
 
 // A MASTER the priority scheme did not mean to be master, hearing no other node at all although
 // peers are expected, is most likely cut off from them (multicast blocked): say so once.
+std::size_t Node::peers_heard_recently(std::size_t index) const {
+  const InstanceState& instance = instances_[index];
+  const core::Time window = 3 * instance.core.master_down_interval();
+  return static_cast<std::size_t>(
+      std::count_if(instance.peers_heard.begin(), instance.peers_heard.end(),
+                    [&](const PeerHeard& peer) { return now_ - peer.last <= window; }));
+}
+
 void Node::check_alone(std::size_t index) {
   InstanceState& instance = instances_[index];
   const bool candidate = plan_.split_brain.expected_peers && !instance.plan.master_eligible &&

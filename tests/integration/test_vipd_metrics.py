@@ -24,7 +24,7 @@ import pytest
 
 import daemons
 import vipdlab
-from conftest import FAILOVER_MARGIN_S, V3_XDP, record_measure, record_timing
+from conftest import FAILOVER_MARGIN_S, SPLIT_BRAIN_PROBE_S, V3_XDP, record_measure, record_timing
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "deploy" / "prometheus" / "vipd-rules.yml"
@@ -119,6 +119,8 @@ def test_prometheus_sees_the_failover_and_the_split_brain_alert(make_cluster):
                                   "--duration", "30", name="cl-scrape")
         watcher = lab.watch_addresses("n2")
         vipdlab.wait_for(lambda: len(prometheus.query("up")) == 3, timeout=5, desc="targets up")
+        # n2 may have been MASTER for a moment at start-up, before n1's first advert.
+        n2_masters_before = cluster.procs["n2"].master_transitions()
         t0 = cluster.crash("n1")
         event = watcher.wait_event("add", vip, t0, timeout=cluster.master_down_interval(100) + 3)
         took = (event.ts_ns - t0) / 1e9
@@ -143,7 +145,7 @@ def test_prometheus_sees_the_failover_and_the_split_brain_alert(make_cluster):
             target(lab, "n1"): 0.0}
         transitions = prometheus.by_instance(
             'vipd_transitions_total{from="BACKUP",to="MASTER",reason="master_down"}')
-        assert transitions.get(target(lab, "n2")) == 1.0, transitions
+        assert transitions.get(target(lab, "n2")) == n2_masters_before + 1, transitions
         assert not prometheus.query('ALERTS{alertname="VipdVipOnMultipleNodes"}')
 
         # A split brain by hand: the VIP on n3 too. vipd_vip_present is netlink's view, so n3
@@ -153,6 +155,18 @@ def test_prometheus_sees_the_failover_and_the_split_brain_alert(make_cluster):
         vipdlab.wait_for(lambda: prometheus.query(alert), timeout=15, interval=0.5,
                          desc="VipdVipOnMultipleNodes firing")
         assert prometheus.by_instance(present) == {target(lab, "n2"): 1.0, target(lab, "n3"): 1.0}
+        # n2's probes find the second owner, which never answers in VRRP: a foreign split brain,
+        # counted, and the shipped VipdSplitBrainDetected alert fires on n2 alone.
+        foreign = 'vipd_split_brain_events_total{kind="foreign"}'
+        vipdlab.wait_for(lambda: prometheus.by_instance(foreign).get(target(lab, "n2"), 0) >= 1,
+                         timeout=4 * SPLIT_BRAIN_PROBE_S + 10, interval=0.5,
+                         desc=f"{foreign} >= 1 on n2")
+        assert prometheus.by_instance(foreign).get(target(lab, "n3")) == 0.0
+        detected = 'ALERTS{alertname="VipdSplitBrainDetected",alertstate="firing",kind="foreign"}'
+        vipdlab.wait_for(lambda: prometheus.query(detected), timeout=15, interval=0.5,
+                         desc="VipdSplitBrainDetected firing")
+        assert set(prometheus.by_instance(detected)) == {target(lab, "n2")}
+        assert prometheus.by_instance('vipd_peers_heard')[target(lab, "n3")] == 1.0
         lab.node("n3").ip("addr", "del", f"{vip}/32", "dev", "eth0", check=False)
     finally:
         prometheus.stop()

@@ -207,6 +207,9 @@ def test_sigusr1_and_sigusr2_dump_and_never_stop(make_cluster):
     dump = log_lines(master, r"\(vipdtest_VIP_1\) VRID 51 MASTER for \d+ ms, priority 150")
     assert len(dump) == 3, master.log()[-3000:]
     assert "VIPs 198.18.0.100/32 (held)" in dump[0]
+    split_brain = log_lines(master, r"\(vipdtest_VIP_1\) peers heard: .*, split brains settled: "
+                                    r"vrrp 0, foreign 0, no conflict")
+    assert len(split_brain) == 3, master.log()[-3000:]
     stats = log_lines(master, r"adverts sent \d+")
     assert len(stats) >= 3, master.log()[-3000:]
     sent = [int(re.search(r"adverts sent (\d+)", line).group(1)) for line in stats]

@@ -214,6 +214,32 @@ TEST(MetricsFamilies, TransitionsAreExportedAtZeroForEveryKnownKind) {
       0);
 }
 
+// The series the shipped rules VipdSplitBrainDetected and VipdMasterAlone read: both kinds at
+// zero from the start, so increase() sees the first event.
+TEST(MetricsFamilies, SplitBrainSeriesPerInstanceFromTheStart) {
+  Snapshot s = two_instances();
+  s.instances[0].split_brain_vrrp = 3;
+  s.instances[0].split_brain_foreign = 1;
+  s.instances[0].alone = true;
+  s.instances[0].peers_heard = 2;
+  const auto families = render(s);
+  EXPECT_EQ(value(families, "vipd_split_brain_events_total",
+                  {{"iname", "web_VIP_1"}, {"kind", "vrrp"}, {"vrid", "51"}}),
+            3);
+  EXPECT_EQ(value(families, "vipd_split_brain_events_total",
+                  {{"iname", "web_VIP_1"}, {"kind", "foreign"}}),
+            1);
+  EXPECT_EQ(
+      value(families, "vipd_split_brain_events_total", {{"iname", "web_VIP_2"}, {"kind", "vrrp"}}),
+      0);
+  EXPECT_EQ(find(families, "vipd_split_brain_events_total")->metric.size(), 4u);
+  EXPECT_EQ(value(families, "vipd_alone", {{"iname", "web_VIP_1"}}), 1);
+  EXPECT_EQ(value(families, "vipd_alone", {{"iname", "web_VIP_2"}}), 0);
+  EXPECT_EQ(value(families, "vipd_peers_heard", {{"iname", "web_VIP_1"}}), 2);
+  EXPECT_EQ(value(families, "vipd_peers_heard", {{"iname", "web_VIP_2"}}), 0);
+  EXPECT_THAT(scrape(s), HasSubstr("# TYPE vipd_split_brain_events_total counter"));
+}
+
 TEST(MetricsFamilies, NodeFamilies) {
   Snapshot s = two_instances();
   s.port_refusals[8080] = 17;

@@ -362,12 +362,16 @@ TEST_F(ReloadTest, TheStateDumpNamesEveryActiveInstance) {
   next.instances.erase(next.instances.begin());
   reload(next);
   const auto commands = handle(now_ + 1s, DumpState{});
-  EXPECT_EQ(all_of<Log>(commands).size(), 2u) << "the node line and one active instance";
+  EXPECT_EQ(all_of<Log>(commands).size(), 4u)
+      << "the node line, one active instance's state and split-brain lines, the peers";
   const std::string text = logs(commands);
   EXPECT_THAT(text, HasSubstr("State dump: interface eth0, source 198.18.0.2, multicast"));
   EXPECT_THAT(text, HasSubstr("(web_VIP_2) VRID 52 BACKUP for"));
   EXPECT_THAT(text, HasSubstr("master 198.18.0.9"));
   EXPECT_THAT(text, Not(HasSubstr("web_VIP_1")));
+  EXPECT_THAT(text, HasSubstr("(web_VIP_2) peers heard: 198.18.0.9 ("));
+  EXPECT_THAT(text, HasSubstr("split brains settled: vrrp 0, foreign 0, no conflict"));
+  EXPECT_THAT(text, HasSubstr("Unicast peers: none"));
   for (const Command& command : commands) {
     EXPECT_TRUE(std::holds_alternative<Log>(command)) << "a dump only logs";
   }

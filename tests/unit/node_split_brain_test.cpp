@@ -290,6 +290,10 @@ TEST_F(SplitBrainTest, ARivalThatNeverAnswersIsForeignAndDefendedAtMostEveryTenS
   EXPECT_THAT(text, HasSubstr("02:00:00:00:00:09 holds VIP 198.19.0.1 but answers no VRRP advert"));
   EXPECT_GE(announces, 6);
   EXPECT_LE(announces, 6) << "RFC 5227: one announcement per 10 s";
+  // SIGUSR1's dump says so.
+  const std::string dump = logs(handle(since + 60s, DumpState{}));
+  EXPECT_THAT(dump, HasSubstr("split brains settled: vrrp 0, foreign 1, last conflict: VIP "
+                              "198.19.0.1 held by 02:00:00:00:00:09, foreign, "));
 }
 
 TEST_F(SplitBrainTest, AFloodOfForgedClaimsFromRandomMacsCostsAFewFramesAndNeverYields) {
@@ -361,10 +365,15 @@ TEST_F(SplitBrainTest, AMasterThatHearsNobodyWhilePeersAreExpectedSaysSoOnce) {
   EXPECT_THAT(text, HasSubstr("(vi_1) MASTER has heard no other node for "));
   EXPECT_THAT(text, HasSubstr("multicast may be blocked between the nodes; unicast peers: none"));
   EXPECT_EQ(text.find("heard no other node"), text.rfind("heard no other node"));
+  EXPECT_EQ(node_->peers_heard_recently(0), 0u);
   // A lower advert from a peer: not alone any more.
   const auto heard = unicast_advert(timers_.at(TimerKind::Protocol) - 10ms, kRival, 50);
   fire(TimerKind::Protocol);
   EXPECT_FALSE(instance().alone);
+  EXPECT_EQ(node_->peers_heard_recently(0), 1u);
+  // Three Master_Down_Intervals (10.8 s) later it no longer counts as heard.
+  for (int i = 0; i < 120; ++i) fire(TimerKind::Protocol);
+  EXPECT_EQ(node_->peers_heard_recently(0), 0u);
   (void)heard;
 }
 
