@@ -11,7 +11,7 @@ namespace (trafgen, floodgen.py) and crosses the lab switch like the adverts.
 Per row (daemon x class) a fresh lab: both daemons start, n1 must hold every VIP and n2 none,
 --settle seconds pass, then a quiet --baseline window and a --window of flood. Measured per node:
   takeovers    VIPs added on the backup / lost on the master (an agent in each node samples the VIPs
-               it holds every 5 ms: `vipdlab.py _watch-owner`), time some VIP was on both nodes,
+               it holds every 5 ms: `vipdlab.py _sample-owner`), time some VIP was on both nodes,
                and "Entering MASTER STATE" lines of the backup;
   CPU          utime + stime of the daemon's processes (/proc/<pid>/stat), % of one core;
   log          lines written per minute, and the most frequent lines (numbers masked);
