@@ -72,21 +72,6 @@ SETTINGS = {
 SCENARIOS = ("crash", "graceful")
 
 
-class VipdNoBpf(daemons.Vipd):
-    """vipd with its raw-socket receive path (`--no-bpf`): compares the receive paths."""
-
-    name = "vipd-nobpf"
-
-    def command(self, lab, node, settings, run_dir):
-        return [*super().command(lab, node, settings, run_dir), "--no-bpf"]
-
-
-def make_daemon(name: str) -> daemons.Daemon:
-    if name == VipdNoBpf.name:
-        return VipdNoBpf()
-    return daemons.make_daemon(name)
-
-
 @dataclasses.dataclass
 class RunResult:
     takeover_ms: Optional[float]  # None: the backup never took the VIP in time
@@ -386,7 +371,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     runnable: list[daemons.Daemon] = []
     for name in args.daemon.split(","):
         try:
-            daemon = make_daemon(name)
+            daemon = daemons.make_daemon(name)
         except ValueError as exc:
             parser.error(str(exc))
         why_not = daemon.available()

@@ -44,17 +44,6 @@ SETTINGS = {"v3-100ms": (3, 0.1), "v2-1s": (2, 1.0)}
 BLOCKS = ("ip", "l2")
 
 
-class VipdNoBpf(daemons.Vipd):
-    name = "vipd-nobpf"
-
-    def command(self, lab, node, settings, run_dir):
-        return [*super().command(lab, node, settings, run_dir), "--no-bpf"]
-
-
-def make_daemon(name: str) -> daemons.Daemon:
-    return VipdNoBpf() if name == VipdNoBpf.name else daemons.make_daemon(name)
-
-
 def window_s(interval: float) -> float:
     return daemons.master_down_interval(interval, PRIORITIES["n3"]) + PROBE_S + MARGIN_S + EXTRA_S
 
@@ -149,7 +138,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             parser.error(f"unknown block {block}")
     runnable = []
     for name in args.daemon.split(","):
-        daemon = make_daemon(name)
+        daemon = daemons.make_daemon(name)
         problem = daemon.available()
         if problem:
             parser.error(f"{name}: {problem}")

@@ -442,7 +442,16 @@ class IpfailoverVipd(Vipd):
         return {**super().environment(lab, node, settings), **self.env}
 
 
-DAEMONS = {"keepalived": Keepalived, "vipd": Vipd}
+class VipdNoBpf(Vipd):
+    """vipd with its raw-socket receive path (`--no-bpf`): compares the receive paths."""
+
+    name = "vipd-nobpf"
+
+    def command(self, lab, node, settings, run_dir):
+        return [*super().command(lab, node, settings, run_dir), "--no-bpf"]
+
+
+DAEMONS = {"keepalived": Keepalived, "vipd": Vipd, "vipd-nobpf": VipdNoBpf}
 
 
 def make_daemon(name: str) -> Daemon:
