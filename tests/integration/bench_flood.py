@@ -57,38 +57,24 @@ ADVERT_RATE_SURPLUS = 0.15     # more (see vipd_misses)
 COUNT_TOLERANCE = 0.005   # counted vs sent, after the kernel's own drop counters
 
 
-@dataclasses.dataclass(frozen=True)
-class Flavor:
-    name: str
-    bpf: bool = True
-
-    @property
-    def is_vipd(self) -> bool:
-        return self.name.startswith("vipd")
-
-
-FLAVORS = {"vipd": Flavor("vipd", True), "vipd-nobpf": Flavor("vipd-nobpf", False),
-           "keepalived": Flavor("keepalived", False)}
+Flavor = bench_scale.Flavor
+FLAVORS = bench_scale.FLAVORS
 
 
 # ----------------------------------------------------------------------------------------------
 # Daemons
 
 
-def vipd_args(flavor: Flavor, instances: int, version: int) -> tuple[str, ...]:
-    args = ["--vip-groups", "0", "--vrrp-id-offset", "0", "--monitor-port", "0"]
-    if version == 2:
-        args += ["--auth-pass", PASSWORD]
-    if not flavor.bpf:
-        args.append("--no-bpf")
-    return tuple(args)
+def vipd_args(flavor: Flavor, version: int) -> tuple[str, ...]:
+    """One instance per VIP (as bench_scale), the lab's password for VRRPv2."""
+    return bench_scale.vipd_extra_args(flavor.bpf) + (("--auth-pass", PASSWORD) if version == 2 else ())
 
 
 def settings_for(flavor: Flavor, flood: floodgen.FloodClass, lab: vipdlab.Lab, instances: int,
                  priority: int) -> daemons.VrrpSettings:
     version = flood.version
     peers = tuple(n.ipv4 for n in lab.nodes) if flood.unicast_config else ()
-    extra = vipd_args(flavor, instances, version) if flavor.is_vipd else ()
+    extra = vipd_args(flavor, version) if flavor.is_vipd else ()
     if flavor.is_vipd and flood.allowed_sources:
         extra += ("--allowed-sources", ",".join(n.ipv4 for n in lab.nodes))
     return daemons.VrrpSettings(vip=bench_scale.vip_ranges(instances), priority=priority, vrid=1,

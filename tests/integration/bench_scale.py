@@ -153,7 +153,7 @@ class Flavor:
 
 
 FLAVORS = {"vipd": Flavor("vipd", True), "vipd-nobpf": Flavor("vipd-nobpf", False),
-           "keepalived": Flavor("keepalived")}
+           "keepalived": Flavor("keepalived", False)}
 
 
 # ----------------------------------------------------------------------------------------------
