@@ -1100,24 +1100,19 @@ class OwnerWatcher:
 
     def gains(self, since_ns: int, until_ns: int) -> int:
         """VIPs added in (since, until]: one per VIP per change that adds it."""
-        count, held = 0, self.held_at(since_ns)
-        for change in self.changes():
-            if since_ns < change.ts_ns <= until_ns:
-                count += len(change.held - held)
-            if change.ts_ns > until_ns:
-                break
-            if change.ts_ns > since_ns:
-                held = change.held
-        return count
+        return self._moves(since_ns, until_ns, added=True)
 
     def losses(self, since_ns: int, until_ns: int) -> int:
+        """VIPs removed in (since, until]: one per VIP per change that removes it."""
+        return self._moves(since_ns, until_ns, added=False)
+
+    def _moves(self, since_ns: int, until_ns: int, added: bool) -> int:
         count, held = 0, self.held_at(since_ns)
         for change in self.changes():
-            if since_ns < change.ts_ns <= until_ns:
-                count += len(held - change.held)
             if change.ts_ns > until_ns:
                 break
             if change.ts_ns > since_ns:
+                count += len(change.held - held if added else held - change.held)
                 held = change.held
         return count
 
