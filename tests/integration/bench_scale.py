@@ -76,18 +76,6 @@ def lab_subnet(vip_count: int) -> str:
     return SUBNET if vip_count <= 200 else "198.18.0.0/20"
 
 
-def instance_vips(vips: list[str], instances: int) -> list[list[str]]:
-    """The VIPs of each instance, split as vipd's --vip-groups splits them (ipfailover's
-    OPENSHIFT_HA_VIP_GROUPS: contiguous runs, the first ones one longer)."""
-    size, extra = divmod(len(vips), instances)
-    result, pos = [], 0
-    for n in range(instances):
-        take = size + (1 if n < extra else 0)
-        result.append(vips[pos:pos + take])
-        pos += take
-    return result
-
-
 def master_down_s(interval: float) -> float:
     return daemons.master_down_interval(interval, BACKUP_PRIORITY)
 
@@ -107,7 +95,7 @@ class ScaleKeepalived(daemons.Keepalived):
 
     def config(self, settings: daemons.VrrpSettings, node: vipdlab.Node) -> str:
         lines = ["global_defs {", f"   router_id {settings.config_name}_{node.name}", "}", ""]
-        groups = instance_vips(vip_list(self.vips), self.instances)
+        groups = daemons.split_contiguous(vip_list(self.vips), self.instances)
         for n, vips in enumerate(groups, start=1):
             lines += [
                 f"vrrp_instance {settings.config_name}_VIP_{n} {{",
