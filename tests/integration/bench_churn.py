@@ -33,6 +33,7 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_scale  # noqa: E402
+import benchstats  # noqa: E402
 import daemons  # noqa: E402
 import procstats  # noqa: E402
 import vipdlab  # noqa: E402
@@ -251,8 +252,7 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if os.geteuid() != 0:
-        print("bench-churn.sh: run as root", file=sys.stderr)
+    if benchstats.not_root("bench-churn.sh"):
         return 1
     result = run_churn(args)
     print(report(result))

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import random
 import sys
 import time
@@ -44,7 +43,7 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import daemons  # noqa: E402
 from benchstats import (POLL_INTERVAL, POLL_TIMEOUT, REFERENCE, Stats, block_sizes,  # noqa: E402
-                        client_outage_ms, environment, fmt)
+                        client_outage_ms, environment, fmt, not_root)
 import vipdlab  # noqa: E402
 
 MASTER_PRIORITY = 150
@@ -349,8 +348,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.from_json:
         return report_from_json(args.from_json)
-    if os.geteuid() != 0:
-        print("bench-failover.sh: run as root (network namespaces): sudo scripts/bench-failover.sh", file=sys.stderr)
+    if not_root("bench-failover.sh"):
         return 1
     if args.seed is not None:
         random.seed(args.seed)

@@ -42,6 +42,7 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_scale  # noqa: E402
+import benchstats  # noqa: E402
 import daemons  # noqa: E402
 import floodgen  # noqa: E402
 import procstats  # noqa: E402
@@ -422,15 +423,13 @@ def run(args) -> list[Row]:
                   file=sys.stderr, flush=True)
             rows.append(row)
             if args.json:
-                with open(args.json, "a") as handle:
-                    handle.write(json.dumps(dataclasses.asdict(row)) + "\n")
+                benchstats.append_json_line(args.json, row)
     return rows
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if os.geteuid() != 0:
-        print("bench-flood.sh: run as root (network namespaces)", file=sys.stderr)
+    if benchstats.not_root("bench-flood.sh"):
         return 1
     rows = run(args)
     print(report(rows, args))

@@ -42,7 +42,7 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import daemons  # noqa: E402
-from benchstats import REFERENCE  # noqa: E402
+from benchstats import REFERENCE, append_json_line, not_root  # noqa: E402
 from procstats import CLK_TCK, context_switches, cpu_ticks, memory_kib, process_tree  # noqa: E402
 import vipdlab  # noqa: E402
 
@@ -464,8 +464,7 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if os.geteuid() != 0:
-        print("bench-scale.sh: run as root (network namespaces): sudo scripts/bench-scale.sh", file=sys.stderr)
+    if not_root("bench-scale.sh"):
         return 1
     rows = []
     for interval in args.interval_list:
@@ -479,8 +478,7 @@ def main(argv=None) -> int:
                       f"{row.failover or 'none'}", file=sys.stderr, flush=True)
                 runs[name].append(row)
                 if args.json:
-                    with open(args.json, "a") as handle:
-                        handle.write(json.dumps(dataclasses.asdict(row)) + "\n")
+                    append_json_line(args.json, row)
         rows += [median_row(runs[name]) for name in args.daemons]
     print(report(rows, args))
     return 1 if any(r.failover for r in rows) else 0

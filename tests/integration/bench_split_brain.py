@@ -32,7 +32,7 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import daemons  # noqa: E402
-from benchstats import Stats, environment  # noqa: E402
+from benchstats import Stats, environment, not_root  # noqa: E402
 import vipdlab  # noqa: E402
 
 PRIORITIES = {"n1": 150, "n2": 100, "n3": 50}
@@ -123,8 +123,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--runs", type=int, default=20, help="trials per daemon, setting and block")
     parser.add_argument("--json", type=Path, help="also write the raw trials here")
     args = parser.parse_args(argv)
-    if os.geteuid() != 0:
-        print("bench-split-brain.sh: run as root (network namespaces)", file=sys.stderr)
+    if not_root("bench-split-brain.sh"):
         return 1
     if not 1 <= args.runs <= 1000:
         parser.error("--runs must be 1..1000")

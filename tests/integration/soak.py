@@ -50,6 +50,7 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_scale  # noqa: E402
 import bench_starve  # noqa: E402
+import benchstats  # noqa: E402
 import daemons  # noqa: E402
 import procstats  # noqa: E402
 import soakstats  # noqa: E402
@@ -399,8 +400,7 @@ def run_soak(args, vipd: Optional[daemons.Vipd] = None) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if os.geteuid() != 0:
-        print("soak.sh: run as root", file=sys.stderr)
+    if benchstats.not_root("soak.sh"):
         return 1
     result = run_soak(args)
     print(report(result))
