@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import random
 import sys
 import time
@@ -43,7 +42,7 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import daemons  # noqa: E402
 from benchstats import (POLL_INTERVAL, POLL_TIMEOUT, REFERENCE, Stats, block_sizes,  # noqa: E402
-                        client_outage_ms, environment, fmt)
+                        client_outage_ms, environment, fmt, not_root)
 import vipdlab  # noqa: E402
 
 CHECK_INTERVAL = 2.0
@@ -222,8 +221,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         report(results, raw["args"]["runs"], len(block_sizes(raw["args"]["runs"], raw["args"]["rounds"])),
                raw["start"], raw["end"], raw.get("minutes", 0))
         return 0
-    if os.geteuid() != 0:
-        print("bench-appfail.sh: run as root (network namespaces): sudo scripts/bench-appfail.sh", file=sys.stderr)
+    if not_root("bench-appfail.sh"):
         return 1
     if not 1 <= args.runs <= 1000:
         parser.error("--runs must be 1..1000")

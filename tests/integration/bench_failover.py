@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import random
 import sys
 import time
@@ -44,7 +43,7 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import daemons  # noqa: E402
 from benchstats import (POLL_INTERVAL, POLL_TIMEOUT, REFERENCE, Stats, block_sizes,  # noqa: E402
-                        client_outage_ms, environment, fmt)
+                        client_outage_ms, environment, fmt, not_root)
 import vipdlab  # noqa: E402
 
 MASTER_PRIORITY = 150
@@ -70,21 +69,6 @@ SETTINGS = {
     "v3-10ms": Setting("v3-10ms", "v3, 0.01 s", 3, 0.01),
 }
 SCENARIOS = ("crash", "graceful")
-
-
-class VipdNoBpf(daemons.Vipd):
-    """vipd with its raw-socket receive path (`--no-bpf`): compares the receive paths."""
-
-    name = "vipd-nobpf"
-
-    def command(self, lab, node, settings, run_dir):
-        return [*super().command(lab, node, settings, run_dir), "--no-bpf"]
-
-
-def make_daemon(name: str) -> daemons.Daemon:
-    if name == VipdNoBpf.name:
-        return VipdNoBpf()
-    return daemons.make_daemon(name)
 
 
 @dataclasses.dataclass
@@ -364,8 +348,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.from_json:
         return report_from_json(args.from_json)
-    if os.geteuid() != 0:
-        print("bench-failover.sh: run as root (network namespaces): sudo scripts/bench-failover.sh", file=sys.stderr)
+    if not_root("bench-failover.sh"):
         return 1
     if args.seed is not None:
         random.seed(args.seed)
@@ -386,7 +369,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     runnable: list[daemons.Daemon] = []
     for name in args.daemon.split(","):
         try:
-            daemon = make_daemon(name)
+            daemon = daemons.make_daemon(name)
         except ValueError as exc:
             parser.error(str(exc))
         why_not = daemon.available()

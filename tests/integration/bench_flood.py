@@ -11,7 +11,7 @@ namespace (trafgen, floodgen.py) and crosses the lab switch like the adverts.
 Per row (daemon x class) a fresh lab: both daemons start, n1 must hold every VIP and n2 none,
 --settle seconds pass, then a quiet --baseline window and a --window of flood. Measured per node:
   takeovers    VIPs added on the backup / lost on the master (an agent in each node samples the VIPs
-               it holds every 5 ms: `vipdlab.py _watch-owner`), time some VIP was on both nodes,
+               it holds every 5 ms: `vipdlab.py _sample-owner`), time some VIP was on both nodes,
                and "Entering MASTER STATE" lines of the backup;
   CPU          utime + stime of the daemon's processes (/proc/<pid>/stat), % of one core;
   log          lines written per minute, and the most frequent lines (numbers masked);
@@ -42,6 +42,7 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_scale  # noqa: E402
+import benchstats  # noqa: E402
 import daemons  # noqa: E402
 import floodgen  # noqa: E402
 import procstats  # noqa: E402
@@ -57,38 +58,24 @@ ADVERT_RATE_SURPLUS = 0.15     # more (see vipd_misses)
 COUNT_TOLERANCE = 0.005   # counted vs sent, after the kernel's own drop counters
 
 
-@dataclasses.dataclass(frozen=True)
-class Flavor:
-    name: str
-    bpf: bool = True
-
-    @property
-    def is_vipd(self) -> bool:
-        return self.name.startswith("vipd")
-
-
-FLAVORS = {"vipd": Flavor("vipd", True), "vipd-nobpf": Flavor("vipd-nobpf", False),
-           "keepalived": Flavor("keepalived", False)}
+Flavor = bench_scale.Flavor
+FLAVORS = bench_scale.FLAVORS
 
 
 # ----------------------------------------------------------------------------------------------
 # Daemons
 
 
-def vipd_args(flavor: Flavor, instances: int, version: int) -> tuple[str, ...]:
-    args = ["--vip-groups", "0", "--vrrp-id-offset", "0", "--monitor-port", "0"]
-    if version == 2:
-        args += ["--auth-pass", PASSWORD]
-    if not flavor.bpf:
-        args.append("--no-bpf")
-    return tuple(args)
+def vipd_args(flavor: Flavor, version: int) -> tuple[str, ...]:
+    """One instance per VIP (as bench_scale), the lab's password for VRRPv2."""
+    return bench_scale.vipd_extra_args(flavor.bpf) + (("--auth-pass", PASSWORD) if version == 2 else ())
 
 
 def settings_for(flavor: Flavor, flood: floodgen.FloodClass, lab: vipdlab.Lab, instances: int,
                  priority: int) -> daemons.VrrpSettings:
     version = flood.version
     peers = tuple(n.ipv4 for n in lab.nodes) if flood.unicast_config else ()
-    extra = vipd_args(flavor, instances, version) if flavor.is_vipd else ()
+    extra = vipd_args(flavor, version) if flavor.is_vipd else ()
     if flavor.is_vipd and flood.allowed_sources:
         extra += ("--allowed-sources", ",".join(n.ipv4 for n in lab.nodes))
     return daemons.VrrpSettings(vip=bench_scale.vip_ranges(instances), priority=priority, vrid=1,
@@ -436,15 +423,13 @@ def run(args) -> list[Row]:
                   file=sys.stderr, flush=True)
             rows.append(row)
             if args.json:
-                with open(args.json, "a") as handle:
-                    handle.write(json.dumps(dataclasses.asdict(row)) + "\n")
+                benchstats.append_json_line(args.json, row)
     return rows
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if os.geteuid() != 0:
-        print("bench-flood.sh: run as root (network namespaces)", file=sys.stderr)
+    if benchstats.not_root("bench-flood.sh"):
         return 1
     rows = run(args)
     print(report(rows, args))

@@ -42,7 +42,7 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import daemons  # noqa: E402
-from benchstats import REFERENCE  # noqa: E402
+from benchstats import REFERENCE, append_json_line, not_root  # noqa: E402
 from procstats import CLK_TCK, context_switches, cpu_ticks, memory_kib, process_tree  # noqa: E402
 import vipdlab  # noqa: E402
 
@@ -76,18 +76,6 @@ def lab_subnet(vip_count: int) -> str:
     return SUBNET if vip_count <= 200 else "198.18.0.0/20"
 
 
-def instance_vips(vips: list[str], instances: int) -> list[list[str]]:
-    """The VIPs of each instance, split as vipd's --vip-groups splits them (ipfailover's
-    OPENSHIFT_HA_VIP_GROUPS: contiguous runs, the first ones one longer)."""
-    size, extra = divmod(len(vips), instances)
-    result, pos = [], 0
-    for n in range(instances):
-        take = size + (1 if n < extra else 0)
-        result.append(vips[pos:pos + take])
-        pos += take
-    return result
-
-
 def master_down_s(interval: float) -> float:
     return daemons.master_down_interval(interval, BACKUP_PRIORITY)
 
@@ -107,7 +95,7 @@ class ScaleKeepalived(daemons.Keepalived):
 
     def config(self, settings: daemons.VrrpSettings, node: vipdlab.Node) -> str:
         lines = ["global_defs {", f"   router_id {settings.config_name}_{node.name}", "}", ""]
-        groups = instance_vips(vip_list(self.vips), self.instances)
+        groups = daemons.split_contiguous(vip_list(self.vips), self.instances)
         for n, vips in enumerate(groups, start=1):
             lines += [
                 f"vrrp_instance {settings.config_name}_VIP_{n} {{",
@@ -153,7 +141,7 @@ class Flavor:
 
 
 FLAVORS = {"vipd": Flavor("vipd", True), "vipd-nobpf": Flavor("vipd-nobpf", False),
-           "keepalived": Flavor("keepalived")}
+           "keepalived": Flavor("keepalived", False)}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -476,8 +464,7 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if os.geteuid() != 0:
-        print("bench-scale.sh: run as root (network namespaces): sudo scripts/bench-scale.sh", file=sys.stderr)
+    if not_root("bench-scale.sh"):
         return 1
     rows = []
     for interval in args.interval_list:
@@ -491,8 +478,7 @@ def main(argv=None) -> int:
                       f"{row.failover or 'none'}", file=sys.stderr, flush=True)
                 runs[name].append(row)
                 if args.json:
-                    with open(args.json, "a") as handle:
-                        handle.write(json.dumps(dataclasses.asdict(row)) + "\n")
+                    append_json_line(args.json, row)
         rows += [median_row(runs[name]) for name in args.daemons]
     print(report(rows, args))
     return 1 if any(r.failover for r in rows) else 0

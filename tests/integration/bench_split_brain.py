@@ -32,7 +32,7 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import daemons  # noqa: E402
-from benchstats import Stats, environment  # noqa: E402
+from benchstats import Stats, environment, not_root  # noqa: E402
 import vipdlab  # noqa: E402
 
 PRIORITIES = {"n1": 150, "n2": 100, "n3": 50}
@@ -42,17 +42,6 @@ EXTRA_S = 3.0
 QUIET_S = 2.0
 SETTINGS = {"v3-100ms": (3, 0.1), "v2-1s": (2, 1.0)}
 BLOCKS = ("ip", "l2")
-
-
-class VipdNoBpf(daemons.Vipd):
-    name = "vipd-nobpf"
-
-    def command(self, lab, node, settings, run_dir):
-        return [*super().command(lab, node, settings, run_dir), "--no-bpf"]
-
-
-def make_daemon(name: str) -> daemons.Daemon:
-    return VipdNoBpf() if name == VipdNoBpf.name else daemons.make_daemon(name)
 
 
 def window_s(interval: float) -> float:
@@ -134,8 +123,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--runs", type=int, default=20, help="trials per daemon, setting and block")
     parser.add_argument("--json", type=Path, help="also write the raw trials here")
     args = parser.parse_args(argv)
-    if os.geteuid() != 0:
-        print("bench-split-brain.sh: run as root (network namespaces)", file=sys.stderr)
+    if not_root("bench-split-brain.sh"):
         return 1
     if not 1 <= args.runs <= 1000:
         parser.error("--runs must be 1..1000")
@@ -149,7 +137,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             parser.error(f"unknown block {block}")
     runnable = []
     for name in args.daemon.split(","):
-        daemon = make_daemon(name)
+        daemon = daemons.make_daemon(name)
         problem = daemon.available()
         if problem:
             parser.error(f"{name}: {problem}")

@@ -27,6 +27,7 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_scale  # noqa: E402
+import benchstats  # noqa: E402
 import daemons  # noqa: E402
 import procstats  # noqa: E402
 import vipdlab  # noqa: E402
@@ -217,8 +218,7 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if os.geteuid() != 0:
-        print("bench-starve.sh: run as root", file=sys.stderr)
+    if benchstats.not_root("bench-starve.sh"):
         return 1
     rows = []
     plan = []
@@ -235,8 +235,7 @@ def main(argv=None) -> int:
               f"{row.master_cpu:.2f} / {row.backup_cpu:.2f} %", file=sys.stderr, flush=True)
         rows.append(row)
         if args.json:
-            with open(args.json, "a") as handle:
-                handle.write(json.dumps(dataclasses.asdict(row)) + "\n")
+            benchstats.append_json_line(args.json, row)
     print(report(rows, args))
     return 1 if any(r.flaps for r in rows if r.daemon == "vipd" and r.stress and r.nice == 0) else 0
 

@@ -1,13 +1,16 @@
 """Shared by the lab benchmarks: the client's poll settings, nearest-rank percentiles, a median /
-p90 / max cell, the client-visible outage, the machine's environment and the alternating blocks."""
+p90 / max cell, the client-visible outage, the machine's environment, the alternating blocks, the
+root check and the JSON-lines rows."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import platform
 import statistics
+import sys
 import time
 from typing import Optional
 
@@ -67,3 +70,17 @@ def block_sizes(runs: int, rounds: int) -> list[int]:
     """`runs` split into at most `rounds` blocks, as even as can be (the daemons take turns)."""
     rounds = max(1, min(rounds, runs))
     return [runs // rounds + (1 if i < runs % rounds else 0) for i in range(rounds)]
+
+
+def not_root(script: str) -> bool:
+    """True, after saying so on stderr, unless running as root (the lab's network namespaces)."""
+    if os.geteuid() == 0:
+        return False
+    print(f"{script}: run as root (network namespaces): sudo scripts/{script}", file=sys.stderr)
+    return True
+
+
+def append_json_line(path: str, row) -> None:
+    """One raw row (a dataclass) appended to a JSON-lines file."""
+    with open(path, "a") as handle:
+        handle.write(json.dumps(dataclasses.asdict(row)) + "\n")

@@ -260,6 +260,18 @@ class IpfailoverInstance:
     vips: list[str]
 
 
+def split_contiguous(vips: list[str], groups: int) -> list[list[str]]:
+    """The VIPs in `groups` contiguous runs, the first ones one longer: how vipd's --vip-groups and
+    ipfailover's OPENSHIFT_HA_VIP_GROUPS split them."""
+    size, extra = divmod(len(vips), groups)
+    result, pos = [], 0
+    for n in range(groups):
+        take = size + (1 if n < extra else 0)
+        result.append(vips[pos:pos + take])
+        pos += take
+    return result
+
+
 class Ipfailover:
     """What ipfailover's generator (openshift/images ipfailover/keepalived lib/config-generators.sh)
     writes for an OPENSHIFT_HA_* environment, re-implemented from its behaviour as docs/CONFIG.md
@@ -324,14 +336,7 @@ class Ipfailover:
         groups = int(self.get("OPENSHIFT_HA_VIP_GROUPS", "0"))
         if groups <= 0:
             return [[v] for v in vips]
-        groups = min(groups, len(vips))
-        size, extra = divmod(len(vips), groups)
-        result, pos = [], 0
-        for n in range(groups):
-            take = size + (1 if n < extra else 0)
-            result.append(vips[pos:pos + take])
-            pos += take
-        return result
+        return split_contiguous(vips, min(groups, len(vips)))
 
     def instances(self, node_ip: str) -> list[IpfailoverInstance]:
         offset = int(self.get("OPENSHIFT_HA_VRRP_ID_OFFSET", "10"))
@@ -442,7 +447,16 @@ class IpfailoverVipd(Vipd):
         return {**super().environment(lab, node, settings), **self.env}
 
 
-DAEMONS = {"keepalived": Keepalived, "vipd": Vipd}
+class VipdNoBpf(Vipd):
+    """vipd with its raw-socket receive path (`--no-bpf`): compares the receive paths."""
+
+    name = "vipd-nobpf"
+
+    def command(self, lab, node, settings, run_dir):
+        return [*super().command(lab, node, settings, run_dir), "--no-bpf"]
+
+
+DAEMONS = {"keepalived": Keepalived, "vipd": Vipd, "vipd-nobpf": VipdNoBpf}
 
 
 def make_daemon(name: str) -> Daemon:

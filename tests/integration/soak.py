@@ -12,7 +12,8 @@ random --hold and followed by a random --quiet pause:
   stress     stress-ng --cpu <cores> in the client namespace for the hold
   reload     SIGHUP to every vipd
   app        the master's HTTP service killed (its port check fails), restarted after the hold
-An agent in each node samples the VIPs it holds every 5 ms (`vipdlab.py _watch-owner`, nice -10);
+An agent in each node samples the VIPs it holds (`vipdlab.py _sample-owner`: a netlink dump every
+5 ms plus every address event on arrival, nice -10);
 every --sample-every s the harness reads each vipd's RSS and open fds. Reported (soakstats.py):
   dual owner      time a VIP was held by two connected nodes beyond one Master_Down_Interval
                   (+ two sampling periods): must be 0. Not connected: a killed daemon's node until
@@ -49,6 +50,7 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_scale  # noqa: E402
 import bench_starve  # noqa: E402
+import benchstats  # noqa: E402
 import daemons  # noqa: E402
 import procstats  # noqa: E402
 import soakstats  # noqa: E402
@@ -398,8 +400,7 @@ def run_soak(args, vipd: Optional[daemons.Vipd] = None) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if os.geteuid() != 0:
-        print("soak.sh: run as root", file=sys.stderr)
+    if benchstats.not_root("soak.sh"):
         return 1
     result = run_soak(args)
     print(report(result))

@@ -721,10 +721,10 @@ class Lab:
         return AddressWatcher(proc)
 
     def watch_owner(self, node, vips: list[str], interval: float = 0.005) -> "OwnerWatcher":
-        """Samples which of `vips` the node holds every `interval` s (default 5 ms)."""
+        """Which of `vips` one node holds, over time (the `_sample-owner` agent; see OwnerWatcher)."""
         node = self.node(node)
-        proc = self.start_agent(node, "_watch-owner", "--vips", ",".join(vips), "--interval",
-                                str(interval), name=f"{node.name}-ownerwatch")
+        proc = self.start_agent(node, "_sample-owner", "--addresses", ",".join(vips), "--interval",
+                                str(interval), name=f"{node.name}-owner")
         return OwnerWatcher(proc, vips)
 
     def watch_adverts(self, node) -> "AdvertWatcher":
@@ -733,11 +733,8 @@ class Lab:
         return AdvertWatcher(proc)
 
     def sample_owners(self, address: str, interval: float = 0.005) -> "OwnerSampler":
-        """One agent per node sampling whether it holds `address` (see OwnerSampler)."""
-        procs = {n.name: self.start_agent(n, "_sample-owner", "--address", address,
-                                          "--interval", str(interval), name=f"{n.name}-owner")
-                 for n in self.nodes}
-        return OwnerSampler(procs, interval)
+        """Which nodes hold `address`, over time: one watch_owner per node (see OwnerSampler)."""
+        return OwnerSampler(address, {n.name: self.watch_owner(n, [address], interval) for n in self.nodes})
 
     def watch_arp(self, node) -> "ArpWatcher":
         node = self.node(node)
@@ -933,26 +930,17 @@ class AdvertWatcher(_StampedWatcher):
 
 
 class OwnerSampler:
-    """Who holds an address, on every node, over time. One agent per node namespace samples eth0
-    with a netlink dump every `interval` (5 ms) and also takes every RTM_NEWADDR/DELADDR event as it
-    arrives; it prints `<CLOCK_MONOTONIC ns> <1|0>` whenever the answer changes (the first line is
-    the state at start) and once a second `GAP <max ns between dumps> <dumps> <dumps later than
-    10 ms>`, so a test can show the sampling kept up."""
+    """Who holds one address, on every node, over time: the OwnerWatcher of each node (one
+    `_sample-owner` agent per namespace), merged."""
 
-    LATE_NS = 10_000_000
-
-    def __init__(self, procs: dict[str, Proc], interval: float):
-        self.procs = procs
-        self.interval = interval
+    def __init__(self, address: str, watchers: dict[str, "OwnerWatcher"]):
+        self.address = address
+        self.watchers = watchers
 
     def changes(self) -> list[tuple[int, str, bool]]:
         """(time, node, holds) for every node's initial state and every change, in time order."""
-        result = []
-        for node, proc in self.procs.items():
-            for line in list(proc.lines):
-                parts = line.split()
-                if len(parts) == 2 and parts[0].isdigit():
-                    result.append((int(parts[0]), node, parts[1] == "1"))
+        result = [(change.ts_ns, node, self.address in change.held)
+                  for node, watcher in self.watchers.items() for change in watcher.changes()]
         result.sort()
         return result
 
@@ -1012,23 +1000,17 @@ class OwnerSampler:
 
     def sampling(self) -> tuple[int, int, int]:
         """(max gap between dumps in ns, dumps, dumps later than 10 ms) over all nodes."""
-        worst, dumps, late = 0, 0, 0
-        for proc in self.procs.values():
-            for line in list(proc.lines):
-                parts = line.split()
-                if len(parts) == 4 and parts[0] == "GAP":
-                    worst = max(worst, int(parts[1]))
-                    dumps += int(parts[2])
-                    late += int(parts[3])
-        return worst, dumps, late
+        windows = [w.sampling() for w in self.watchers.values()]
+        return (max((w[0] for w in windows), default=0), sum(w[1] for w in windows),
+                sum(w[2] for w in windows))
 
     def describe(self, since_ns: int = 0) -> str:
         return ", ".join(f"{(ts - since_ns) / 1e9:+.3f}s {node} {'+' if holds else '-'}"
                          for ts, node, holds in self.changes() if ts >= since_ns)
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            proc.stop(timeout=2)
+        for watcher in self.watchers.values():
+            watcher.stop()
 
 
 @dataclasses.dataclass
@@ -1076,21 +1058,37 @@ class OwnerChange:
 
 
 class OwnerWatcher:
-    """Which of a list of VIPs one node holds, sampled every few ms by an agent in its namespace
-    (`_watch-owner`): the changes, with their sample time."""
+    """Which of a list of VIPs one node holds, over time. The `_sample-owner` agent in the node's
+    namespace takes a netlink dump of eth0's addresses every `interval` (5 ms) plus every
+    RTM_NEWADDR/DELADDR event as it arrives, and prints `<CLOCK_MONOTONIC ns> <held, comma
+    separated, or ->` whenever the held set changes (the first line is the state at start), once a
+    second `GAP <max ns between dumps> <dumps> <dumps later than 10 ms>` so a test can show the
+    sampling kept up, and on exit `STATS <dumps> <max ns between dumps>`."""
+
+    LATE_NS = 10_000_000
 
     def __init__(self, proc: Proc, vips: list[str]):
         self.proc = proc
         self.vips = list(vips)
 
     def changes(self) -> list[OwnerChange]:
+        """The state at start, then every change, in time order."""
         result = []
         for line in list(self.proc.lines):
             parts = line.split()
-            if len(parts) == 3 and parts[0].isdigit():
-                held = frozenset() if parts[2] == "-" else frozenset(parts[2].split(","))
+            if len(parts) == 2 and parts[0].isdigit():
+                held = frozenset() if parts[1] == "-" else frozenset(parts[1].split(","))
                 result.append(OwnerChange(int(parts[0]), held))
         return result
+
+    def sampling(self) -> tuple[int, int, int]:
+        """(max gap between dumps in ns, dumps, dumps later than 10 ms) over the GAP windows so far."""
+        worst, dumps, late = 0, 0, 0
+        for line in list(self.proc.lines):
+            parts = line.split()
+            if len(parts) == 4 and parts[0] == "GAP":
+                worst, dumps, late = max(worst, int(parts[1])), dumps + int(parts[2]), late + int(parts[3])
+        return worst, dumps, late
 
     def held_at(self, ts_ns: int) -> frozenset:
         held: frozenset = frozenset()
@@ -1102,24 +1100,19 @@ class OwnerWatcher:
 
     def gains(self, since_ns: int, until_ns: int) -> int:
         """VIPs added in (since, until]: one per VIP per change that adds it."""
-        count, held = 0, self.held_at(since_ns)
-        for change in self.changes():
-            if since_ns < change.ts_ns <= until_ns:
-                count += len(change.held - held)
-            if change.ts_ns > until_ns:
-                break
-            if change.ts_ns > since_ns:
-                held = change.held
-        return count
+        return self._moves(since_ns, until_ns, added=True)
 
     def losses(self, since_ns: int, until_ns: int) -> int:
+        """VIPs removed in (since, until]: one per VIP per change that removes it."""
+        return self._moves(since_ns, until_ns, added=False)
+
+    def _moves(self, since_ns: int, until_ns: int, added: bool) -> int:
         count, held = 0, self.held_at(since_ns)
         for change in self.changes():
-            if since_ns < change.ts_ns <= until_ns:
-                count += len(held - change.held)
             if change.ts_ns > until_ns:
                 break
             if change.ts_ns > since_ns:
+                count += len(change.held - held if added else held - change.held)
                 held = change.held
         return count
 
@@ -1361,28 +1354,39 @@ def _addresses_now(sock: socket.socket, family: int, seq: int) -> set[tuple[int,
 
 
 def _agent_sample_owner(args) -> int:
-    """Prints `<CLOCK_MONOTONIC ns> <1|0>` when eth0 starts or stops holding --address (first line:
-    the state at start), from a netlink dump every --interval s and from address events on
-    arrival, and `GAP <max ns between dumps> <dumps> <dumps later than 10 ms>` once a second."""
+    """Prints `<CLOCK_MONOTONIC ns> <held, comma separated, or ->` whenever the set of --addresses
+    eth0 holds changes (first line: the state at start), from a netlink dump every --interval s and
+    from address events on arrival; `GAP <max ns between dumps> <dumps> <dumps later than 10 ms>`
+    once a second; on exit (SIGTERM or --duration) `STATS <dumps> <max ns between dumps>`."""
     import select
-    wanted = ipaddress.ip_address(args.address)
-    family = socket.AF_INET if wanted.version == 4 else socket.AF_INET6
+    wanted = {ipaddress.ip_address(a): a for a in args.addresses.split(",") if a}
+    order = list(wanted.values())
+    families = sorted({socket.AF_INET if a.version == 4 else socket.AF_INET6 for a in wanted})
     ifindex = socket.if_nametoindex("eth0")
     events = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
     events.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-    events.bind((0, RTMGRP_IPV4_IFADDR if wanted.version == 4 else RTMGRP_IPV6_IFADDR))
+    events.bind((0, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
     dumper = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    dumper.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     dumper.bind((0, 0))
     seq = 1
 
-    def held_now() -> bool:
-        nonlocal seq
-        seq += 1
-        return any(i == ifindex and ipaddress.ip_address(a) == wanted
-                   for i, a in _addresses_now(dumper, family, seq))
+    def ours(index: int, address: str) -> Optional[str]:
+        return wanted.get(ipaddress.ip_address(address)) if index == ifindex else None
 
-    state = held_now()
-    print(f"{now_ns()} {int(state)}", flush=True)
+    def held_now() -> set[str]:
+        nonlocal seq
+        found = set()
+        for family in families:
+            seq += 1
+            found |= {ours(i, a) for i, a in _addresses_now(dumper, family, seq)}
+        return found - {None}
+
+    def report(stamp: int) -> None:
+        print(f"{stamp} {','.join(a for a in order if a in held) or '-'}", flush=True)
+
+    held = held_now()
+    report(now_ns())
     print("READY", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *unused: stop.set())
@@ -1391,30 +1395,40 @@ def _agent_sample_owner(args) -> int:
     last_dump = next_dump = now_ns()
     window_end = last_dump + 1_000_000_000
     worst = dumps = late = 0
+    total_dumps = total_worst = 0
     while not stop.is_set() and time.monotonic() < deadline:
         wait = max(0.0, (next_dump - now_ns()) / 1e9)
         readable, _, _ = select.select([events], [], [], wait)
         if readable:
-            data = events.recv(1 << 16)
+            try:
+                data = events.recv(1 << 16)
+            except OSError:  # ENOBUFS: events were lost; the next dump has the truth
+                next_dump = now_ns()
+                continue
             stamp = now_ns()
+            changed = False
             for kind, index, address in _parse_addr_messages(data):
-                if index == ifindex and ipaddress.ip_address(address) == wanted and (kind == "add") != state:
-                    state = kind == "add"
-                    print(f"{stamp} {int(state)}", flush=True)
+                if (mine := ours(index, address)) is not None and (kind == "add") != (mine in held):
+                    held = held | {mine} if kind == "add" else held - {mine}
+                    changed = True
+            if changed:
+                report(stamp)
             continue
-        held = held_now()
+        now_held = held_now()
         stamp = now_ns()
-        if held != state:
-            state = held
-            print(f"{stamp} {int(state)}", flush=True)
+        if now_held != held:
+            held = now_held
+            report(stamp)
         gap = stamp - last_dump
-        worst, dumps, late = max(worst, gap), dumps + 1, late + (gap > OwnerSampler.LATE_NS)
+        worst, dumps, late = max(worst, gap), dumps + 1, late + (gap > OwnerWatcher.LATE_NS)
+        total_worst, total_dumps = max(total_worst, gap), total_dumps + 1
         last_dump = stamp
         next_dump = max(next_dump + interval_ns, stamp)
         if stamp >= window_end:
             print(f"GAP {worst} {dumps} {late}", flush=True)
             worst = dumps = late = 0
             window_end = stamp + 1_000_000_000
+    print(f"STATS {total_dumps} {total_worst}", flush=True)
     return 0
 
 
@@ -1481,59 +1495,6 @@ def _agent_arp_flood(args) -> int:
             time.sleep(delay)
     seconds = time.monotonic() - started
     print(json.dumps({"sent": sent, "seconds": round(seconds, 3), "pps": round(sent / seconds)}), flush=True)
-    return 0
-
-
-def _dump_addresses(sock: socket.socket, seq: int) -> set[str]:
-    """The IPv4 addresses of this namespace (one RTM_GETADDR dump)."""
-    request = struct.pack("=IHHII", 24, 22, 0x301, seq, 0) + struct.pack("=BBBBI", socket.AF_INET, 0, 0, 0, 0)
-    sock.send(request)
-    found: set[str] = set()
-    while True:
-        data = sock.recv(1 << 16)
-        offset = 0
-        while offset + 16 <= len(data):
-            length, msg_type, _, _, _ = struct.unpack_from("=IHHII", data, offset)
-            if msg_type == 3:  # NLMSG_DONE
-                return found
-            if msg_type == 2 or length < 16:  # NLMSG_ERROR
-                return found
-            offset += (length + 3) & ~3
-        found.update(address for _, _, address in _parse_addr_messages(data))
-
-
-def _agent_watch_owner(args) -> int:
-    """Samples which of --vips this namespace holds every --interval s (an RTM_GETADDR dump) and
-    prints `<CLOCK_MONOTONIC ns> <count> <held vips, comma separated or ->` whenever the set
-    changes; on SIGTERM `STATS <samples> <max gap between samples, ns>`."""
-    wanted = [v for v in args.vips.split(",") if v]
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *unused: stop.set())
-    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-    print("READY", flush=True)
-    last = None
-    samples, max_gap, previous = 0, 0, None
-    deadline = time.monotonic() + args.duration
-    next_at = time.monotonic()
-    while not stop.is_set() and time.monotonic() < deadline:
-        stamp = now_ns()
-        held_set = _dump_addresses(sock, samples + 1)
-        held = [v for v in wanted if v in held_set]
-        samples += 1
-        if previous is not None:
-            max_gap = max(max_gap, stamp - previous)
-        previous = stamp
-        if held != last:
-            print(f"{stamp} {len(held)} {','.join(held) or '-'}", flush=True)
-            last = held
-        next_at += args.interval
-        delay = next_at - time.monotonic()
-        if delay > 0:
-            stop.wait(delay)
-        else:
-            next_at = time.monotonic()
-    print(f"STATS {samples} {max_gap}", flush=True)
     return 0
 
 
@@ -1721,16 +1682,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     agent = sub.add_parser("_watch-addr")
     agent.add_argument("--duration", type=float, default=3600)
     agent.set_defaults(func=_agent_watch_addr)
-    agent = sub.add_parser("_watch-owner")
-    agent.add_argument("--vips", required=True)
-    agent.add_argument("--interval", type=float, default=0.005)
-    agent.add_argument("--duration", type=float, default=3600)
-    agent.set_defaults(func=_agent_watch_owner)
     agent = sub.add_parser("_watch-adverts")
     agent.add_argument("--duration", type=float, default=3600)
     agent.set_defaults(func=_agent_watch_adverts)
     agent = sub.add_parser("_sample-owner")
-    agent.add_argument("--address", required=True)
+    agent.add_argument("--addresses", required=True, help="comma separated")
     agent.add_argument("--interval", type=float, default=0.005)
     agent.add_argument("--duration", type=float, default=3600)
     agent.set_defaults(func=_agent_sample_owner)
