@@ -3,6 +3,10 @@
 # under agent/, bpf/, include/ and tests/ (or on the files given), one line per violation.
 # Exit 0: all formatted; 1: some are not (fix with clang-format -i on the files it names).
 set -euo pipefail
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then  # the comment above, without doing anything
+  sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"
+  exit 0
+fi
 root="$(cd "$(dirname "$0")/.." && pwd)"
 if [[ $# -gt 0 ]]; then
   files=("$@")

@@ -3,6 +3,10 @@
 # Idempotent: packages already present are skipped; nothing is mounted or configured on the host
 # (podman is given its runtime and ulimits as flags by the scripts and tests that call it).
 set -euo pipefail
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then  # the comment above, without doing anything
+  sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"
+  exit 0
+fi
 
 PACKAGES=(
   # build

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # The README's test command: installs dependencies, builds, runs every ctest label
 # (unit, sim, fuzz, bpf, integration, deploy). The exit code is the verdict.
+#   sudo scripts/test.sh                  # everything (~25 min on 2 cores)
+#   sudo scripts/test.sh -L unit -j2      # extra arguments go to ctest after the build
 set -euo pipefail
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then  # the comment above, without doing anything
+  sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"
+  exit 0
+fi
 cd "$(dirname "$0")/.."
 
 if [[ $EUID -ne 0 ]]; then
