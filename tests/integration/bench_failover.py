@@ -24,8 +24,10 @@ the phase, t0 minus the master's last advert: the crash rows are reported twice,
 operator sees) and from the master's last advert (takeover + phase: the phase-free figure, expected
 Master_Down_Interval; the daemons are compared on this one).
 
-Daemons (identical settings): keepalived, vipd, and vipd-nobpf (vipd receiving adverts on a raw
-socket instead of through XDP). The runs of one setting are split into --rounds blocks and the
+Daemons (identical settings): keepalived, vipd, vipd-nobpf (vipd receiving adverts on a raw
+socket instead of through XDP), and vipd-scraped: vipd whose backup's metrics endpoint is scraped
+back to back by 4 client threads for the whole block, takeovers included (a scrape must never slow
+the event loop: its figures must match vipd's). The runs of one setting are split into --rounds blocks and the
 daemons take turns block by block, so a change in the (shared) machine's load hits all of them.
 """
 
@@ -46,6 +48,8 @@ from benchstats import (POLL_INTERVAL, POLL_TIMEOUT, REFERENCE, Stats, block_siz
                         client_outage_ms, environment, fmt, not_root)
 import vipdlab  # noqa: E402
 
+METRICS_PORT = 9112  # vipd's default --metrics-address
+SCRAPE_THREADS = 4
 MASTER_PRIORITY = 150
 BACKUP_PRIORITY = 100
 CRASH_P90_SLACK_MS = 20.0  # target: crash takeover p90 <= Master_Down_Interval + this
@@ -98,6 +102,15 @@ def rfc_window(setting: Setting, scenario: str, aligned: bool = False) -> str:
     return f"{skew_ms(setting):.3g}"
 
 
+class VipdScraped(daemons.Vipd):
+    """vipd, with its backup's /metrics scraped back to back while the failovers run."""
+
+    name = "vipd-scraped"
+
+
+BENCH_DAEMONS = {**daemons.DAEMONS, VipdScraped.name: VipdScraped}
+
+
 class Bench:
     def __init__(self, lab: vipdlab.Lab, daemon: daemons.Daemon, setting: Setting, vrid: int = 51):
         self.lab = lab
@@ -107,6 +120,7 @@ class Bench:
         self.vrid = vrid
         self.master: Optional[daemons.DaemonProcess] = None
         self.backup: Optional[daemons.DaemonProcess] = None
+        self.scraper = None
 
     def settings(self, priority: int) -> daemons.VrrpSettings:
         return daemons.VrrpSettings(vip=self.vip, priority=priority, vrid=self.vrid,
@@ -130,7 +144,19 @@ class Bench:
         vipdlab.wait_for(lambda: self.lab.vip_holders(self.vip) == ["n2"], timeout=3 * self.master_down + 5,
                          interval=0.02, desc="n2 holds the VIP alone")
         self.poller.wait_answer_from("n2", since_ns=vipdlab.now_ns(), timeout=5)
+        if isinstance(self.daemon, VipdScraped):
+            url = f"http://{self.lab.node('n2').ipv4}:{METRICS_PORT}/metrics"
+            self.scraper = self.lab.start_agent(self.lab.client, "_scrape", "--url", url,
+                                                "--threads", str(SCRAPE_THREADS),
+                                                "--duration", "10800", name="cl-scrape")
         self.start_master()
+
+    def scrape_totals(self) -> Optional[dict]:
+        """Stops the scraper: its scrapes, errors and slowest scrape (ms) over the block."""
+        if self.scraper is None:
+            return None
+        self.scraper.terminate()
+        return json.loads(self.scraper.wait_line(lambda line: line.startswith("{"), timeout=10))
 
     def start_master(self) -> None:
         # A crashed daemon leaves its VIP behind; a rebooted node would not have it either.
@@ -302,6 +328,12 @@ def run_block(daemon: daemons.Daemon, setting: Setting, scenarios: list[str], ru
                 results[scenario].append(result)
                 progress(f"{daemon.name} {setting.key} {scenario} {label} run {run + 1}/{runs}: takeover "
                          f"{fmt(result.takeover_ms)} ms, outage {fmt(result.outage_ms)} ms")
+        totals = bench.scrape_totals()
+        if totals is not None:
+            progress(f"{daemon.name} {setting.key} {label}: {totals['scrapes']} scrapes of n2's "
+                     f"metrics, {totals['errors']} errors, slowest {totals['slowest_ms']:.1f} ms")
+            if totals["errors"] or not totals["scrapes"]:
+                raise vipdlab.LabError(f"the scraper failed: {totals}")
     return results
 
 
@@ -335,7 +367,7 @@ def report_from_json(path: Path) -> int:
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--daemon", default="keepalived,vipd",
-                        help="comma list of keepalived, vipd, vipd-nobpf (default keepalived,vipd)")
+                        help=f"comma list of {', '.join(BENCH_DAEMONS)} (default keepalived,vipd)")
     parser.add_argument("--settings", default=",".join(SETTINGS),
                         help=f"comma list of {', '.join(SETTINGS)}")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
@@ -369,9 +401,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     runnable: list[daemons.Daemon] = []
     for name in args.daemon.split(","):
         try:
-            daemon = daemons.make_daemon(name)
-        except ValueError as exc:
-            parser.error(str(exc))
+            daemon = BENCH_DAEMONS[name]()
+        except KeyError:
+            parser.error(f"unknown daemon {name!r}; known: {', '.join(BENCH_DAEMONS)}")
         why_not = daemon.available()
         if why_not:
             progress(f"skipping {name}: {why_not}")
