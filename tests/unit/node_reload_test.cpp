@@ -373,5 +373,22 @@ TEST_F(ReloadTest, TheStateDumpNamesEveryActiveInstance) {
   }
 }
 
+// The dump names the transport as check-config and `vipd status` do: peers on top of multicast is
+// "hybrid", not "unicast", and unicast-only mode is "unicast" even before a DNS peer resolves.
+TEST_F(ReloadTest, TheStateDumpNamesTheTransportAsThePlanViewDoes) {
+  config::Plan hybrid = base_plan();
+  hybrid.unicast_peers = {kPeer};
+  node_ = std::make_unique<Node>(hybrid, receive_);
+  EXPECT_THAT(logs(handle(kT0, DumpState{})),
+              HasSubstr("State dump: interface eth0, source 198.18.0.2, hybrid 198.18.0.9,"));
+
+  config::Plan unicast = base_plan();
+  unicast.transport.multicast = false;
+  unicast.transport.peer_names = {"peer.example"};
+  node_ = std::make_unique<Node>(unicast, receive_);
+  EXPECT_THAT(logs(handle(kT0, DumpState{})),
+              HasSubstr("State dump: interface eth0, source 198.18.0.2, unicast,"));
+}
+
 }  // namespace
 }  // namespace vipd::node
