@@ -151,10 +151,7 @@ void Daemon::record_attachments() {
     const bpf::AttachState& attached = dataplane_->state();
     state.xdp_prog_id = attached.xdp_prog_id;
     state.pin_dir = attached.pin_dir;
-    state.tc.clear();
-    for (const bpf::AttachState::TcFilters& filters : attached.tc_filters) {
-      state.tc.push_back({filters.ifname, filters.ingress_prog_id, filters.egress_prog_id});
-    }
+    state.tc = attached.tc_filters;
   }
   run_state_.save();
 }
