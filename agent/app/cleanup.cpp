@@ -122,9 +122,7 @@ int run_cleanup(const CleanupOptions& options) {
                     : !options.bpf_pin_path.empty()
                         ? options.bpf_pin_path
                         : "/sys/fs/bpf/vipd/" + bpf::bpffs_safe_name(options.interface);
-  for (const TcRecord& record : state.tc) {
-    request.recorded_tc.push_back({record.ifname, record.ingress_prog_id, record.egress_prog_id});
-  }
+  request.recorded_tc = state.tc;
   const bpf::LeftoverReport report = bpf::remove_leftovers(request);
   for (const std::string& line : report.removed) outcome.done(line);
   for (const std::string& line : report.errors) outcome.failure(line);

@@ -30,19 +30,6 @@ double to_ms(core::Time t) {
          1000.0;
 }
 
-core::Expectation expectation_for(const config::InstancePlan& instance, core::Family family) {
-  core::Expectation expectation;
-  expectation.version = instance.core.version;
-  expectation.family = family;
-  expectation.auth_type = instance.auth_type;
-  expectation.auth_key = instance.auth_key;
-  if (instance.core.version == core::VrrpVersion::V2) {
-    expectation.v2_interval_s = static_cast<std::uint16_t>(
-        std::chrono::duration_cast<std::chrono::seconds>(instance.core.advert_interval).count());
-  }
-  return expectation;
-}
-
 bpf::XdpMode to_bpf(config::XdpMode mode) {
   switch (mode) {
     case config::XdpMode::Native:
@@ -258,15 +245,11 @@ core::Status Daemon::open_io() {
       vrids.push_back(instance.core.vrid);
     receiver_ = std::make_unique<XdpReceiver>(*dataplane_, vrids);
   } else {
-    std::array<std::optional<core::Expectation>, 256> expectations;
-    for (const config::InstancePlan& instance : plan_.instances) {
-      expectations[instance.core.vrid] = expectation_for(instance, plan_.source.family());
-    }
     if (core::Status status = claims_.open(plan_.interface, plan_.ifindex); !status) {
       return core::Error{"cannot open the ARP/NA listener on " + plan_.interface + ": " +
                          status.message()};
     }
-    receiver_ = std::make_unique<RawSocketReceiver>(socket_, claims_, expectations,
+    receiver_ = std::make_unique<RawSocketReceiver>(socket_, claims_, expectations(),
                                                     plan_.transport.restrict_sources, plan_.mac);
   }
   open_firewall();
@@ -305,14 +288,7 @@ core::Status Daemon::open_dataplane() {
   core::Time longest_interval{0};
   for (const config::InstancePlan& instance : plan_.instances) {
     longest_interval = std::max(longest_interval, instance.core.advert_interval);
-    const core::Expectation expectation = expectation_for(instance, plan_.source.family());
-    bpf::VridConfig vrid;
-    vrid.vrid = instance.core.vrid;
-    vrid.version = expectation.version;
-    vrid.family = expectation.family;
-    vrid.auth_type = expectation.auth_type;
-    vrid.auth_key = expectation.auth_key;
-    vrid.v2_interval_s = static_cast<std::uint8_t>(expectation.v2_interval_s);
+    const bpf::VridConfig vrid = vrid_config(instance);
     if (core::Status status = dataplane_->set_vrid_config(vrid); !status) return status;
     kernel_vrids_.push_back(vrid.vrid);
   }

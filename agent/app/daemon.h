@@ -123,6 +123,9 @@ class Daemon {
   std::string reload(std::string_view origin);
   void on_plan_replaced(std::size_t previous_size);
   std::array<std::optional<core::Expectation>, 256> expectations() const;
+  // What an instance's adverts must look like, for the raw receive path and the kernel alike.
+  core::Expectation expectation_for(const config::InstancePlan& instance) const;
+  bpf::VridConfig vrid_config(const config::InstancePlan& instance) const;
   core::Status configure_vrid(std::size_t index);
   void record_attachments();
 

@@ -14,19 +14,6 @@
 namespace vipd::app {
 namespace {
 
-core::Expectation expectation_of(const config::InstancePlan& instance, core::Family family) {
-  core::Expectation expectation;
-  expectation.version = instance.core.version;
-  expectation.family = family;
-  expectation.auth_type = instance.auth_type;
-  expectation.auth_key = instance.auth_key;
-  if (instance.core.version == core::VrrpVersion::V2) {
-    expectation.v2_interval_s = static_cast<std::uint16_t>(
-        std::chrono::duration_cast<std::chrono::seconds>(instance.core.advert_interval).count());
-  }
-  return expectation;
-}
-
 std::string reload_answer(bool ok, const std::string& message,
                           const std::vector<std::string>& errors) {
   nlohmann::json answer = {{"ok", ok}, {"message", message}, {"errors", errors}};
@@ -69,28 +56,46 @@ std::array<std::optional<core::Expectation>, 256> Daemon::expectations() const {
   std::array<std::optional<core::Expectation>, 256> expected;
   if (!node_) {
     for (const config::InstancePlan& instance : plan_.instances) {
-      expected[instance.core.vrid] = expectation_of(instance, plan_.source.family());
+      expected[instance.core.vrid] = expectation_for(instance);
     }
     return expected;
   }
   for (std::size_t i = 0; i < node_->size(); ++i) {
     if (!node_->active(i)) continue;
     const config::InstancePlan& instance = node_->instance(i).plan;
-    expected[instance.core.vrid] = expectation_of(instance, plan_.source.family());
+    expected[instance.core.vrid] = expectation_for(instance);
   }
   return expected;
 }
 
-core::Status Daemon::configure_vrid(std::size_t index) {
-  const node::InstanceState& instance = node_->instance(index);
-  const core::Expectation expectation = expectation_of(instance.plan, plan_.source.family());
+core::Expectation Daemon::expectation_for(const config::InstancePlan& instance) const {
+  core::Expectation expectation;
+  expectation.version = instance.core.version;
+  expectation.family = plan_.source.family();
+  expectation.auth_type = instance.auth_type;
+  expectation.auth_key = instance.auth_key;
+  if (instance.core.version == core::VrrpVersion::V2) {
+    expectation.v2_interval_s = static_cast<std::uint16_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(instance.core.advert_interval).count());
+  }
+  return expectation;
+}
+
+bpf::VridConfig Daemon::vrid_config(const config::InstancePlan& instance) const {
+  const core::Expectation expectation = expectation_for(instance);
   bpf::VridConfig vrid;
-  vrid.vrid = instance.plan.core.vrid;
+  vrid.vrid = instance.core.vrid;
   vrid.version = expectation.version;
   vrid.family = expectation.family;
   vrid.auth_type = expectation.auth_type;
   vrid.auth_key = expectation.auth_key;
   vrid.v2_interval_s = static_cast<std::uint8_t>(expectation.v2_interval_s);
+  return vrid;
+}
+
+core::Status Daemon::configure_vrid(std::size_t index) {
+  const node::InstanceState& instance = node_->instance(index);
+  bpf::VridConfig vrid = vrid_config(instance.plan);
   // A new address owner is MASTER already (the node started it before this runs).
   vrid.deliver_all = instance.core.state() == core::State::Master;
   return dataplane_->set_vrid_config(vrid);
@@ -146,10 +151,7 @@ void Daemon::record_attachments() {
     const bpf::AttachState& attached = dataplane_->state();
     state.xdp_prog_id = attached.xdp_prog_id;
     state.pin_dir = attached.pin_dir;
-    state.tc.clear();
-    for (const bpf::AttachState::TcFilters& filters : attached.tc_filters) {
-      state.tc.push_back({filters.ifname, filters.ingress_prog_id, filters.egress_prog_id});
-    }
+    state.tc = attached.tc_filters;
   }
   run_state_.save();
 }

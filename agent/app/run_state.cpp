@@ -65,7 +65,7 @@ std::string to_json(const RunState& state) {
     vips.push_back(vip.address.to_string() + "/" + std::to_string(vip.prefix));
   }
   nlohmann::json tc = nlohmann::json::array();
-  for (const TcRecord& record : state.tc) {
+  for (const bpf::TcFilters& record : state.tc) {
     tc.push_back({{"interface", record.ifname},
                   {"ingress_prog_id", record.ingress_prog_id},
                   {"egress_prog_id", record.egress_prog_id}});

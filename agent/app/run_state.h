@@ -10,17 +10,11 @@
 #include <vector>
 
 #include "app/firewall.h"
+#include "bpf/tc_attach.h"
 #include "config/vip_list.h"
 #include "vipd/core/result.h"
 
 namespace vipd::app {
-
-struct TcRecord {
-  std::string ifname;
-  std::uint32_t ingress_prog_id = 0;
-  std::uint32_t egress_prog_id = 0;
-  friend bool operator==(const TcRecord&, const TcRecord&) = default;
-};
 
 struct RunState {
   std::string interface;
@@ -30,7 +24,7 @@ struct RunState {
   std::uint64_t netns = 0;
   std::vector<config::Vip> vips;  // possibly on the interface
   std::uint32_t xdp_prog_id = 0;
-  std::vector<TcRecord> tc;  // our tc filters, per interface (the VRRP one and lo)
+  std::vector<bpf::TcFilters> tc;  // our tc filters, per interface (the VRRP one and lo)
   std::string pin_dir;
   std::vector<Argv> firewall_undo;
   friend bool operator==(const RunState&, const RunState&) = default;

@@ -31,6 +31,7 @@
 #include <variant>
 #include <vector>
 
+#include "bpf/tc_attach.h"
 #include "bpf/xdp_attach.h"
 #include "vipd/bpf_abi.h"
 #include "vipd/core/advert.h"
@@ -93,11 +94,6 @@ struct AttachState {
   std::uint32_t tc_ingress_prog_id = 0;
   std::uint32_t tc_egress_prog_id = 0;
   // Every interface with our tc filters (the VRRP interface, and lo), for the state file.
-  struct TcFilters {
-    std::string ifname;
-    std::uint32_t ingress_prog_id = 0;
-    std::uint32_t egress_prog_id = 0;
-  };
   std::vector<TcFilters> tc_filters;
   bool pinned = false;
   std::string pin_dir;   // when pinned

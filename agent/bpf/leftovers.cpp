@@ -70,7 +70,7 @@ LeftoverReport remove_leftovers(const LeftoverRequest& request) {
   for (const TcDirection direction : {TcDirection::Ingress, TcDirection::Egress}) {
     remove_tc(request.interface, direction, 0, pinned, report);
   }
-  for (const RecordedTc& recorded : request.recorded_tc) {
+  for (const TcFilters& recorded : request.recorded_tc) {
     if (recorded.ifname == request.interface) continue;
     if (recorded.ingress_prog_id != 0) {
       remove_tc(recorded.ifname, TcDirection::Ingress, recorded.ingress_prog_id, pinned, report);
@@ -80,7 +80,7 @@ LeftoverReport remove_leftovers(const LeftoverRequest& request) {
     }
   }
   remove_clsact(request.pin_dir, request.interface, report);
-  for (const RecordedTc& recorded : request.recorded_tc) {
+  for (const TcFilters& recorded : request.recorded_tc) {
     if (recorded.ifname != request.interface)
       remove_clsact(request.pin_dir, recorded.ifname, report);
   }

@@ -9,18 +9,14 @@
 #include <string>
 #include <vector>
 
-namespace vipd::bpf {
+#include "bpf/tc_attach.h"
 
-struct RecordedTc {
-  std::string ifname;
-  std::uint32_t ingress_prog_id = 0;
-  std::uint32_t egress_prog_id = 0;
-};
+namespace vipd::bpf {
 
 struct LeftoverRequest {
   std::string interface;
-  std::string pin_dir;                  // <bpffs>/vipd/<interface>
-  std::vector<RecordedTc> recorded_tc;  // from the state file; may be empty
+  std::string pin_dir;                 // <bpffs>/vipd/<interface>
+  std::vector<TcFilters> recorded_tc;  // from the state file; may be empty
 };
 
 struct LeftoverReport {

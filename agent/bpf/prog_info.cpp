@@ -6,11 +6,9 @@
 
 #include <cstring>
 
-namespace vipd::bpf {
+#include "vipd/core/unique_fd.h"
 
-OwnedFd::~OwnedFd() {
-  if (fd_ >= 0) close(fd_);
-}
+namespace vipd::bpf {
 
 PinnedPrograms::~PinnedPrograms() {
   for (const auto& [id, fd] : programs_) close(fd);
@@ -49,8 +47,8 @@ int program_fd(std::uint32_t id, const PinnedPrograms& pinned) {
 }
 
 std::string program_name(std::uint32_t id, const PinnedPrograms& pinned) {
-  OwnedFd fd(program_fd(id, pinned));
-  if (fd.get() < 0) return {};
+  core::UniqueFd fd(program_fd(id, pinned));
+  if (!fd.valid()) return {};
   bpf_prog_info info{};
   std::uint32_t length = sizeof(info);
   if (bpf_obj_get_info_by_fd(fd.get(), &info, &length) != 0) return {};

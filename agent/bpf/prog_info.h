@@ -59,17 +59,4 @@ void clear_opts(Opts& opts) {
   opts.sz = sizeof(opts);
 }
 
-// Wraps a file descriptor so every return path closes it.
-class OwnedFd {
- public:
-  explicit OwnedFd(int fd) : fd_(fd) {}
-  ~OwnedFd();
-  OwnedFd(const OwnedFd&) = delete;
-  OwnedFd& operator=(const OwnedFd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 }  // namespace vipd::bpf

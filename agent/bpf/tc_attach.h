@@ -12,6 +12,15 @@ namespace vipd::bpf {
 
 enum class TcDirection : std::uint8_t { Ingress, Egress };
 
+// vipd's filters on one interface, by the programs they run: what attach() reports, what the state
+// file records, and what `vipd cleanup` checks a dead run's filters against before removing them.
+struct TcFilters {
+  std::string ifname;
+  std::uint32_t ingress_prog_id = 0;
+  std::uint32_t egress_prog_id = 0;
+  friend bool operator==(const TcFilters&, const TcFilters&) = default;
+};
+
 struct TcFilterId {
   std::uint32_t handle;
   std::uint16_t priority;

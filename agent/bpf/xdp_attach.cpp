@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bpf/prog_info.h"
+#include "vipd/core/unique_fd.h"
 
 namespace vipd::bpf {
 namespace {
@@ -26,8 +27,8 @@ void set_replace_opts(bpf_xdp_attach_opts& opts, int old_prog_fd) {
 
 // Removes exactly program `id` in `mode`; a concurrent change makes the kernel refuse instead.
 int detach_by_id(int ifindex, const AttachedProgram& program, const PinnedPrograms& pinned) {
-  OwnedFd old(program_fd(program.id, pinned));
-  if (old.get() < 0) return 0;  // already gone
+  core::UniqueFd old(program_fd(program.id, pinned));
+  if (!old.valid()) return 0;  // already gone
   bpf_xdp_attach_opts opts;
   set_replace_opts(opts, old.get());
   return bpf_xdp_detach(ifindex, mode_flag(program.mode) | XDP_FLAGS_REPLACE, &opts);
@@ -72,7 +73,7 @@ int attach_in_mode(int ifindex, int prog_fd, XdpMode mode, std::uint32_t stale_i
   if (!stale_id) {
     return bpf_xdp_attach(ifindex, prog_fd, mode_flag(mode) | XDP_FLAGS_UPDATE_IF_NOEXIST, nullptr);
   }
-  OwnedFd old(program_fd(stale_id, pinned));
+  core::UniqueFd old(program_fd(stale_id, pinned));
   bpf_xdp_attach_opts opts;
   set_replace_opts(opts, old.get());
   return bpf_xdp_attach(ifindex, prog_fd, mode_flag(mode) | XDP_FLAGS_REPLACE, &opts);

@@ -25,10 +25,6 @@ constexpr std::uint8_t kOptionTargetLinkLayer = 2;
 
 }  // namespace
 
-Announcer::~Announcer() {
-  if (icmp6_fd_ >= 0) close(icmp6_fd_);
-}
-
 core::Status Announcer::open(const std::string& ifname, int ifindex, const core::MacAddress& mac) {
   ifname_ = ifname;
   ifindex_ = ifindex;
@@ -99,20 +95,20 @@ bool Announcer::send_probe_ns(const core::IpAddress& address) {
 }
 
 bool Announcer::send_na(const core::IpAddress& address) {
-  if (icmp6_fd_ < 0) {
-    icmp6_fd_ = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_ICMPV6);
-    if (icmp6_fd_ < 0) {
+  if (!icmp6_fd_.valid()) {
+    icmp6_fd_.reset(socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_ICMPV6));
+    if (!icmp6_fd_.valid()) {
       last_error_ = core::errno_error("socket(ICMPv6)", errno).message;
       return false;
     }
     const int hops = 255;
-    setsockopt(icmp6_fd_, SOL_SOCKET, SO_BINDTODEVICE, ifname_.c_str(),
+    setsockopt(icmp6_fd_.get(), SOL_SOCKET, SO_BINDTODEVICE, ifname_.c_str(),
                static_cast<socklen_t>(ifname_.size()));
-    setsockopt(icmp6_fd_, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops);
-    setsockopt(icmp6_fd_, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex_, sizeof ifindex_);
+    setsockopt(icmp6_fd_.get(), IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops);
+    setsockopt(icmp6_fd_.get(), IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex_, sizeof ifindex_);
     icmp6_filter block_all;
     ICMP6_FILTER_SETBLOCKALL(&block_all);
-    setsockopt(icmp6_fd_, IPPROTO_ICMPV6, ICMP6_FILTER, &block_all, sizeof block_all);
+    setsockopt(icmp6_fd_.get(), IPPROTO_ICMPV6, ICMP6_FILTER, &block_all, sizeof block_all);
   }
   // Unsolicited NA (RFC 4861 7.2.6) to all-nodes; the kernel fills the ICMPv6 checksum.
   std::array<std::uint8_t, 32> message{};
@@ -145,7 +141,7 @@ bool Announcer::send_na(const core::IpAddress& address) {
   std::memcpy(&info.ipi6_addr, address.data(), 16);
   info.ipi6_ifindex = static_cast<unsigned>(ifindex_);
   std::memcpy(CMSG_DATA(cmsg), &info, sizeof info);
-  if (sendmsg(icmp6_fd_, &header, 0) < 0) {
+  if (sendmsg(icmp6_fd_.get(), &header, 0) < 0) {
     last_error_ =
         core::errno_error("unsolicited NA for " + address.to_string() + " on " + ifname_, errno)
             .message;

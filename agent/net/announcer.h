@@ -11,16 +11,12 @@
 #include "vipd/core/ip_address.h"
 #include "vipd/core/mac_address.h"
 #include "vipd/core/result.h"
+#include "vipd/core/unique_fd.h"
 
 namespace vipd::net {
 
 class Announcer {
  public:
-  Announcer() = default;
-  ~Announcer();
-  Announcer(const Announcer&) = delete;
-  Announcer& operator=(const Announcer&) = delete;
-
   // IPv6 sockets are opened lazily on the first IPv6 VIP.
   core::Status open(const std::string& ifname, int ifindex, const core::MacAddress& mac);
   // One announcement per address; returns how many failed (last_error() says why).
@@ -38,7 +34,7 @@ class Announcer {
   bool send_probe_ns(const core::IpAddress& address);
 
   FrameSender frames_;
-  int icmp6_fd_ = -1;
+  core::UniqueFd icmp6_fd_;
   int ifindex_ = 0;
   std::string ifname_;
   core::MacAddress mac_{};

@@ -69,21 +69,17 @@ std::vector<sock_filter> claim_filter(std::span<const core::IpAddress> watched) 
 
 }  // namespace
 
-ClaimListener::~ClaimListener() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 core::Status ClaimListener::open(const std::string& ifname, int ifindex) {
   ifname_ = ifname;
-  fd_ = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ALL));
-  if (fd_ < 0) return core::errno_error("socket(AF_PACKET)", errno);
+  fd_.reset(socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ALL)));
+  if (!fd_.valid()) return core::errno_error("socket(AF_PACKET)", errno);
   // The filter first, then bind: nothing unfiltered is queued in between.
   if (core::Status status = watch({}); !status) return status;
   sockaddr_ll local{};
   local.sll_family = AF_PACKET;
   local.sll_protocol = htons(ETH_P_ALL);
   local.sll_ifindex = ifindex;
-  if (bind(fd_, reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0) {
+  if (bind(fd_.get(), reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0) {
     return core::errno_error("bind(AF_PACKET) " + ifname, errno);
   }
   return {};
@@ -93,7 +89,7 @@ core::Status ClaimListener::watch(std::span<const core::IpAddress> addresses) {
   watched_.assign(addresses.begin(), addresses.end());
   std::vector<sock_filter> program = claim_filter(addresses);
   sock_fprog fprog{static_cast<unsigned short>(program.size()), program.data()};
-  if (setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) != 0) {
+  if (setsockopt(fd_.get(), SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) != 0) {
     return core::errno_error("SO_ATTACH_FILTER on " + ifname_, errno);
   }
   return {};
@@ -108,7 +104,7 @@ bool ClaimListener::receive(Claim& claim) {
   for (int skipped = 0; skipped < 64; ++skipped) {
     sockaddr_ll from{};
     socklen_t from_length = sizeof from;
-    const ssize_t size = recvfrom(fd_, buffer.data(), buffer.size(), 0,
+    const ssize_t size = recvfrom(fd_.get(), buffer.data(), buffer.size(), 0,
                                   reinterpret_cast<sockaddr*>(&from), &from_length);
     if (size < 0) return false;
     const std::span<const std::uint8_t> packet(buffer.data(), static_cast<std::size_t>(size));

@@ -11,6 +11,7 @@
 #include "vipd/core/ip_address.h"
 #include "vipd/core/mac_address.h"
 #include "vipd/core/result.h"
+#include "vipd/core/unique_fd.h"
 
 namespace vipd::net {
 
@@ -21,15 +22,10 @@ struct Claim {
 
 class ClaimListener {
  public:
-  ClaimListener() = default;
-  ~ClaimListener();
-  ClaimListener(const ClaimListener&) = delete;
-  ClaimListener& operator=(const ClaimListener&) = delete;
-
   core::Status open(const std::string& ifname, int ifindex);
   // Replaces the watched addresses (IPv4 in the socket filter; IPv6 checked after reading).
   core::Status watch(std::span<const core::IpAddress> addresses);
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   // Non-blocking: false when nothing (more) is waiting. Malformed packets are skipped.
   bool receive(Claim& claim);
 
@@ -39,7 +35,7 @@ class ClaimListener {
                              const core::MacAddress& frame_source, Claim& claim) const;
   bool watched(const core::IpAddress& address) const;
 
-  int fd_ = -1;
+  core::UniqueFd fd_;
   std::string ifname_;
   std::vector<core::IpAddress> watched_;
 };

@@ -9,16 +9,12 @@
 
 #include "vipd/core/mac_address.h"
 #include "vipd/core/result.h"
+#include "vipd/core/unique_fd.h"
 
 namespace vipd::net {
 
 class FrameSender {
  public:
-  FrameSender() = default;
-  ~FrameSender();
-  FrameSender(const FrameSender&) = delete;
-  FrameSender& operator=(const FrameSender&) = delete;
-
   core::Status open(const std::string& ifname, int ifindex);
   // `ethertype` in host order (ETH_P_ARP, ETH_P_IP, ETH_P_IPV6). False: error() says why.
   bool send(const core::MacAddress& to, std::uint16_t ethertype,
@@ -26,7 +22,7 @@ class FrameSender {
   const std::string& error() const { return error_; }
 
  private:
-  int fd_ = -1;
+  core::UniqueFd fd_;
   int ifindex_ = 0;
   std::string ifname_;
   std::string error_;

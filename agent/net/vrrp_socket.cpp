@@ -97,13 +97,8 @@ sockaddr_storage to_sockaddr(const core::IpAddress& address, int ifindex, sockle
 
 }  // namespace
 
-VrrpSocket::~VrrpSocket() {
-  close();
-}
-
 void VrrpSocket::close() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
+  fd_.reset();
   pending_.clear();
 }
 
@@ -114,21 +109,21 @@ core::Status VrrpSocket::open(const std::string& ifname, int ifindex, const core
   source_ = source;
   ifindex_ = ifindex;
   const int domain = source.is_v4() ? AF_INET : AF_INET6;
-  fd_ = socket(domain, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, core::kIpProtoVrrp);
-  if (fd_ < 0) return errno_error("socket(SOCK_RAW, IPPROTO_VRRP)");
-  if (setsockopt(fd_, SOL_SOCKET, SO_BINDTODEVICE, ifname.c_str(),
+  fd_.reset(socket(domain, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, core::kIpProtoVrrp));
+  if (!fd_.valid()) return errno_error("socket(SOCK_RAW, IPPROTO_VRRP)");
+  if (setsockopt(fd_.get(), SOL_SOCKET, SO_BINDTODEVICE, ifname.c_str(),
                  static_cast<socklen_t>(ifname.size())) != 0) {
     return errno_error("SO_BINDTODEVICE " + ifname);
   }
   core::Status configured =
-      source.is_v4() ? configure_v4(fd_, ifindex, source) : configure_v6(fd_, ifindex);
+      source.is_v4() ? configure_v4(fd_.get(), ifindex, source) : configure_v6(fd_.get(), ifindex);
   if (!configured) return configured;
-  if (!receive && !drop_all_inbound(fd_)) return errno_error("SO_ATTACH_FILTER");
+  if (!receive && !drop_all_inbound(fd_.get())) return errno_error("SO_ATTACH_FILTER");
   if (!source.is_v4()) {
     // IPv6 has no IP_MULTICAST_IF source: binding picks the link-local source of every advert.
     socklen_t length = 0;
     const sockaddr_storage local = to_sockaddr(source, ifindex, length);
-    if (bind(fd_, reinterpret_cast<const sockaddr*>(&local), length) != 0) {
+    if (bind(fd_.get(), reinterpret_cast<const sockaddr*>(&local), length) != 0) {
       return errno_error("bind " + source.to_string());
     }
   }
@@ -144,7 +139,7 @@ void VrrpSocket::queue(std::span<const std::uint8_t> message, const core::IpAddr
 }
 
 std::size_t VrrpSocket::flush() {
-  if (pending_.empty() || fd_ < 0) return 0;
+  if (pending_.empty() || !fd_.valid()) return 0;
   const std::size_t count = pending_.size();
   if (headers_.size() < count) {
     headers_.resize(count);
@@ -178,7 +173,8 @@ std::size_t VrrpSocket::flush() {
   std::size_t done = 0;
   std::size_t failed = 0;
   while (done < count) {
-    const int n = sendmmsg(fd_, headers_.data() + done, static_cast<unsigned>(count - done), 0);
+    const int n =
+        sendmmsg(fd_.get(), headers_.data() + done, static_cast<unsigned>(count - done), 0);
     if (n <= 0) {
       last_error_ = errno_error("sendmmsg to " + pending_[done].destination.to_string()).message;
       ++failed;
@@ -194,7 +190,7 @@ std::size_t VrrpSocket::flush() {
 }
 
 bool VrrpSocket::receive(ReceivedPacket& packet) {
-  while (fd_ >= 0) {
+  while (fd_.valid()) {
     sockaddr_storage from{};
     iovec vector{receive_buffer_.data(), receive_buffer_.size()};
     alignas(cmsghdr) char control[256];
@@ -205,7 +201,7 @@ bool VrrpSocket::receive(ReceivedPacket& packet) {
     header.msg_iovlen = 1;
     header.msg_control = control;
     header.msg_controllen = sizeof control;
-    const ssize_t n = recvmsg(fd_, &header, MSG_DONTWAIT);
+    const ssize_t n = recvmsg(fd_.get(), &header, MSG_DONTWAIT);
     if (n < 0) return false;
     const auto size = static_cast<std::size_t>(n);
     const std::uint8_t* bytes = receive_buffer_.data();

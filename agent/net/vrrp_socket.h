@@ -15,6 +15,7 @@
 #include "vipd/core/advert.h"
 #include "vipd/core/ip_address.h"
 #include "vipd/core/result.h"
+#include "vipd/core/unique_fd.h"
 
 namespace vipd::net {
 
@@ -25,18 +26,13 @@ struct ReceivedPacket {
 
 class VrrpSocket {
  public:
-  VrrpSocket() = default;
-  ~VrrpSocket();
-  VrrpSocket(const VrrpSocket&) = delete;
-  VrrpSocket& operator=(const VrrpSocket&) = delete;
-
   // Opens a socket on `ifname` sending from `source` (IPv4 primary or IPv6 link-local) and joins
   // the VRRP group so the NIC's multicast filter admits adverts. With `receive` false a socket
   // filter drops everything inbound (the XDP path receives instead).
   core::Status open(const std::string& ifname, int ifindex, const core::IpAddress& source,
                     bool receive);
   void close();
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
 
   // Queues one copy of `message` to `destination`; flush() sends everything queued at once.
   void queue(std::span<const std::uint8_t> message, const core::IpAddress& destination);
@@ -65,7 +61,7 @@ class VrrpSocket {
     alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(in_pktinfo))> control;
   };
 
-  int fd_ = -1;
+  core::UniqueFd fd_;
   int ifindex_ = 0;
   core::Family family_ = core::Family::V4;
   core::IpAddress source_;

@@ -27,9 +27,13 @@ std::string faults_text(std::uint8_t faults) {
 }  // namespace
 
 void Node::on(const DumpState&) {
-  std::string head = "State dump: interface " + plan_.interface + ", source " +
-                     plan_.source.to_string() + ", " +
-                     (plan_.unicast_peers.empty() ? "multicast" : "unicast");
+  // Built with += pieces: GCC 12 at -O3 warns falsely (-Wrestrict) on "literal" + std::string.
+  std::string head = "State dump: interface ";
+  head += plan_.interface;
+  head += ", source ";
+  head += plan_.source.to_string();
+  head += ", ";
+  head += config::transport_name(plan_);
   for (const core::IpAddress& peer : plan_.unicast_peers) {
     head += ' ';
     head += peer.to_string();

@@ -16,19 +16,12 @@ extern char** environ;
 
 namespace vipd::proc {
 
-ChildProcess::~ChildProcess() {
-  if (pidfd_ >= 0) close(pidfd_);
-}
-
 ChildProcess::ChildProcess(ChildProcess&& other) noexcept
-    : pid_(std::exchange(other.pid_, -1)), pidfd_(std::exchange(other.pidfd_, -1)) {}
+    : pid_(std::exchange(other.pid_, -1)), pidfd_(std::move(other.pidfd_)) {}
 
 ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
-  if (this != &other) {
-    if (pidfd_ >= 0) close(pidfd_);
-    pid_ = std::exchange(other.pid_, -1);
-    pidfd_ = std::exchange(other.pidfd_, -1);
-  }
+  pid_ = std::exchange(other.pid_, -1);
+  pidfd_ = std::move(other.pidfd_);
   return *this;
 }
 
@@ -60,8 +53,8 @@ core::Status ChildProcess::spawn(const std::vector<std::string>& argv) {
   posix_spawnattr_destroy(&attributes);
   if (error != 0) return core::errno_error("cannot run " + argv[0], error);
   pid_ = pid;
-  pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));  // close-on-exec by definition
-  if (pidfd_ < 0) return core::errno_error("pidfd_open", errno);
+  pidfd_.reset(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));  // close-on-exec by definition
+  if (!pidfd_.valid()) return core::errno_error("pidfd_open", errno);
   return {};
 }
 
@@ -71,8 +64,7 @@ std::optional<int> ChildProcess::reap() {
   const pid_t done = waitpid(pid_, &status, WNOHANG);
   if (done != pid_) return std::nullopt;
   pid_ = -1;
-  if (pidfd_ >= 0) close(pidfd_);
-  pidfd_ = -1;
+  pidfd_.reset();
   return status;
 }
 

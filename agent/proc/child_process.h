@@ -10,17 +10,16 @@
 #include <vector>
 
 #include "vipd/core/result.h"
+#include "vipd/core/unique_fd.h"
 
 namespace vipd::proc {
 
 class ChildProcess {
  public:
   ChildProcess() = default;
-  ~ChildProcess();
+  // A moved-from process is no longer running (its pid is not signalled or reaped twice).
   ChildProcess(ChildProcess&& other) noexcept;
   ChildProcess& operator=(ChildProcess&& other) noexcept;
-  ChildProcess(const ChildProcess&) = delete;
-  ChildProcess& operator=(const ChildProcess&) = delete;
 
   // Runs argv[0] (a path) with the daemon's environment, default signal handling and an empty
   // signal mask (the daemon blocks signals for its signalfd), stdin/stdout/stderr on /dev/null.
@@ -28,14 +27,14 @@ class ChildProcess {
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
   // Readable when the child exited.
-  int pidfd() const { return pidfd_; }
+  int pidfd() const { return pidfd_.get(); }
   // Reaps the child if it exited; returns its wait status.
   std::optional<int> reap();
   void signal(int signo) const;
 
  private:
   pid_t pid_ = -1;
-  int pidfd_ = -1;
+  core::UniqueFd pidfd_;
 };
 
 // Runs argv to completion (blocking, for start-up and shutdown tasks only); ok on exit 0, else what

@@ -3,17 +3,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <deque>
-#include <map>
 #include <string>
-#include <variant>
 #include <vector>
 
-#include "node/node.h"
+#include "node_test_fixture.h"
 
 namespace vipd::node {
 namespace {
 
+using namespace fixture;
 using namespace std::chrono_literals;
 using core::IpAddress;
 using core::State;
@@ -21,125 +19,10 @@ using core::Time;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-const IpAddress kOurs = IpAddress::v4(0xC6120002);   // 198.18.0.2
-const IpAddress kPeer = IpAddress::v4(0xC6120009);   // 198.18.0.9
 const IpAddress kOther = IpAddress::v4(0xC612000A);  // 198.18.0.10
-const IpAddress kGroup = core::vrrp_group(core::Family::V4);
-constexpr std::uint8_t kVrid = 51;
-constexpr Time kT0 = 10s;
 
-// The receive path as a test controls it: records to drain, the kernel's coalesced record per VRID,
-// and what the node asked of it.
-class FakeReceivePath final : public ReceivePath {
- public:
-  void drain(const std::function<void(const Received&)>& deliver) override {
-    ++drains;
-    while (!pending.empty()) {
-      const Received record = pending.front();
-      pending.pop_front();
-      deliver(record);
-    }
-  }
-  std::optional<HeardAdvert> latest(std::uint8_t vrid) override {
-    const auto it = records.find(vrid);
-    if (it == records.end()) return std::nullopt;
-    return it->second;
-  }
-  void forget(std::uint8_t vrid) override {
-    records.erase(vrid);
-    forgotten.push_back(vrid);
-  }
-  void set_master(std::uint8_t vrid, bool master) override { deliver_all[vrid] = master; }
-
-  void advert(Time at, const IpAddress& source, std::uint8_t priority) {
-    pending.push_back(
-        AdvertEvent{HeardAdvert{at, kVrid, core::RxAdvert{source, priority, 100}}, {}});
-  }
-  void record(Time at, const IpAddress& source, std::uint8_t priority) {
-    records[kVrid] = HeardAdvert{at, kVrid, core::RxAdvert{source, priority, 100}};
-  }
-
-  std::deque<Received> pending;
-  std::map<std::uint8_t, HeardAdvert> records;
-  std::vector<std::uint8_t> forgotten;
-  std::map<std::uint8_t, bool> deliver_all;
-  int drains = 0;
-};
-
-config::Plan plan_for(std::uint8_t priority, bool preempt = true, Time preempt_delay = Time{0}) {
-  config::Plan plan;
-  plan.interface = "eth0";
-  plan.source = kOurs;
-  plan.garp = {2, 5s, Time{0}};
-  config::InstancePlan instance;
-  instance.name = "vi_1";
-  instance.core.vrid = kVrid;
-  instance.core.version = core::VrrpVersion::V2;
-  instance.core.priority = priority;
-  instance.core.advert_interval = 1s;
-  instance.core.preempt = preempt;
-  instance.core.preempt_delay = preempt_delay;
-  instance.core.primary_address = kOurs;
-  instance.vips = {config::Vip{IpAddress::v4(0xC6130001), 32}};
-  plan.instances.push_back(instance);
-  return plan;
-}
-
-template <typename T>
-std::vector<T> all_of(const std::vector<Command>& commands) {
-  std::vector<T> found;
-  for (const Command& command : commands) {
-    if (const auto* value = std::get_if<T>(&command)) found.push_back(*value);
-  }
-  return found;
-}
-
-template <typename T>
-bool has(const std::vector<Command>& commands) {
-  return !all_of<T>(commands).empty();
-}
-
-// The command kinds in order, without logs and timers: what the shell does on the wire and host.
-std::vector<std::string> effects(const std::vector<Command>& commands) {
-  std::vector<std::string> kinds;
-  for (const Command& command : commands) {
-    if (const auto* send = std::get_if<SendAdvert>(&command)) {
-      kinds.push_back("advert " + std::to_string(send->priority) + " to " +
-                      send->destination.to_string());
-    } else if (std::holds_alternative<AddVips>(command)) {
-      kinds.push_back("add VIPs");
-    } else if (std::holds_alternative<RemoveVips>(command)) {
-      kinds.push_back("remove VIPs");
-    } else if (std::holds_alternative<Announce>(command)) {
-      kinds.push_back("announce");
-    } else if (const auto* changed = std::get_if<StateChanged>(&command)) {
-      kinds.push_back(std::string(core::to_string(changed->change.from)) + " -> " +
-                      std::string(core::to_string(changed->change.to)));
-    } else if (const auto* notify = std::get_if<Notify>(&command)) {
-      kinds.push_back("notify " + std::string(core::to_string(notify->state)));
-    }
-  }
-  return kinds;
-}
-
-std::optional<Time> timer_at(const std::vector<Command>& commands, TimerKind kind) {
-  std::optional<Time> at;
-  for (const SetTimer& timer : all_of<SetTimer>(commands)) {
-    if (timer.timer.kind == kind) at = timer.at;
-  }
-  return at;
-}
-
-std::string logs(const std::vector<Command>& commands) {
-  std::string text;
-  for (const Log& line : all_of<Log>(commands)) text += line.text + "\n";
-  return text;
-}
-
-class NodeTest : public testing::Test {
+class NodeTest : public NodeFixture {
  protected:
-  void make(config::Plan plan) { node_ = std::make_unique<Node>(std::move(plan), receive_); }
-  std::vector<Command> handle(Time now, const Input& input) { return node_->handle(now, input); }
   std::vector<Command> timer(Time now, TimerKind kind = TimerKind::Protocol) {
     return handle(now, TimerExpired{TimerId{kind, 0}});
   }
@@ -155,9 +38,6 @@ class NodeTest : public testing::Test {
     if (confirm_vips) handle(down, VipsAdded{0});
     return down;
   }
-
-  FakeReceivePath receive_;
-  std::unique_ptr<Node> node_;
 };
 
 TEST_F(NodeTest, StartEntersBackupAndArmsTheMasterDownTimer) {

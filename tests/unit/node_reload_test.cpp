@@ -4,45 +4,22 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <deque>
-#include <map>
-#include <memory>
 #include <string>
 #include <variant>
 #include <vector>
 
-#include "node/node.h"
+#include "node_test_fixture.h"
 
 namespace vipd::node {
 namespace {
 
+using namespace fixture;
 using namespace std::chrono_literals;
 using core::IpAddress;
 using core::State;
 using core::Time;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-const IpAddress kOurs = IpAddress::v4(0xC6120002);  // 198.18.0.2
-const IpAddress kPeer = IpAddress::v4(0xC6120009);  // 198.18.0.9
-constexpr Time kT0 = 10s;
-
-class FakeReceivePath final : public ReceivePath {
- public:
-  void drain(const std::function<void(const Received&)>& deliver) override {
-    while (!pending.empty()) {
-      const Received record = pending.front();
-      pending.pop_front();
-      deliver(record);
-    }
-  }
-  std::optional<HeardAdvert> latest(std::uint8_t) override { return std::nullopt; }
-  void forget(std::uint8_t) override {}
-  void set_master(std::uint8_t vrid, bool master) override { deliver_all[vrid] = master; }
-
-  std::deque<Received> pending;
-  std::map<std::uint8_t, bool> deliver_all;
-};
 
 config::Vip vip(std::uint32_t last_octet) {
   return config::Vip{IpAddress::v4(0xC6120000 + last_octet), 32};
@@ -74,21 +51,6 @@ config::Plan base_plan() {
   return plan;
 }
 
-template <typename T>
-std::vector<T> all_of(const std::vector<Command>& commands) {
-  std::vector<T> found;
-  for (const Command& command : commands) {
-    if (const auto* value = std::get_if<T>(&command)) found.push_back(*value);
-  }
-  return found;
-}
-
-std::string logs(const std::vector<Command>& commands) {
-  std::string text;
-  for (const Log& line : all_of<Log>(commands)) text += line.text + "\n";
-  return text;
-}
-
 // Commands naming instance `index` (timers included), logs aside.
 std::vector<Command> touching(const std::vector<Command>& commands, std::size_t index) {
   std::vector<Command> found;
@@ -111,11 +73,9 @@ std::vector<Command> touching(const std::vector<Command>& commands, std::size_t 
   return found;
 }
 
-class ReloadTest : public testing::Test {
+class ReloadTest : public NodeFixture {
  protected:
-  void SetUp() override { node_ = std::make_unique<Node>(base_plan(), receive_); }
-
-  std::vector<Command> handle(Time now, const Input& input) { return node_->handle(now, input); }
+  void SetUp() override { make(base_plan()); }
 
   // Instance 0 MASTER (its down timer fired), instance 1 BACKUP hearing kPeer at 200.
   void settle() {
@@ -132,8 +92,6 @@ class ReloadTest : public testing::Test {
 
   std::vector<Command> reload(const config::Plan& plan) { return handle(now_, Reload{plan}); }
 
-  FakeReceivePath receive_;
-  std::unique_ptr<Node> node_;
   Time now_{0};
 };
 
@@ -329,7 +287,7 @@ TEST_F(ReloadTest, UnicastPeersCanChangeWithinUnicastMode) {
   config::Plan unicast = base_plan();
   unicast.unicast_peers = {kPeer};
   unicast.transport.multicast = false;
-  node_ = std::make_unique<Node>(unicast, receive_);
+  make(unicast);
   handle(kT0, Start{});
   config::Plan next = unicast;
   const IpAddress third = IpAddress::v4(0xC612000A);
@@ -375,6 +333,23 @@ TEST_F(ReloadTest, TheStateDumpNamesEveryActiveInstance) {
   for (const Command& command : commands) {
     EXPECT_TRUE(std::holds_alternative<Log>(command)) << "a dump only logs";
   }
+}
+
+// The dump names the transport as check-config and `vipd status` do: peers on top of multicast is
+// "hybrid", not "unicast", and unicast-only mode is "unicast" even before a DNS peer resolves.
+TEST_F(ReloadTest, TheStateDumpNamesTheTransportAsThePlanViewDoes) {
+  config::Plan hybrid = base_plan();
+  hybrid.unicast_peers = {kPeer};
+  make(hybrid);
+  EXPECT_THAT(logs(handle(kT0, DumpState{})),
+              HasSubstr("State dump: interface eth0, source 198.18.0.2, hybrid 198.18.0.9,"));
+
+  config::Plan unicast = base_plan();
+  unicast.transport.multicast = false;
+  unicast.transport.peer_names = {"peer.example"};
+  make(unicast);
+  EXPECT_THAT(logs(handle(kT0, DumpState{})),
+              HasSubstr("State dump: interface eth0, source 198.18.0.2, unicast,"));
 }
 
 }  // namespace

@@ -5,18 +5,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <deque>
-#include <map>
 #include <random>
 #include <string>
-#include <variant>
 #include <vector>
 
-#include "node/node.h"
+#include "node_test_fixture.h"
 
 namespace vipd::node {
 namespace {
 
+using namespace fixture;
 using namespace std::chrono_literals;
 using core::IpAddress;
 using core::MacAddress;
@@ -25,83 +23,18 @@ using core::Time;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-const IpAddress kOurs = IpAddress::v4(0xC6120002);   // 198.18.0.2
-const IpAddress kRival = IpAddress::v4(0xC6120009);  // 198.18.0.9
-const IpAddress kVip = IpAddress::v4(0xC6130001);    // 198.19.0.1
-const IpAddress kGroup = core::vrrp_group(core::Family::V4);
+const IpAddress kRival = kPeer;  // 198.18.0.9, a second master
 const MacAddress kRivalMac{2, 0, 0, 0, 0, 9};
-constexpr std::uint8_t kVrid = 51;
-constexpr Time kT0 = 10s;
 
-class FakeReceivePath final : public ReceivePath {
- public:
-  void drain(const std::function<void(const Received&)>& deliver) override {
-    while (!pending.empty()) {
-      const Received record = pending.front();
-      pending.pop_front();
-      deliver(record);
-    }
-  }
-  std::optional<HeardAdvert> latest(std::uint8_t vrid) override {
-    const auto it = records.find(vrid);
-    if (it == records.end()) return std::nullopt;
-    return it->second;
-  }
-  void forget(std::uint8_t vrid) override { records.erase(vrid); }
-  void set_master(std::uint8_t, bool) override {}
-
-  std::deque<Received> pending;
-  std::map<std::uint8_t, HeardAdvert> records;
-};
-
-config::Plan plan_for(std::uint8_t priority) {
-  config::Plan plan;
-  plan.interface = "eth0";
-  plan.source = kOurs;
+// The shared one-instance plan, announcing once (no repeat): a re-announcement is one Announce.
+config::Plan plan_announcing_once(std::uint8_t priority) {
+  config::Plan plan = fixture::plan_for(priority);
   plan.garp = {1, Time{0}, Time{0}};
-  config::InstancePlan instance;
-  instance.name = "vi_1";
-  instance.core.vrid = kVrid;
-  instance.core.version = core::VrrpVersion::V2;
-  instance.core.priority = priority;
-  instance.core.advert_interval = 1s;
-  instance.core.primary_address = kOurs;
-  instance.vips = {config::Vip{kVip, 32}};
-  plan.instances.push_back(instance);
   return plan;
 }
 
-template <typename T>
-std::vector<T> all_of(const std::vector<Command>& commands) {
-  std::vector<T> found;
-  for (const Command& command : commands) {
-    if (const auto* value = std::get_if<T>(&command)) found.push_back(*value);
-  }
-  return found;
-}
-
-std::string logs(const std::vector<Command>& commands) {
-  std::string text;
-  for (const Log& line : all_of<Log>(commands)) text += line.text + "\n";
-  return text;
-}
-
-std::optional<Time> timer_at(const std::vector<Command>& commands, TimerKind kind) {
-  std::optional<Time> at;
-  for (const SetTimer& timer : all_of<SetTimer>(commands)) {
-    if (timer.timer.kind == kind) at = timer.at;
-  }
-  return at;
-}
-
-class SplitBrainTest : public testing::Test {
+class SplitBrainTest : public NodeFixture {
  protected:
-  void make(config::Plan plan) { node_ = std::make_unique<Node>(std::move(plan), receive_); }
-  std::vector<Command> handle(Time now, const Input& input) {
-    auto commands = node_->handle(now, input);
-    for (const SetTimer& timer : all_of<SetTimer>(commands)) timers_[timer.timer.kind] = timer.at;
-    return commands;
-  }
   std::vector<Command> fire(TimerKind kind) {
     const Time at = timers_.at(kind);
     return handle(at, TimerExpired{TimerId{kind, 0}});
@@ -110,7 +43,7 @@ class SplitBrainTest : public testing::Test {
   State state() const { return instance().core.state(); }
 
   Time make_master(std::uint8_t priority = 100, config::Plan plan = {}) {
-    if (plan.instances.empty()) plan = plan_for(priority);
+    if (plan.instances.empty()) plan = plan_announcing_once(priority);
     make(std::move(plan));
     handle(kT0, Start{});
     const Time became = timers_.at(TimerKind::Protocol);
@@ -128,10 +61,6 @@ class SplitBrainTest : public testing::Test {
         AdvertEvent{HeardAdvert{at, kVrid, core::RxAdvert{source, priority, 100}, true}, {}});
     return handle(at, AdvertsPending{});
   }
-
-  FakeReceivePath receive_;
-  std::unique_ptr<Node> node_;
-  std::map<TimerKind, Time> timers_;
 };
 
 TEST_F(SplitBrainTest, AClaimContactsTheRivalAtItsMacAndDefendsTheVip) {
@@ -162,7 +91,7 @@ TEST_F(SplitBrainTest, AClaimContactsTheRivalAtItsMacAndDefendsTheVip) {
 }
 
 TEST_F(SplitBrainTest, ABackupHearingTheMastersGratuitousArpIsNotAConflict) {
-  make(plan_for(100));
+  make(plan_announcing_once(100));
   handle(kT0, Start{});
   const auto commands = claim(kT0 + 100ms);
   EXPECT_TRUE(commands.empty());
@@ -327,7 +256,7 @@ TEST_F(SplitBrainTest, TheSameRivalIsContactedAtMostOncePerSecond) {
 }
 
 TEST_F(SplitBrainTest, AMasterProbesItsVipsOnAJitteredInterval) {
-  make(plan_for(100));
+  make(plan_announcing_once(100));
   handle(kT0, Start{});
   const auto became = fire(TimerKind::Protocol);
   const Time master_at = timers_.at(TimerKind::Protocol) - 1s;
@@ -343,7 +272,7 @@ TEST_F(SplitBrainTest, AMasterProbesItsVipsOnAJitteredInterval) {
 }
 
 TEST_F(SplitBrainTest, ProbesCanBeTurnedOff) {
-  config::Plan plan = plan_for(100);
+  config::Plan plan = plan_announcing_once(100);
   plan.split_brain.probe_interval = Time{0};
   make(std::move(plan));
   handle(kT0, Start{});
@@ -354,7 +283,7 @@ TEST_F(SplitBrainTest, ProbesCanBeTurnedOff) {
 // Only masters send adverts, so the master the priority scheme meant hears nobody in a healthy
 // group; a node that is master against the scheme and hears nobody at all is likely cut off.
 TEST_F(SplitBrainTest, AMasterThatHearsNobodyWhilePeersAreExpectedSaysSoOnce) {
-  config::Plan plan = plan_for(100);
+  config::Plan plan = plan_announcing_once(100);
   plan.split_brain.expected_peers = true;
   plan.instances[0].master_eligible = false;
   make_master(100, plan);
@@ -379,7 +308,7 @@ TEST_F(SplitBrainTest, AMasterThatHearsNobodyWhilePeersAreExpectedSaysSoOnce) {
 
 TEST_F(SplitBrainTest, NoAloneWarningWithoutExpectedPeersOrForTheDesignatedMaster) {
   for (const bool expected : {false, true}) {
-    config::Plan plan = plan_for(100);
+    config::Plan plan = plan_announcing_once(100);
     plan.split_brain.expected_peers = expected;
     plan.instances[0].master_eligible = expected;
     make_master(100, plan);
@@ -391,7 +320,7 @@ TEST_F(SplitBrainTest, NoAloneWarningWithoutExpectedPeersOrForTheDesignatedMaste
 }
 
 TEST_F(SplitBrainTest, ResolvedPeersReplaceTheOldOnesAndGetAdverts) {
-  config::Plan plan = plan_for(150);
+  config::Plan plan = plan_announcing_once(150);
   const Time since = make_master(150, plan);
   const auto resolved = handle(since + 10ms, PeersResolved{{kRival}});
   EXPECT_THAT(logs(resolved), HasSubstr("Unicast peers from DNS now: 198.18.0.9"));
@@ -409,7 +338,7 @@ TEST_F(SplitBrainTest, ResolvedPeersReplaceTheOldOnesAndGetAdverts) {
 }
 
 TEST_F(SplitBrainTest, UnicastOnlyTransportSendsNoMulticast) {
-  config::Plan plan = plan_for(150);
+  config::Plan plan = plan_announcing_once(150);
   plan.unicast_peers = {kRival};
   plan.transport.multicast = false;
   make_master(150, plan);
