@@ -99,6 +99,10 @@ struct vipd_xdp_last vipd_xdp_last = {};
 // Tests only, set before load: update vipd_last_adv without its lock, so the multi-CPU test can
 // show what the lock prevents (torn records). The agent's program always locks.
 const volatile __u8 vipd_test_unlocked_record = 0;
+// Tests only, set before load: linger a few hundred nanoseconds between a record's source and the
+// rest of it, so that a half-written record is there to be seen on any CPU whenever the lock does
+// not keep readers and other writers out (an Intel host showed no tear in 45 s without it).
+const volatile __u8 vipd_test_widen_record_race = 0;
 
 // The longest address list: 255 IPv6 addresses, in 32-bit words.
 #define VIPD_MAX_ADDR_WORDS (255 * 16 / 4)
@@ -308,9 +312,18 @@ static __always_inline void read_record(struct record_view* view, const struct v
   view->addr_sum = rec->addr_sum;
 }
 
+// vipd_test_widen_record_race; the verifier drops it from the agent's program.
+static __always_inline void widen_record_race(void) {
+  if (!vipd_test_widen_record_race) return;
+  // No helper calls: the agent's build holds the record's lock here.
+  __u64 spin = 0;
+  for (int i = 0; i < 256; i++) asm volatile("%0 += 1" : "+r"(spin));
+}
+
 static __always_inline void write_record(struct vipd_last_adv* rec, const struct vrrp_meta* meta,
                                          const struct advert* adv) {
   __builtin_memcpy(rec->src, meta->src.addr, sizeof(rec->src));
+  widen_record_race();
   rec->family = meta->src.family;
   rec->version = adv->version;
   rec->priority = adv->priority;

@@ -56,12 +56,14 @@ struct RawEvent {
 class XdpHarness {
  public:
   // `unlocked_record`: the test-only build of the program that updates vipd_last_adv without its
-  // lock (tests/bpf/xdp_record_lock_test.cpp shows what the lock prevents).
-  explicit XdpHarness(bool unlocked_record = false) {
+  // lock (tests/bpf/xdp_record_lock_test.cpp shows what the lock prevents); `widened_race`: the
+  // program lingers inside each record update, so a race over the record shows at once.
+  explicit XdpHarness(bool unlocked_record = false, bool widened_race = false) {
     skel_ = vipd_xdp__open();
     if (!skel_) return;
     skel_->rodata->vipd_record_last = 1;  // the reason of each run, read by last()
     skel_->rodata->vipd_test_unlocked_record = unlocked_record ? 1 : 0;
+    skel_->rodata->vipd_test_widen_record_race = widened_race ? 1 : 0;
     if (vipd_xdp__load(skel_) != 0) {
       vipd_xdp__destroy(skel_);
       skel_ = nullptr;

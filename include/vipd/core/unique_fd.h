@@ -1,5 +1,6 @@
 // A file descriptor with one owner, closed when the owner goes: the one type every room uses to
-// hold a socket or other descriptor, so no class writes its own destructor or close() for it.
+// hold a socket or other descriptor, so no class writes its own destructor or close() for it. It
+// lives with the core only because every room links the core; the protocol code holds none.
 #pragma once
 
 #include <unistd.h>
