@@ -84,7 +84,9 @@ void Node::on(const DumpState&) {
 // shows them.
 std::string Node::split_brain_text(std::size_t index) const {
   const InstanceState& instance = instances_[index];
-  std::string text = "(" + instance.plan.name + ") peers heard:";
+  std::string text = "(";  // += pieces throughout: see the head line in on(DumpState)
+  text += instance.plan.name;
+  text += ") peers heard:";
   for (const PeerHeard& peer : instance.peers_heard) {
     text += ' ';
     text += peer.address.to_string();
@@ -94,9 +96,14 @@ std::string Node::split_brain_text(std::size_t index) const {
   }
   if (instance.peers_heard.empty()) text += " none";
   text += instance.alone ? ", ALONE (hears no other node although peers are expected)" : "";
-  text += ", split brains settled: vrrp " + std::to_string(instance.conflicts_vrrp);
-  text += ", foreign " + std::to_string(instance.conflicts_foreign);
-  if (!instance.conflict) return text + ", no conflict";
+  text += ", split brains settled: vrrp ";
+  text += std::to_string(instance.conflicts_vrrp);
+  text += ", foreign ";
+  text += std::to_string(instance.conflicts_foreign);
+  if (!instance.conflict) {
+    text += ", no conflict";
+    return text;
+  }
   const Conflict& conflict = *instance.conflict;
   text += ", last conflict: VIP ";
   text += conflict.vip.to_string();

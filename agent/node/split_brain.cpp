@@ -262,8 +262,6 @@ void Node::on_peer_expiry() {
   set_timer(TimerKind::PeerExpiry, 0, now_ + timeout / 2);
 }
 
-// A MASTER the priority scheme did not mean to be master, hearing no other node at all although
-// peers are expected, is most likely cut off from them (multicast blocked): say so once.
 std::size_t Node::peers_heard_recently(std::size_t index) const {
   const InstanceState& instance = instances_[index];
   const core::Time window = 3 * instance.core.master_down_interval();
@@ -272,6 +270,8 @@ std::size_t Node::peers_heard_recently(std::size_t index) const {
                     [&](const PeerHeard& peer) { return now_ - peer.last <= window; }));
 }
 
+// A MASTER the priority scheme did not mean to be master, hearing no other node at all although
+// peers are expected, is most likely cut off from them (multicast blocked): say so once.
 void Node::check_alone(std::size_t index) {
   InstanceState& instance = instances_[index];
   const bool candidate = plan_.split_brain.expected_peers && !instance.plan.master_eligible &&
