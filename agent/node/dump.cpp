@@ -33,11 +33,7 @@ void Node::on(const DumpState&) {
   head += ", source ";
   head += plan_.source.to_string();
   head += ", ";
-  head += config::transport_name(plan_);
-  for (const core::IpAddress& peer : plan_.unicast_peers) {
-    head += ' ';
-    head += peer.to_string();
-  }
+  head += config::transport_name(plan_);  // the peers follow in the "Unicast peers:" line
   head += std::string(", instances ") + (started_ ? "started" : "waiting for the health check");
   head += ", check adjustment " + std::to_string(check_adjustment_);
   log(Level::Info, "state_dump", kNoInstance, std::move(head));

@@ -134,11 +134,19 @@ TEST_F(NodeTest, AMasterHearingALowerPriorityAnswersAndReannouncesOncePerEpisode
 // The parting advert goes to the VIP, which the winner holds now: a node accepts unicast at its
 // own VIP from anyone, at its own address only from known peers (the winner of a healed partition
 // does not know us: in the lab it dropped an advert to its address and never re-announced).
-TEST_F(NodeTest, AMasterBeatenByAHigherPrioritySendsItsPartingAdvertToTheWinnersVipOnly) {
-  make(plan_for(100));
-  const Time since = make_master();
-  receive_.advert(since + 100ms, kPeer, 200);
-  const auto commands = handle(since + 100ms, AdvertsPending{});
+class PartingAdvertTest : public NodeTest {
+ protected:
+  // A master at priority 100 beaten by kPeer at 200: what it does as it steps down.
+  std::vector<Command> beaten(const config::Plan& plan) {
+    make(plan);
+    const Time since = make_master();
+    receive_.advert(since + 100ms, kPeer, 200);
+    return handle(since + 100ms, AdvertsPending{});
+  }
+};
+
+TEST_F(PartingAdvertTest, AMasterBeatenByAHigherPrioritySendsItToTheWinnersVipOnly) {
+  const auto commands = beaten(plan_for(100));
   EXPECT_EQ(effects(commands),
             (std::vector<std::string>{"remove VIPs", "MASTER -> BACKUP", "advert 100 to 198.19.0.1",
                                       "notify BACKUP"}));
@@ -146,14 +154,10 @@ TEST_F(NodeTest, AMasterBeatenByAHigherPrioritySendsItsPartingAdvertToTheWinners
   EXPECT_EQ(timer_at(commands, TimerKind::GarpRepeat), core::kNever);
 }
 
-TEST_F(NodeTest, WithoutAVipOfTheWinnersFamilyThePartingAdvertGoesToItsAddress) {
+TEST_F(PartingAdvertTest, WithoutAVipOfTheWinnersFamilyItGoesToTheWinnersAddress) {
   config::Plan plan = plan_for(100);
   plan.instances[0].vips = {config::Vip{*IpAddress::parse("fd00:198:18:1::1"), 128}};
-  make(plan);
-  const Time since = make_master();
-  receive_.advert(since + 100ms, kPeer, 200);
-  const auto commands = handle(since + 100ms, AdvertsPending{});
-  EXPECT_EQ(effects(commands),
+  EXPECT_EQ(effects(beaten(plan)),
             (std::vector<std::string>{"remove VIPs", "MASTER -> BACKUP", "advert 100 to 198.18.0.9",
                                       "notify BACKUP"}));
 }

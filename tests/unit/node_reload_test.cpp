@@ -341,8 +341,9 @@ TEST_F(ReloadTest, TheStateDumpNamesTheTransportAsThePlanViewDoes) {
   config::Plan hybrid = base_plan();
   hybrid.unicast_peers = {kPeer};
   make(hybrid);
-  EXPECT_THAT(logs(handle(kT0, DumpState{})),
-              HasSubstr("State dump: interface eth0, source 198.18.0.2, hybrid 198.18.0.9,"));
+  const std::string dump = logs(handle(kT0, DumpState{}));
+  EXPECT_THAT(dump, HasSubstr("State dump: interface eth0, source 198.18.0.2, hybrid,"));
+  EXPECT_THAT(dump, HasSubstr("Unicast peers: 198.18.0.9 (configured)"));
 
   config::Plan unicast = base_plan();
   unicast.transport.multicast = false;
