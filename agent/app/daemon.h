@@ -128,6 +128,10 @@ class Daemon {
   bpf::VridConfig vrid_config(const config::InstancePlan& instance) const;
   core::Status configure_vrid(std::size_t index);
   void record_attachments();
+  // Every VIP the configuration may make us add, recorded when it is loaded (start, reload).
+  void record_configured_vips();
+  bool configured(const config::Vip& vip) const;
+  void forget_unconfigured_vips();
 
   config::Plan plan_;
   loop::EventLoop loop_;

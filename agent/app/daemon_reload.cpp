@@ -49,6 +49,7 @@ std::string Daemon::reload(std::string_view origin) {
   reload_note_.clear();
   dispatch(node::Reload{std::move(planned.plan)});
   if (!reload_applied_) return reload_answer(false, reload_note_, {reload_note_});
+  forget_unconfigured_vips();
   return reload_answer(true, reload_note_, {});
 }
 
@@ -109,6 +110,7 @@ void Daemon::on_plan_replaced(std::size_t previous_size) {
     timer_ids_.push_back(loop_.allocate_timer_id());
   }
   counters_.resize(node_->size());
+  record_configured_vips();
   receiver_->set_expectations(expectations());
   if (dataplane_) {
     std::vector<std::uint8_t> active;
@@ -142,6 +144,21 @@ void Daemon::on_plan_replaced(std::size_t previous_size) {
   }
   update_watched_vips();
   snapshot_due_ = true;
+}
+
+// A VIP a reload dropped while a backup held nothing was never added: nothing will remove it, so
+// nothing forgets it either. Held ones are forgotten when removed (remove_addresses).
+void Daemon::forget_unconfigured_vips() {
+  const std::vector<net::AddressEntry> present = netlink_.addresses(plan_.ifindex);
+  std::vector<config::Vip> stale;
+  for (const config::Vip& vip : run_state_.state().vips) {
+    if (configured(vip)) continue;
+    if (std::any_of(present.begin(), present.end(),
+                    [&](const net::AddressEntry& entry) { return entry.address == vip.address; }))
+      continue;
+    stale.push_back(vip);
+  }
+  run_state_.remove_vips(stale);
 }
 
 void Daemon::record_attachments() {

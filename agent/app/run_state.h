@@ -1,8 +1,10 @@
 // What a running vipd changed on the host, recorded in <state dir>/<interface>.state (default
 // /run/vipd/eth0.state) so that `vipd cleanup` can undo exactly that after a crash, an OOM kill or
 // a SIGKILL (systemd runs it as the unit's ExecStopPost=). Written atomically (a temporary file
-// renamed over the old one): a VIP is recorded before it is added and forgotten after it is
-// removed, so the file never misses an address that may be on the host. A clean stop removes it.
+// renamed over the old one): the configuration's VIPs are recorded when it is loaded (start,
+// reload), before any can be added, and a VIP a reload dropped is forgotten once removed, so the
+// file never misses an address that may be on the host and is never written during a takeover.
+// A clean stop removes it.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +24,7 @@ struct RunState {
   // The network namespace the daemon ran in (inode of /proc/self/ns/net): the VIPs belong to the
   // interface of that namespace only; cleanup elsewhere leaves them alone.
   std::uint64_t netns = 0;
-  std::vector<config::Vip> vips;  // possibly on the interface
+  std::vector<config::Vip> vips;  // configured, so possibly on the interface
   std::uint32_t xdp_prog_id = 0;
   std::vector<bpf::TcFilters> tc;  // our tc filters, per interface (the VRRP one and lo)
   std::string pin_dir;

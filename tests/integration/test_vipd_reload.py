@@ -87,6 +87,12 @@ class ConfigNode:
         return len(log_lines(self.proc, rf"\({name}\) Entering \w+ STATE"))
 
 
+def recorded_vips(node: ConfigNode) -> list[str]:
+    """The VIPs the node's state file lists for `vipd cleanup`: every configured one."""
+    state = json.loads((node.lab.workdir / f"{node.node}-state" / "eth0.state").read_text())
+    return sorted(vip.split("/")[0] for vip in state["vips"])
+
+
 def wait_states(node: ConfigNode, expected: dict[str, str], timeout: float) -> None:
     vipdlab.wait_for(lambda: node.states() == expected, timeout=timeout,
                      desc=f"{node.node} states {expected} (now {node.states()})")
@@ -160,6 +166,7 @@ def test_reload_changes_only_what_changed(reload_lab, vipd):
     assert all(e.kind == "add" for e in watch1.events(t0))
     assert holders(lab, 102) == ["n1"] and holders(lab, 103) == ["n1"]
     assert {name: n1.transitions(name) for name in before} == before
+    assert recorded_vips(n1) == sorted(address(lab, host) for host in (100, 101, 102, 103))
 
     # 4. web_VIP_2 removed (one group holding 100 and 102): priority 0, n2 takes 101 at once.
     n1.write([100, 102], groups=1, priority=140)
@@ -173,6 +180,7 @@ def test_reload_changes_only_what_changed(reload_lab, vipd):
     assert holders(lab, 100) == ["n1"] and holders(lab, 102) == ["n1"]
     assert n1.transitions("web_VIP_1") == before["web_VIP_1"]
     assert n1.states() == {"web_VIP_1": "MASTER"}
+    assert recorded_vips(n1) == sorted(address(lab, host) for host in (100, 102)), "removed, forgotten"
 
     # 5. web_VIP_2 added again: it starts on n1 and preempts (140 > 100); web_VIP_1 untouched.
     n1.write([100, 102, 101, 103], groups=2, priority=140)
@@ -205,3 +213,10 @@ def test_reload_changes_only_what_changed(reload_lab, vipd):
     time.sleep(3 * INTERVAL)
     assert n1.proc.alive() and watch1.events(t0) == []
     assert n1.states() == {"web_VIP_1": "MASTER", "web_VIP_2": "MASTER"}
+
+    # 8. A backup's reload drops web_VIP_2, which it never held: its record forgets 101 at once
+    # (nothing will remove it), and keeps 100, which it may still add.
+    assert recorded_vips(n2) == sorted(address(lab, host) for host in (100, 101))
+    n2.write([100], groups=1, priority=100)
+    assert n2.reload()["ok"]
+    assert recorded_vips(n2) == [address(lab, 100)]

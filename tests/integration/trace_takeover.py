@@ -40,6 +40,14 @@ def write(path: Path, value: str) -> None:
     path.write_text(value)
 
 
+def mount_tracefs() -> bool:
+    """Mounts tracefs where a fresh host has not; True when we did (and must unmount it)."""
+    if (TRACING / "instances").is_dir():
+        return False
+    vipdlab.run_cmd(["mount", "-t", "tracefs", "nodev", str(TRACING)])
+    return True
+
+
 def readable(rest: str) -> str:
     match = re.match(r"NR (\d+)(.*)", rest)
     if match:
@@ -76,6 +84,7 @@ def main() -> int:
         adverts = lab.watch_adverts("n2")
         pids = vipdlab.run_cmd(["ip", "netns", "pids", lab.node("n2").ns_name]).stdout.split()
 
+        mounted = mount_tracefs()
         INSTANCE.mkdir(exist_ok=True)
         try:
             write(INSTANCE / "trace_clock", "mono")  # CLOCK_MONOTONIC, like the watchers
@@ -93,6 +102,8 @@ def main() -> int:
         finally:
             write(INSTANCE / "set_event", "")
             INSTANCE.rmdir()
+            if mounted:
+                vipdlab.run_cmd(["umount", str(TRACING)])
         master.wait(5)
 
     last = adverts.last_from(lab.node("n1").ipv4, 51, before_ns=added.ts_ns)
