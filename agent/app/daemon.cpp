@@ -597,11 +597,9 @@ void Daemon::record_configured_vips() {
 }
 
 bool Daemon::configured(const config::Vip& vip) const {
-  if (!node_) return false;
-  for (std::size_t i = 0; i < node_->size(); ++i) {
-    if (!node_->active(i)) continue;
-    const auto& vips = node_->instance(i).plan.vips;
-    if (std::find(vips.begin(), vips.end(), vip) != vips.end()) return true;
+  for (const config::InstancePlan* instance : active_instances()) {
+    if (std::find(instance->vips.begin(), instance->vips.end(), vip) != instance->vips.end())
+      return true;
   }
   return false;
 }

@@ -131,6 +131,7 @@ class Daemon {
   // Every VIP the configuration may make us add, recorded when it is loaded (start, reload).
   void record_configured_vips();
   bool configured(const config::Vip& vip) const;
+  std::vector<const config::InstancePlan*> active_instances() const;
   void forget_unconfigured_vips();
 
   config::Plan plan_;

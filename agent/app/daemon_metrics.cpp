@@ -40,6 +40,20 @@ void read_kernel_counters(const bpf::Dataplane& dataplane, metrics::Snapshot& s)
   }
 }
 
+metrics::KubernetesSample kubernetes_sample(const k8s::EndpointWatch& watch) {
+  metrics::KubernetesSample k;
+  k.service = watch.service();
+  k.api_reachable = watch.api().reachable();
+  k.api_stale = watch.api().stale();
+  k.api_outages = watch.api().outages();
+  k.api_failures = watch.failures();
+  k.relists_after_gone = watch.relists_after_gone();
+  k.local_ready = watch.count().local_ready;
+  k.local_not_ready = watch.count().local_not_ready;
+  k.ready_elsewhere = watch.count().ready_elsewhere;
+  return k;
+}
+
 }  // namespace
 
 void Daemon::count(std::size_t index, const node::StateChanged& changed) {
@@ -131,6 +145,7 @@ metrics::Snapshot Daemon::take_snapshot() const {
       health.passed = endpoint_watch_->verdict() == k8s::Verdict::Healthy;
     }
   }
+  if (endpoint_watch_) s.kubernetes = kubernetes_sample(*endpoint_watch_);
   return s;
 }
 

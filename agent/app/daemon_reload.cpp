@@ -55,18 +55,24 @@ std::string Daemon::reload(std::string_view origin) {
 
 std::array<std::optional<core::Expectation>, 256> Daemon::expectations() const {
   std::array<std::optional<core::Expectation>, 256> expected;
-  if (!node_) {
-    for (const config::InstancePlan& instance : plan_.instances) {
-      expected[instance.core.vrid] = expectation_for(instance);
-    }
-    return expected;
-  }
-  for (std::size_t i = 0; i < node_->size(); ++i) {
-    if (!node_->active(i)) continue;
-    const config::InstancePlan& instance = node_->instance(i).plan;
-    expected[instance.core.vrid] = expectation_for(instance);
+  for (const config::InstancePlan* instance : active_instances()) {
+    expected[instance->core.vrid] = expectation_for(*instance);
   }
   return expected;
+}
+
+// Before the node exists (the receive path opens first) the plan's instances; after, the node's,
+// without those a reload retired.
+std::vector<const config::InstancePlan*> Daemon::active_instances() const {
+  std::vector<const config::InstancePlan*> active;
+  if (!node_) {
+    for (const config::InstancePlan& instance : plan_.instances) active.push_back(&instance);
+    return active;
+  }
+  for (std::size_t i = 0; i < node_->size(); ++i) {
+    if (node_->active(i)) active.push_back(&node_->instance(i).plan);
+  }
+  return active;
 }
 
 core::Expectation Daemon::expectation_for(const config::InstancePlan& instance) const {

@@ -38,6 +38,12 @@ class EndpointWatch {
   Verdict verdict() const { return verdict_.verdict(); }
   // The `health_check` object of `vipd status --json`.
   nlohmann::json status_json() const;
+  // What the metrics export.
+  const EndpointVerdict& api() const { return verdict_; }
+  const EndpointCount& count() const { return count_; }
+  std::uint64_t failures() const { return failures_; }
+  std::uint64_t relists_after_gone() const { return relists_after_gone_; }
+  std::string service() const { return check_.namespace_name + "/" + check_.service; }
 
  private:
   enum class Ending { Gone, Failure };

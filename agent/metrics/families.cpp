@@ -61,6 +61,8 @@ std::uint64_t rejected(const RejectCounts& counts,
 
 // ---- vipd's own ------------------------------------------------------------------------------
 
+void kubernetes_families(const KubernetesSample& k, std::vector<MetricFamily>& out);
+
 void node_families(const Snapshot& s, std::vector<MetricFamily>& out) {
   MetricFamily build =
       family("vipd_build_info", "vipd's version and git commit; always 1", MetricType::Gauge);
@@ -118,6 +120,57 @@ void node_families(const Snapshot& s, std::vector<MetricFamily>& out) {
     durations.metric.push_back(std::move(metric));
     out.push_back(std::move(durations));
   }
+  if (s.kubernetes) kubernetes_families(*s.kubernetes, out);
+}
+
+void kubernetes_families(const KubernetesSample& k, std::vector<MetricFamily>& out) {
+  const Labels service = {{"service", k.service}};
+  MetricFamily reachable = family(
+      "vipd_kubernetes_api_reachable",
+      "1 while the Kubernetes API answers the local-endpoint check, 0 during an outage (the last "
+      "answer is kept)",
+      MetricType::Gauge);
+  add(reachable, service, k.api_reachable ? 1 : 0);
+  out.push_back(std::move(reachable));
+
+  MetricFamily stale = family("vipd_kubernetes_api_stale",
+                              "1 when the current API outage outlasted the grace period (the "
+                              "check's last answer is still kept)",
+                              MetricType::Gauge);
+  add(stale, service, k.api_stale ? 1 : 0);
+  out.push_back(std::move(stale));
+
+  MetricFamily outages =
+      family("vipd_kubernetes_api_outages_total",
+             "Outages of the Kubernetes API seen by the local-endpoint check", MetricType::Counter);
+  add(outages, service, as_double(k.api_outages));
+  out.push_back(std::move(outages));
+
+  MetricFamily failures = family(
+      "vipd_kubernetes_api_failures_total",
+      "Requests to the Kubernetes API that failed (unreachable, TLS, 401/403, 5xx, bad answer)",
+      MetricType::Counter);
+  add(failures, service, as_double(k.api_failures));
+  out.push_back(std::move(failures));
+
+  MetricFamily relists = family("vipd_kubernetes_relists_total",
+                                "Watches the API ended with 410 Gone, each followed by a re-list",
+                                MetricType::Counter);
+  add(relists, service, as_double(k.relists_after_gone));
+  out.push_back(std::move(relists));
+
+  MetricFamily endpoints = family(
+      "vipd_service_endpoints",
+      "The Service's endpoints as last listed: ready on this node (the check passes while > 0), "
+      "not ready on this node, ready elsewhere",
+      MetricType::Gauge);
+  const std::pair<const char*, int> kinds[] = {{"local_ready", k.local_ready},
+                                               {"local_not_ready", k.local_not_ready},
+                                               {"ready_elsewhere", k.ready_elsewhere}};
+  for (const auto& [where, count] : kinds) {
+    add(endpoints, {{"service", k.service}, {"where", where}}, count);
+  }
+  out.push_back(std::move(endpoints));
 }
 
 void instance_families(const Snapshot& s, std::vector<MetricFamily>& out) {

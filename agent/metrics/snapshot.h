@@ -76,6 +76,19 @@ struct HealthSample {
   DurationHistogram durations;
 };
 
+// The Kubernetes API as the local-endpoint check sees it (OPENSHIFT_HA_MONITOR_SERVICE).
+struct KubernetesSample {
+  std::string service;  // namespace/name
+  bool api_reachable = true;
+  bool api_stale = false;  // the outage outlasted the grace period (the verdict is kept anyway)
+  std::uint64_t api_outages = 0;
+  std::uint64_t api_failures = 0;        // requests that failed, in and out of outages
+  std::uint64_t relists_after_gone = 0;  // watches the API ended with 410 Gone
+  int local_ready = 0;
+  int local_not_ready = 0;
+  int ready_elsewhere = 0;
+};
+
 enum class Dataplane : std::uint8_t { Xdp, Raw };
 
 struct Snapshot {
@@ -88,6 +101,7 @@ struct Snapshot {
   std::uint64_t loop_wakeups = 0;
   std::map<std::uint16_t, std::uint64_t> port_refusals;  // monitored port -> RSTs answering SYNs
   std::optional<HealthSample> health;
+  std::optional<KubernetesSample> kubernetes;
   std::uint64_t adverts_accepted = 0;
   std::uint64_t announcements_sent = 0;
   std::uint64_t advert_send_errors = 0;

@@ -7,7 +7,11 @@ instance on n1 goes MASTER -> FAULT -> BACKUP -> MASTER (VIPs removed and re-add
 and deliver-all switched, coalescing records forgotten):
   carrier  the switch takes n1's port down and up (n1 sees NO-CARRIER: netlink link events);
   check    n1's health check fails and passes again (a check script reading a flag file): FAULT
-           and back per instance, the "instance restart" there is until reload exists.
+           and back per instance.
+  reload   an instance restarted through reload: n1's configuration file loses its last VIP
+           (`vipd reload`: that instance is removed, priority 0, n2 takes the VIP) and gets it
+           back (the instance is created again and preempts). n1 then runs from a TOML file
+           (`vipd run --config`), as the reload test does; the other kinds work the same.
 Cycles rotate over --kinds. After --warmup cycles and at the end, on n1's vipd:
   RSS / PSS      /proc/<pid>/smaps_rollup
   fds            entries of /proc/<pid>/fd
@@ -42,7 +46,7 @@ MASTER_PRIORITY = 150
 BACKUP_PRIORITY = 100
 PIN_DIR = "/sys/fs/bpf/vipd"
 HASH_MAPS = ("vipd_vips", "vipd_peers", "vipd_own_macs", "vipd_ports")
-KINDS = ("carrier", "check")
+KINDS = ("carrier", "check", "reload")
 
 
 @dataclasses.dataclass
@@ -105,6 +109,24 @@ def read(pid: int, cycle: int) -> Reading:
     return Reading(cycle, rss, pss, procstats.fd_count(pid), maps, progs, map_entries(pid), pins(pid))
 
 
+def write_config(path: Path, vips: str, priority: int) -> None:
+    """n1's settings as a TOML file: what a reload reads again (flags and variables would
+    override it)."""
+    path.write_text("\n".join([
+        'interface = "eth0"', f'vips = "{vips}"', "vip_groups = 0", "vrrp_id_offset = 0",
+        'config_name = "churn"', "vrrp_version = 3", "advert_interval = 0.1",
+        f"priority = {priority}", 'preemption = "preempt"', "monitor_port = 0",
+        "garp_master_delay = 0", ""]))
+
+
+def start_from_file(lab: vipdlab.Lab, vipd: daemons.Vipd, config: Path, extra: tuple[str, ...],
+                    settings: daemons.VrrpSettings) -> daemons.DaemonProcess:
+    node = lab.node("n1")
+    argv = [str(vipd.binary), "run", "--config", str(config), *extra]
+    proc = lab.start_daemon(node, argv, vipd.name, env=vipd.environment(lab, node, settings))
+    return daemons.DaemonProcess(vipd, node, proc, settings)
+
+
 def check_script(directory: Path) -> Path:
     script = directory / "check.sh"
     script.write_text(f"#!/bin/sh\ntest ! -e {directory}/fail\n")
@@ -144,7 +166,12 @@ def run_churn(args, vipd: Optional[daemons.Vipd] = None) -> Result:
 
         n1_extra = ("--check-script", str(check_script(check_dir)), "--check-interval", "1",
                     "--check-timeout", "0.5") if "check" in args.kind_list else ()
-        n1 = vipd.start(lab, "n1", settings(MASTER_PRIORITY, n1_extra))
+        config = lab.workdir / "n1-vipd.toml"
+        if "reload" in args.kind_list:
+            write_config(config, settings(MASTER_PRIORITY).vip, MASTER_PRIORITY)
+            n1 = start_from_file(lab, vipd, config, n1_extra, settings(MASTER_PRIORITY))
+        else:
+            n1 = vipd.start(lab, "n1", settings(MASTER_PRIORITY, n1_extra))
         vipdlab.wait_for(lambda: set(vips) <= set(lab.node("n1").addresses()), timeout=30,
                          interval=0.1, desc="n1 holds every VIP")
         vipd.start(lab, "n2", settings(BACKUP_PRIORITY))
@@ -156,8 +183,20 @@ def run_churn(args, vipd: Optional[daemons.Vipd] = None) -> Result:
             held = set(lab.node("n1").addresses()) & set(vips)
             return held == set(vips) if all_ else not held
 
+        def reload(vip_list: list[str]) -> None:
+            write_config(config, ",".join(vip_list), MASTER_PRIORITY)
+            out = lab.node("n1").run([str(vipd.binary), "reload"], check=False)
+            if out.returncode != 0:
+                raise TimeoutError(f"vipd reload failed: {out.stderr.strip()}")
+
         def cycle(kind: str) -> None:
-            if kind == "carrier":
+            if kind == "reload":
+                reload(vips[:-1])
+                vipdlab.wait_for(lambda: vips[-1] in lab.node("n2").addresses()
+                                 and vips[-1] not in lab.node("n1").addresses(), timeout=5,
+                                 interval=0.01, desc="the removed instance's VIP on n2")
+                reload(vips)
+            elif kind == "carrier":
                 lab.cut_link("n1", mode="carrier")
                 vipdlab.wait_for(lambda: n1_holds(False), timeout=5, interval=0.01, desc="n1 drops its VIPs")
                 lab.restore_link("n1")
@@ -181,6 +220,8 @@ def run_churn(args, vipd: Optional[daemons.Vipd] = None) -> Result:
                 print(f"cycle {k}: {exc}", file=sys.stderr, flush=True)
                 lab.restore_link("n1")
                 (check_dir / "fail").unlink(missing_ok=True)
+                if "reload" in args.kind_list:
+                    reload(vips)
                 vipdlab.wait_for(lambda: n1_holds(True), timeout=15, interval=0.05, desc="n1 master again")
             if args.progress and (k + 1) % args.progress == 0:
                 rss, _ = procstats.memory_kib(pid)

@@ -165,6 +165,16 @@ def health(cluster: Cluster, node: str) -> dict:
     return status["health_check"]
 
 
+def metric(cluster: Cluster, node: str, series: str) -> float:
+    """One series from the node's /metrics (vipd's default :9112), e.g.
+    'vipd_kubernetes_api_stale{service="ipfailover/web"}'."""
+    out = cluster.lab.node(node).run(["curl", "-s", "--max-time", "2", "http://127.0.0.1:9112/metrics"])
+    for line in out.stdout.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{node}: no {series} in /metrics")
+
+
 def start_pair(cluster: Cluster, api: KubeApi, grace: float = 60) -> None:
     for node, priority in (("n1", HIGH), ("n2", LOW)):
         cluster.start(node, priority, extra=api.vipd_args(node, grace))
@@ -215,6 +225,11 @@ def test_vip_leaves_with_the_last_ready_local_endpoint(cluster):
     assert transitions(cluster) == before
     assert health(cluster, "n1")["local_ready_endpoints"] == 1
     assert health(cluster, "n1")["local_not_ready_endpoints"] == 1
+    service = f'service="{NAMESPACE}/{SERVICE}"'
+    vipdlab.wait_for(lambda: metric(cluster, "n1", f'vipd_service_endpoints{{{service},where="local_ready"}}') == 1,
+                     timeout=2, interval=0.1, desc="n1's metrics show 1 ready local endpoint")
+    assert metric(cluster, "n1", f'vipd_service_endpoints{{{service},where="local_not_ready"}}') == 1
+    assert metric(cluster, "n1", f'vipd_service_endpoints{{{service},where="ready_elsewhere"}}') == 1
 
     t0 = api.set_pods({**pods, "web-1": pod("n1", 11, ready=False), "web-2": pod("n1", 12, ready=False)})
     released = n1_watcher.wait_event("del", cluster.vip, t0, timeout=5)
@@ -363,14 +378,24 @@ def test_outage_beyond_the_grace_keeps_the_state_and_reports_it_stale(cluster):
     before = transitions(cluster)
     api.control(op="mode", mode="error500")
     holders_stay(cluster, ["n1"], 3.0)
+    service = f'{{service="{NAMESPACE}/{SERVICE}"}}'
     for node in ("n1", "n2"):
         state = health(cluster, node)
         assert state["api_stale"] and not state["api_reachable"] and state["status"] == "healthy", state
         assert len(log_lines(cluster.procs[node], r"is STALE and kept as it is")) == 1
+        # The snapshot behind /metrics is at most a second old.
+        vipdlab.wait_for(lambda node=node: metric(cluster, node, "vipd_kubernetes_api_stale" + service) == 1,
+                         timeout=2, interval=0.1, desc=f"{node}'s metrics say stale")
+        assert metric(cluster, node, "vipd_kubernetes_api_reachable" + service) == 0
+        assert metric(cluster, node, "vipd_kubernetes_api_failures_total" + service) >= 1
     api.control(op="mode", mode="ok", drop_watches=False)
     wait_reachable(cluster, timeout=8)
     for node in ("n1", "n2"):
         assert not health(cluster, node)["api_stale"]
+        vipdlab.wait_for(lambda node=node: metric(cluster, node, "vipd_kubernetes_api_reachable" + service) == 1,
+                         timeout=2, interval=0.1, desc=f"{node}'s metrics say reachable")
+        assert metric(cluster, node, "vipd_kubernetes_api_stale" + service) == 0
+        assert metric(cluster, node, "vipd_kubernetes_api_outages_total" + service) == 1
         assert log_lines(cluster.procs[node], r"answers again after .*the check state is current again")
     assert transitions(cluster) == before
     assert cluster.holders() == ["n1"]

@@ -266,6 +266,31 @@ TEST(MetricsFamilies, NodeFamilies) {
   EXPECT_THAT(text, HasSubstr("vipd_health_check_duration_seconds_count{check=\"chk_web\"} 4"));
 }
 
+TEST(MetricsFamilies, KubernetesApiStateAndTheServicesEndpoints) {
+  Snapshot s = two_instances();
+  KubernetesSample& k = s.kubernetes.emplace();
+  k.service = "shop/web";
+  k.api_reachable = false;
+  k.api_stale = true;
+  k.api_outages = 2;
+  k.api_failures = 7;
+  k.relists_after_gone = 1;
+  k.local_ready = 1;
+  k.local_not_ready = 2;
+  k.ready_elsewhere = 3;
+  const auto families = render(s);
+  const std::pair<std::string, std::string> service = {"service", "shop/web"};
+  EXPECT_EQ(value(families, "vipd_kubernetes_api_reachable", {service}), 0);
+  EXPECT_EQ(value(families, "vipd_kubernetes_api_stale", {service}), 1);
+  EXPECT_EQ(value(families, "vipd_kubernetes_api_outages_total", {service}), 2);
+  EXPECT_EQ(value(families, "vipd_kubernetes_api_failures_total", {service}), 7);
+  EXPECT_EQ(value(families, "vipd_kubernetes_relists_total", {service}), 1);
+  EXPECT_EQ(value(families, "vipd_service_endpoints", {service, {"where", "local_ready"}}), 1);
+  EXPECT_EQ(value(families, "vipd_service_endpoints", {service, {"where", "local_not_ready"}}), 2);
+  EXPECT_EQ(value(families, "vipd_service_endpoints", {service, {"where", "ready_elsewhere"}}), 3);
+  EXPECT_THAT(scrape(two_instances()), Not(HasSubstr("vipd_kubernetes_api")));
+}
+
 TEST(MetricsFamilies, NoCheckNoCheckSeries) {
   const std::string text = scrape(two_instances());
   EXPECT_THAT(text, Not(HasSubstr("keepalived_check_script_status")));
