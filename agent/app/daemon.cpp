@@ -582,17 +582,11 @@ void Daemon::remove_addresses(std::size_t index, const std::vector<config::Vip>&
 // renaming a file over another on ext4 (a container's overlay on it, or a /run that is not a
 // tmpfs) flushes its data first, ~0.5 ms measured between the timer and the address add.
 void Daemon::record_configured_vips() {
+  // A reload's retired instances are not listed: their VIPs were recorded when they were
+  // configured, and stay recorded until removed.
   std::vector<config::Vip> vips;
-  if (!node_) {
-    for (const config::InstancePlan& instance : plan_.instances)
-      vips.insert(vips.end(), instance.vips.begin(), instance.vips.end());
-  } else {
-    // Retired instances too: their VIPs stay until removed (and forgotten then).
-    for (std::size_t i = 0; i < node_->size(); ++i) {
-      const auto& instance_vips = node_->instance(i).plan.vips;
-      vips.insert(vips.end(), instance_vips.begin(), instance_vips.end());
-    }
-  }
+  for (const config::InstancePlan* instance : active_instances())
+    vips.insert(vips.end(), instance->vips.begin(), instance->vips.end());
   run_state_.add_vips(vips);
 }
 

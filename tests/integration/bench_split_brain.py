@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -42,6 +43,8 @@ EXTRA_S = 3.0
 QUIET_S = 2.0
 SETTINGS = {"v3-100ms": (3, 0.1), "v2-1s": (2, 1.0)}
 BLOCKS = ("ip", "l2")
+# The log lines kept from a vipd trial with more than one dual-owner episode.
+EPISODE_WORDS = r"STATE|split|rival|conflict|peer|priority"
 
 
 def window_s(interval: float) -> float:
@@ -79,9 +82,15 @@ def one_trial(lab: vipdlab.Lab, sampler: vipdlab.OwnerSampler, daemon: daemons.D
         healed = bool(intervals) and len(sampler.holders(until)) == 1 and until - intervals[-1][1] >= QUIET_S * 1e9 * 0.99
         one_owner = (intervals[-1][1] - blocked) / 1e6 if intervals else 0.0
         dual = sum(b - a for a, b in intervals) / 1e6
-        return {"daemon": daemon.name, "block": block, "healed": healed,
-                "one_owner_ms": one_owner if healed else None, "dual_ms": dual,
-                "window_ms": (until - blocked) / 1e6}
+        result = {"daemon": daemon.name, "block": block, "healed": healed,
+                  "one_owner_ms": one_owner if healed else None, "dual_ms": dual,
+                  "window_ms": (until - blocked) / 1e6, "episodes": len(intervals)}
+        if len(intervals) > 1 and not keepalived:
+            # A heal that did not hold at once: keep what each node logged about it.
+            result["logs"] = {proc.node.name: [line for line in proc.log().splitlines()
+                                               if re.search(EPISODE_WORDS, line)][-40:]
+                              for proc in procs}
+        return result
     finally:
         for proc in procs:
             proc.proc.stop(timeout=3)
@@ -111,6 +120,10 @@ def report(results: list[dict], env: dict, command: str) -> str:
         window = max(r["window_ms"] for r in rows)
         lines.append(f"| {setting} | {block} | {daemon} | {len(rows)} | {healed}/{len(rows)} | {heal_cell} "
                      f"| {dual_cell} | {window:.0f} |")
+    repeated = [r for r in results if r.get("episodes", 0) > 1 and r["daemon"].startswith("vipd")]
+    if repeated:
+        lines += ["", f"vipd trials with more than one dual-owner episode: {len(repeated)} "
+                  "(their nodes' log lines are in the JSON, key `logs`)"]
     return "\n".join(lines)
 
 
