@@ -188,6 +188,27 @@ TEST_F(SplitBrainTest, APresenceAdvertMeantForAnotherMasterDoesNotMakeABackupTak
   EXPECT_LT(instance().core.deadline(), deadline);
 }
 
+// A backup that has just started hears its learned master only as the kernel's record until its
+// Master_Down timer: the presence advert must not wait for that (on the raw-socket path the core
+// has heard every advert and sends it; vipd-sim --receive-path both, seed 33, before the fix).
+TEST_F(SplitBrainTest, APresenceTickCatchesUpWithTheKernelRecordToFindTheLearnedMaster) {
+  const Time since = make_master(100);
+  claim(since + 100ms);
+  unicast_advert(since + 102ms, kRival, 150);
+  ASSERT_EQ(state(), State::Backup);
+  handle(since + 200ms, Shutdown{});
+  handle(since + 300ms, Start{});
+  ASSERT_EQ(state(), State::Backup);
+  ASSERT_FALSE(instance().core.master_address().has_value()) << "nothing heard since the start";
+  receive_.record(since + 400ms, kRival, 150);  // the winner's adverts, coalesced in the kernel
+  const auto commands = fire(TimerKind::Presence);
+  const auto sends = all_of<SendAdvert>(commands);
+  ASSERT_EQ(sends.size(), 1u);
+  EXPECT_EQ(sends[0].destination, kRival);
+  EXPECT_EQ(sends[0].priority, 0);
+  EXPECT_EQ(instance().core.master_address(), kRival);
+}
+
 TEST_F(SplitBrainTest, ASilentLearnedPeerIsForgotten) {
   const Time since = make_master(150);
   claim(since + 100ms);
