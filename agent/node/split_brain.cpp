@@ -172,7 +172,7 @@ void Node::note_heard(std::size_t index, const HeardAdvert& heard) {
   auto known = std::find_if(instance.peers_heard.begin(), instance.peers_heard.end(),
                             [&](const PeerHeard& peer) { return peer.address == source; });
   if (known != instance.peers_heard.end()) {
-    known->last = heard.at;
+    known->last = std::max(known->last, heard.at);
   } else if (instance.peers_heard.size() < kMaxPeersHeard) {
     instance.peers_heard.push_back(PeerHeard{source, heard.at});
   }

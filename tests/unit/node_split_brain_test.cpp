@@ -209,6 +209,19 @@ TEST_F(SplitBrainTest, APresenceTickCatchesUpWithTheKernelRecordToFindTheLearned
   EXPECT_EQ(instance().core.master_address(), kRival);
 }
 
+// The XDP path feeds each VRID's coalesced record in turn, and one VRID's record may be older than
+// the other's: hearing an older advert must not make the peer look silent for longer (vipd-sim
+// --scenario split-brain --receive-path both, seed 208: forgotten one tick early on the XDP path).
+TEST(PeerTableTest, AnOlderAdvertHeardLaterDoesNotAgeThePeer) {
+  PeerTable peers;
+  ASSERT_TRUE(peers.learn(kRival, Time{10s}));
+  peers.heard(kRival, Time{12s});
+  peers.heard(kRival, Time{11s});  // another VRID's record, older
+  EXPECT_FALSE(peers.learn(kRival, Time{11500ms}));
+  EXPECT_TRUE(peers.expire(Time{14s}, 2s).empty()) << "silent for 2 s only";
+  EXPECT_EQ(peers.expire(Time{14001ms}, 2s).size(), 1u);
+}
+
 TEST_F(SplitBrainTest, ASilentLearnedPeerIsForgotten) {
   const Time since = make_master(150);
   claim(since + 100ms);
