@@ -587,7 +587,7 @@ TEST(SimEquivalence, DifferenceNamesTheFirstDivergingChange) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Split brain (issue 11): multicast filters, ARP evidence, the heal bound and stability.
+// Split brain (issue 11): multicast filters, ARP evidence, the heal bound, no transition storm.
 
 RunOptions split_brain_options(std::uint64_t seed, PlantedBug bug = PlantedBug::None,
                                ReceivePath path = ReceivePath::Every) {
