@@ -192,6 +192,7 @@ class Node {
   void split_brain_on_state_change(std::size_t index, const core::StateChange& change);
   core::Time jittered(core::Time interval);
   bool learned_master(const InstanceState& instance) const;
+  bool has_learned_peer() const;
 
   void set_timer(TimerKind kind, std::size_t index, core::Time at);
   void log(Level level, std::string_view event, std::size_t index, std::string text,

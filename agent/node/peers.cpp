@@ -49,9 +49,11 @@ bool PeerTable::set_resolved(std::span<const core::IpAddress> addresses) {
   return before != after;
 }
 
+// Adverts may be heard out of time order (the XDP path feeds each VRID's coalesced record in turn,
+// and one VRID's record can be older than another's): the newest one counts.
 bool PeerTable::learn(const core::IpAddress& address, core::Time now) {
   if (Peer* known = find_mutable(address)) {
-    known->last_heard = now;
+    known->last_heard = std::max(known->last_heard, now);
     return false;
   }
   peers_.push_back(Peer{address, PeerSource::Learned, now});
@@ -59,7 +61,7 @@ bool PeerTable::learn(const core::IpAddress& address, core::Time now) {
 }
 
 void PeerTable::heard(const core::IpAddress& address, core::Time now) {
-  if (Peer* known = find_mutable(address)) known->last_heard = now;
+  if (Peer* known = find_mutable(address)) known->last_heard = std::max(known->last_heard, now);
 }
 
 std::vector<core::IpAddress> PeerTable::expire(core::Time now, core::Time timeout) {

@@ -172,7 +172,7 @@ void Node::note_heard(std::size_t index, const HeardAdvert& heard) {
   auto known = std::find_if(instance.peers_heard.begin(), instance.peers_heard.end(),
                             [&](const PeerHeard& peer) { return peer.address == source; });
   if (known != instance.peers_heard.end()) {
-    known->last = heard.at;
+    known->last = std::max(known->last, heard.at);
   } else if (instance.peers_heard.size() < kMaxPeersHeard) {
     instance.peers_heard.push_back(PeerHeard{source, heard.at});
   }
@@ -222,6 +222,15 @@ void Node::on_conflict_probe(std::size_t index) {
 void Node::on_presence(std::size_t index) {
   InstanceState& instance = instances_[index];
   if (instance.core.state() != core::State::Backup) return;
+  // Who our master is depends on the adverts heard, and the kernel may have coalesced the ones
+  // since our last timer (a backup that just started hears its learned master only as a record):
+  // without them the XDP path would skip the presence advert the raw-socket path sends (found by
+  // vipd-sim --receive-path both, seed 33). Only then: a catch-up at every presence tick would
+  // feed the record far more often than the Master_Down timer does.
+  if (!learned_master(instance) && has_learned_peer()) {
+    catch_up(index);
+    if (instance.core.state() != core::State::Backup) return;
+  }
   if (learned_master(instance)) {
     out_.push_back(
         SendAdvert{index, core::kStopPriority, *instance.core.master_address(), std::nullopt});
@@ -321,6 +330,11 @@ void Node::split_brain_on_state_change(std::size_t index, const core::StateChang
 core::Time Node::jittered(core::Time interval) {
   const std::uint64_t draw = splitmix64(jitter_state_) % 1001;  // 0..1000
   return interval * 3 / 4 + interval / 2 * static_cast<std::int64_t>(draw) / 1000;
+}
+
+bool Node::has_learned_peer() const {
+  return std::any_of(peers_.peers().begin(), peers_.peers().end(),
+                     [](const Peer& peer) { return peer.source == PeerSource::Learned; });
 }
 
 bool Node::learned_master(const InstanceState& instance) const {

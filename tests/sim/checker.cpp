@@ -18,6 +18,10 @@ std::string_view to_string(Invariant invariant) {
       return "graceful-stop";
     case Invariant::SingleHolder:
       return "single-holder";
+    case Invariant::SplitBrain:
+      return "split-brain";
+    case Invariant::TransitionStorm:
+      return "transition-storm";
     case Invariant::Harness:
       return "harness";
   }
@@ -36,6 +40,10 @@ void CheckStats::merge(const CheckStats& other) {
   worst_liveness_ratio = std::max(worst_liveness_ratio, other.worst_liveness_ratio);
   worst_graceful_stop_ratio = std::max(worst_graceful_stop_ratio, other.worst_graceful_stop_ratio);
   worst_settle_ratio = std::max(worst_settle_ratio, other.worst_settle_ratio);
+  blocked_convergence_samples += other.blocked_convergence_samples;
+  storm_samples += other.storm_samples;
+  split_brain_samples += other.split_brain_samples;
+  worst_heal_ratio = std::max(worst_heal_ratio, other.worst_heal_ratio);
 }
 
 Checker::Checker(const Cluster& cluster, Wake wake) : cluster_(cluster), wake_(std::move(wake)) {
@@ -50,6 +58,13 @@ Checker::Checker(const Cluster& cluster, Wake wake) : cluster_(cluster), wake_(s
 void Checker::note_network_change(Time now) {
   last_disturbance_ = now;
   std::fill(incumbent_.begin(), incumbent_.end(), std::nullopt);
+}
+
+void Checker::note_multicast_block(Time now, bool blocked, Time heal_allowance) {
+  blocked_ = blocked;
+  last_block_change_ = now;
+  heal_allowance_ = heal_allowance;
+  note_network_change(now);
 }
 
 void Checker::note_node_event(Time now, int node, int slot) {
@@ -88,7 +103,13 @@ Time Checker::convergence_due(int slot) const {
     quiet_since =
         std::max(quiet_since, cluster_.slot(n, slot).service_since + config.preempt_delay);
   }
-  return quiet_since + cluster_.max_master_down_interval(slot) + 2 * cluster_.world().max_delay;
+  return quiet_since + cluster_.max_master_down_interval(slot) + 2 * cluster_.world().max_delay +
+         (blocked_ ? heal_allowance_ : Time{0});
+}
+
+Time Checker::dual_holding_bound(int slot, Time since) const {
+  const bool block_seen = blocked_ || last_block_change_ >= since;
+  return cluster_.max_master_down_interval(slot) + (block_seen ? heal_allowance_ : Time{0});
 }
 
 void Checker::after_action(Time now) {
@@ -103,6 +124,7 @@ void Checker::after_batch(Time now) {
   check_obligations(now);
   for (int v = 0; v < cluster_.world().vrid_count(); ++v) {
     check_holders(now, v);
+    check_split_brain(now, v);
     check_incumbent(now, v);
     check_convergence(now, v);
   }
@@ -161,14 +183,23 @@ void Checker::check_convergence(Time now, int slot) {
   }
   if (healthy.empty()) return;
   ++stats_.convergence_samples;
+  if (blocked_) ++stats_.blocked_convergence_samples;
   const Time due = convergence_due(slot);
-  const Time allowed = cluster_.max_master_down_interval(slot) + 2 * cluster_.world().max_delay;
+  const Time allowed = cluster_.max_master_down_interval(slot) + 2 * cluster_.world().max_delay +
+                       (blocked_ ? heal_allowance_ : Time{0});
   const Time quiet_since = due - allowed;
   if (last_master_change_[slot] > quiet_since) {
-    stats_.worst_settle_ratio =
-        std::max(stats_.worst_settle_ratio,
-                 static_cast<double>((last_master_change_[slot] - quiet_since).count()) /
-                     static_cast<double>(allowed.count()));
+    double& worst = blocked_ ? stats_.worst_heal_ratio : stats_.worst_settle_ratio;
+    worst = std::max(worst, static_cast<double>((last_master_change_[slot] - quiet_since).count()) /
+                                static_cast<double>(allowed.count()));
+  }
+  ++stats_.storm_samples;
+  if (last_master_change_[slot] > due && !reported(Invariant::TransitionStorm, slot)) {
+    report(Invariant::TransitionStorm, slot, last_master_change_[slot],
+           "a node entered or left MASTER at " + format_time(last_master_change_[slot]) +
+               ", after the VRID was due to have converged at " + format_time(due) +
+               " (quiet since " + format_time(quiet_since) +
+               (blocked_ ? ", multicast blocked" : "") + "): a transition storm");
   }
   if (masters.size() != 1) {
     if (reported(Invariant::Convergence, slot)) return;
@@ -193,7 +224,9 @@ void Checker::check_convergence(Time now, int slot) {
     }
   }
   if (sampled) ++stats_.preemption_samples;
-  if (cluster_.world().vrids[slot].strictly_nopreempt && !incumbent_[slot])
+  // Not while multicast is blocked: a node entering service then cannot hear the incumbent until
+  // one of them finds the other, and the election between two masters ignores preemption.
+  if (cluster_.world().vrids[slot].strictly_nopreempt && !incumbent_[slot] && !blocked_)
     incumbent_[slot] = master;
 }
 
@@ -212,6 +245,30 @@ void Checker::check_incumbent(Time now, int slot) {
   incumbent_[slot].reset();
 }
 
+// Pairwise, so that it holds across partitions too: masters on different sides cannot find each
+// other, masters on one side must have.
+void Checker::check_split_brain(Time now, int slot) {
+  if (!blocked_ || !cluster_.segment().lossless() || now < convergence_due(slot)) return;
+  ++stats_.split_brain_samples;
+  if (reported(Invariant::SplitBrain, slot)) return;
+  const auto holding_master = [&](int n) {
+    return cluster_.master(n, slot) && cluster_.slot(n, slot).holds_vips;
+  };
+  const int nodes = cluster_.world().node_count();
+  for (int a = 0; a < nodes; ++a) {
+    if (!holding_master(a)) continue;
+    for (int b = a + 1; b < nodes; ++b) {
+      if (!holding_master(b) || !cluster_.segment().connected(a, b)) continue;
+      report(Invariant::SplitBrain, slot, now,
+             "masters n" + std::to_string(a) + " and n" + std::to_string(b) +
+                 " both hold the VIPs and reach each other by unicast, multicast blocked, past the "
+                 "heal deadline " +
+                 format_time(convergence_due(slot)));
+      return;
+    }
+  }
+}
+
 bool Checker::holders_connected(int a, int b, int slot) const {
   const auto holds = [&](int n) {
     return cluster_.machine(n).up && cluster_.slot(n, slot).holds_vips;
@@ -221,7 +278,6 @@ bool Checker::holders_connected(int a, int b, int slot) const {
 }
 
 void Checker::check_holders(Time now, int slot) {
-  const Time bound = cluster_.max_master_down_interval(slot);
   const int nodes = cluster_.world().node_count();
   for (int a = 0; a < nodes; ++a) {
     for (int b = a + 1; b < nodes; ++b) {
@@ -230,9 +286,10 @@ void Checker::check_holders(Time now, int slot) {
       if (dual && !since) {
         since = now;
         ++stats_.dual_holder_windows;
-        wake_(now + bound + Time{1});
+        wake_(now + dual_holding_bound(slot, now) + Time{1});
       }
       if (!since) continue;
+      const Time bound = dual_holding_bound(slot, *since);
       const Time held = now - *since;
       stats_.longest_dual_holding = std::max(stats_.longest_dual_holding, held);
       stats_.worst_dual_holding_ratio =

@@ -24,7 +24,14 @@ enum class Invariant : std::uint8_t {
   NopreemptIncumbent,
   GracefulStop,  // 4: a stopped Master is replaced within Skew_Time + max delay
   SingleHolder,  // 5: two connected nodes never both hold the VIPs longer than one MDI
-  Harness,       // the simulator itself: configuration, codec round trip, event budget
+  // 6: split brain healed: while multicast is blocked, after the heal deadline (invariant 1's
+  // deadline plus the heal allowance), no two masters holding the VIPs reach each other by unicast.
+  SplitBrain,
+  // 7: no transition storm: once a VRID is due to have converged (invariant 1's deadline, with the
+  // heal allowance while multicast is blocked), each node makes 0 transitions into or out of
+  // MASTER until the next disturbance.
+  TransitionStorm,
+  Harness,  // the simulator itself: configuration, codec round trip, event budget
 };
 std::string_view to_string(Invariant invariant);
 
@@ -49,6 +56,12 @@ struct CheckStats {
   double worst_liveness_ratio = 0.0;
   double worst_graceful_stop_ratio = 0.0;
   double worst_settle_ratio = 0.0;  // last master change after a disturbance / invariant 1 bound
+  // While multicast is blocked (split brain): convergence samples, and the last master change
+  // after the block or the last disturbance over the bound with the heal allowance.
+  std::uint64_t blocked_convergence_samples = 0;
+  std::uint64_t storm_samples = 0;        // convergence samples that checked no change came late
+  std::uint64_t split_brain_samples = 0;  // samples of invariant 6 (blocked, past the deadline)
+  double worst_heal_ratio = 0.0;
 
   void merge(const CheckStats& other);
 };
@@ -60,6 +73,10 @@ class Checker {
 
   // Something the scenario did. `node` is -1 for the network; `slot` -1 for every VRID of the node.
   void note_network_change(Time now);
+  // Multicast between some nodes is blocked (or unblocked): a disturbance, and while the block
+  // lasts invariants 1 and 5 allow `heal_allowance` more (the split-brain healing's time to find
+  // the rival: probe interval x 1.25 + 2 s in docs/SPLIT_BRAIN.md's bound).
+  void note_multicast_block(Time now, bool blocked, Time heal_allowance);
   void note_node_event(Time now, int node, int slot);
   void note_priority_change(Time now, int node, int slot);
   // Invariants 2 and 4: a healthy Master must exist in `slot` by `deadline`.
@@ -77,6 +94,8 @@ class Checker {
   // Invariant 1's deadline for `slot`: quiet since the later of the last disturbance and the end
   // of every healthy preempting node's preempt_delay window, plus max MDI + 2 * max delay.
   Time convergence_due(int slot) const;
+  // Invariant 5's bound for a dual holding that began at `since`.
+  Time dual_holding_bound(int slot, Time since) const;
   const std::vector<Violation>& violations() const { return violations_; }
   const CheckStats& stats() const { return stats_; }
 
@@ -98,12 +117,16 @@ class Checker {
   void check_convergence(Time now, int slot);
   void check_incumbent(Time now, int slot);
   void check_holders(Time now, int slot);
+  void check_split_brain(Time now, int slot);
   bool holders_connected(int a, int b, int slot) const;
   std::string node_list(const std::vector<int>& nodes) const;
 
   const Cluster& cluster_;
   Wake wake_;
   Time last_disturbance_{0};
+  bool blocked_ = false;
+  Time last_block_change_{-1};
+  Time heal_allowance_{0};
   std::vector<Obligation> obligations_;
   std::vector<Time> last_master_change_;
   // Invariant 3b: per slot, the converged Master of a strictly-nopreempt VRID.

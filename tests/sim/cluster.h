@@ -10,11 +10,13 @@
 #include <optional>
 #include <vector>
 
+#include "evidence.h"
 #include "node/node.h"
 #include "node/timer_id.h"
 #include "planted_bug.h"
 #include "receive_path.h"
 #include "segment.h"
+#include "vipd/core/source_filter.h"
 #include "world.h"
 
 namespace vipd::sim {
@@ -30,13 +32,21 @@ struct Slot {
 };
 
 struct Machine {
-  Machine(const World& world, ReceivePath path, std::uint8_t fixes, PlantedBug bug)
-      : receive(world, path, fixes, bug) {}
+  Machine(const World& world, int n, ReceivePath path, std::uint8_t fixes, PlantedBug bug)
+      : mac(machine_mac(n)), receive(world, path, fixes, bug), watch(mac) {}
 
   bool up = false;       // the process runs (false before its first start and while crashed)
   bool stopped = false;  // gracefully stopped: up, every instance in Stopped
   std::unique_ptr<node::Node> node;  // empty before the first start and while crashed
+  core::MacAddress mac;
   SimReceivePath receive;
+  // The kernel's source check (check_source; core::SourceFilter on the raw path), as the daemon
+  // sets it from the node's commands: peers on PeersChanged, windows on OpenUnicastWindow, held
+  // VIPs on AddVips / RemoveVips. Lost with a crash.
+  core::SourceFilter filter;
+  ClaimWatch watch;                           // the ARP / NA watch over the held VIPs
+  std::vector<core::IpAddress> filter_peers;  // vipd_peers: the sources the kernel knows
+  std::uint64_t not_peer_rejects = 0;
   std::vector<Slot> slots;
   std::vector<std::uint64_t> timer_tokens;  // per node::TimerId::index(): older events are stale
 };
@@ -47,7 +57,7 @@ class Cluster {
       : world_(world), segment_(world) {
     machines_.reserve(static_cast<std::size_t>(world.node_count()));
     for (int n = 0; n < world.node_count(); ++n) {
-      Machine& machine = machines_.emplace_back(world, path, fixes, bug);
+      Machine& machine = machines_.emplace_back(world, n, path, fixes, bug);
       machine.slots.resize(static_cast<std::size_t>(world.vrid_count()));
       machine.timer_tokens.resize(static_cast<std::size_t>(world.vrid_count()) * node::kTimerKinds);
       for (int v = 0; v < world.vrid_count(); ++v) {

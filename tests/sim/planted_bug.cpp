@@ -11,7 +11,7 @@ struct BugName {
   std::string_view name;
 };
 
-constexpr std::array<BugName, 9> kBugNames = {{
+constexpr std::array<BugName, 11> kBugNames = {{
     {PlantedBug::None, "none"},
     {PlantedBug::IgnorePriorityZero, "ignore-priority-zero"},
     {PlantedBug::BackupIgnoresMasterDown, "backup-ignores-master-down"},
@@ -21,16 +21,20 @@ constexpr std::array<BugName, 9> kBugNames = {{
     {PlantedBug::NeverRemoveVips, "never-remove-vips"},
     {PlantedBug::TimerSkipsKernelRecord, "timer-skips-kernel-record"},
     {PlantedBug::EncodeWrongVip, "encode-wrong-vip"},
+    {PlantedBug::LoserKeepsMaster, "loser-keeps-master"},
+    {PlantedBug::DropLearnedPeers, "drop-learned-peers"},
 }};
 
-constexpr std::array<PlantedBug, 8> kPlantedBugs = {PlantedBug::IgnorePriorityZero,
-                                                    PlantedBug::BackupIgnoresMasterDown,
-                                                    PlantedBug::MasterIgnoresHigherPriority,
-                                                    PlantedBug::BackupAcceptsLowerPriority,
-                                                    PlantedBug::IgnoreNopreempt,
-                                                    PlantedBug::NeverRemoveVips,
-                                                    PlantedBug::TimerSkipsKernelRecord,
-                                                    PlantedBug::EncodeWrongVip};
+constexpr std::array<PlantedBug, 10> kPlantedBugs = {PlantedBug::IgnorePriorityZero,
+                                                     PlantedBug::BackupIgnoresMasterDown,
+                                                     PlantedBug::MasterIgnoresHigherPriority,
+                                                     PlantedBug::BackupAcceptsLowerPriority,
+                                                     PlantedBug::IgnoreNopreempt,
+                                                     PlantedBug::NeverRemoveVips,
+                                                     PlantedBug::TimerSkipsKernelRecord,
+                                                     PlantedBug::EncodeWrongVip,
+                                                     PlantedBug::LoserKeepsMaster,
+                                                     PlantedBug::DropLearnedPeers};
 
 bool beaten_by(const core::Instance& instance, const core::RxAdvert& advert) {
   if (advert.priority != instance.priority()) return advert.priority > instance.priority();
@@ -72,6 +76,10 @@ std::optional<node::HeardAdvert> mutate_advert(PlantedBug bug, const core::Insta
       beaten_by(receiver, advert)) {
     return std::nullopt;
   }
+  if (bug == PlantedBug::LoserKeepsMaster && heard.unicast && state == core::State::Master &&
+      !stop && beaten_by(receiver, advert)) {
+    return std::nullopt;
+  }
   if (bug == PlantedBug::BackupAcceptsLowerPriority && state == core::State::Backup && !stop &&
       advert.priority < receiver.priority()) {
     node::HeardAdvert raised = heard;
@@ -88,6 +96,10 @@ bool withholds_timer(PlantedBug bug, const core::Instance& instance, core::Time 
 
 bool drops_command(PlantedBug bug, const node::Command& command) {
   return bug == PlantedBug::NeverRemoveVips && std::holds_alternative<node::RemoveVips>(command);
+}
+
+bool drops_learned_peers(PlantedBug bug) {
+  return bug == PlantedBug::DropLearnedPeers;
 }
 
 }  // namespace vipd::sim

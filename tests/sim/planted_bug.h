@@ -30,6 +30,12 @@ enum class PlantedBug : std::uint8_t {
   // A fault of the simulator's send side, not of the protocol: each advert carries the sender's
   // primary address in place of its VRID's last VIP, so what arrives is not what the VRID sends.
   EncodeWrongVip,
+  // Split brain (caught in the split-brain scenario). A Master drops the unicast adverts that
+  // should make it yield, so the loser of the election over the learned path keeps the VIPs.
+  LoserKeepsMaster,
+  // The world installs a node's peers in its source filter without the learned ones, so a loser
+  // that yielded stops hearing the winner's unicast adverts and takes over again.
+  DropLearnedPeers,
 };
 
 std::string_view to_string(PlantedBug bug);
@@ -46,5 +52,7 @@ std::optional<node::HeardAdvert> mutate_advert(PlantedBug bug, const core::Insta
 bool withholds_timer(PlantedBug bug, const core::Instance& instance, core::Time now);
 // Whether the command is never carried out.
 bool drops_command(PlantedBug bug, const node::Command& command);
+// Whether learned peers are left out of the source filter when PeersChanged is carried out.
+bool drops_learned_peers(PlantedBug bug);
 
 }  // namespace vipd::sim

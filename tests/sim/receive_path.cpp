@@ -96,18 +96,21 @@ std::uint8_t CoalescedReceiver::cause(const vipd_last_adv& record, Time now,
 
 // bpf/vipd_xdp.bpf.c coalesce(). The simulated ring buffer never fills.
 std::uint16_t CoalescedReceiver::on_valid_advert(Time now, int slot, const core::Advert& advert,
-                                                 const core::IpAddress& source) {
+                                                 const core::IpAddress& source, bool unicast,
+                                                 bool stranger) {
   vipd_last_adv& record = records_[static_cast<std::size_t>(slot)];
   const vipd_addr kernel_source = to_kernel_address(source);
   const auto addr_sum = static_cast<std::uint16_t>(core::checksum_add(0, advert.address_bytes));
   std::uint16_t bits = cause(record, now, advert, kernel_source, addr_sum);
+  if (unicast && stranger) bits |= VIPD_CAUSE_STRANGER;
   if (bits == 0 && deliver_all_[static_cast<std::size_t>(slot)]) bits = kCauseDeliverAll;
   if (bits == 0) {
     record.rx_ns = to_ns(now);
     return 0;
   }
   ring_.push_back(RingEvent{
-      RecordedAdvert{now, slot, core::RxAdvert{source, advert.priority, advert.interval_cs}},
+      RecordedAdvert{now, slot, core::RxAdvert{source, advert.priority, advert.interval_cs},
+                     unicast},
       latest(slot)});
   record.rx_ns = to_ns(now);
   std::memcpy(record.src, kernel_source.addr, sizeof(record.src));
@@ -151,22 +154,29 @@ SimReceivePath::SimReceivePath(const World& world, sim::ReceivePath path, std::u
       kernel_(world.vrid_count(), 2 * world.unit) {}
 
 std::uint16_t SimReceivePath::arrive(Time now, int slot, const core::Advert& advert,
-                                     const core::IpAddress& source, bool& wake) {
+                                     const core::IpAddress& source, bool unicast, bool stranger,
+                                     bool& wake) {
   if (path_ == sim::ReceivePath::Every) {
-    wake = pending_.empty();
-    pending_.push_back(
-        RecordedAdvert{now, slot, core::RxAdvert{source, advert.priority, advert.interval_cs}});
+    wake = pending_.empty() && claims_.empty();
+    pending_.push_back(RecordedAdvert{
+        now, slot, core::RxAdvert{source, advert.priority, advert.interval_cs}, unicast});
     return VIPD_CAUSE_NEW;
   }
-  const bool pending = !kernel_.ring_empty();
-  const std::uint16_t cause = kernel_.on_valid_advert(now, slot, advert, source);
+  const bool pending = !kernel_.ring_empty() || !claims_.empty();
+  const std::uint16_t cause = kernel_.on_valid_advert(now, slot, advert, source, unicast, stranger);
   wake = cause != 0 && !pending;
   return cause;
+}
+
+void SimReceivePath::claim(const node::VipClaimed& claimed, bool& wake) {
+  wake = kernel_.ring_empty() && claims_.empty() && pending_.empty();
+  claims_.push_back(RingClaim{kernel_.ring_size(), claimed});
 }
 
 void SimReceivePath::reset() {
   kernel_.reset();
   pending_.clear();
+  claims_.clear();
 }
 
 bool SimReceivePath::refused() const {
@@ -192,8 +202,9 @@ int SimReceivePath::slot_of(std::uint8_t vrid) const {
 }
 
 std::optional<node::HeardAdvert> SimReceivePath::handed(const RecordedAdvert& recorded) const {
-  const node::HeardAdvert heard{
-      recorded.at, world_.vrids[static_cast<std::size_t>(recorded.slot)].vrid, recorded.advert};
+  const node::HeardAdvert heard{recorded.at,
+                                world_.vrids[static_cast<std::size_t>(recorded.slot)].vrid,
+                                recorded.advert, recorded.unicast};
   if (bug_ == PlantedBug::None || node_ == nullptr) return heard;
   return mutate_advert(bug_, node_->instance(static_cast<std::size_t>(recorded.slot)).core, heard);
 }
@@ -207,9 +218,19 @@ void SimReceivePath::drain(const std::function<void(const node::Received&)>& del
       // Judged one at a time: the bugs look at the instance as the previous advert left it.
       if (const auto heard = handed(recorded)) deliver(node::AdvertEvent{*heard, std::nullopt});
     }
+    // RawSocketReceiver::drain reads the claim listener after the advert socket.
+    std::vector<RingClaim> claims;
+    claims.swap(claims_);
+    for (const RingClaim& claim : claims) deliver(claim.claimed);
     return;
   }
+  std::vector<RingClaim> claims;
+  claims.swap(claims_);
+  auto claim = claims.begin();
+  std::size_t position = 0;
   for (const RingEvent& event : kernel_.drain()) {
+    for (; claim != claims.end() && claim->position <= position; ++claim) deliver(claim->claimed);
+    ++position;
     const auto heard = handed(event.heard);
     if (!heard) continue;  // a planted bug drops the event, and the record it replaced with it
     std::optional<node::HeardAdvert> replaced;
@@ -217,6 +238,7 @@ void SimReceivePath::drain(const std::function<void(const node::Received&)>& del
       replaced = handed(*event.replaced);
     deliver(node::AdvertEvent{*heard, replaced});
   }
+  for (; claim != claims.end(); ++claim) deliver(claim->claimed);
 }
 
 std::optional<node::HeardAdvert> SimReceivePath::latest(std::uint8_t vrid) {

@@ -57,6 +57,7 @@ struct RecordedAdvert {
   Time at;
   int slot = 0;
   core::RxAdvert advert;
+  bool unicast = false;  // the event's destination was not the group (the record never says)
 };
 
 // One ring-buffer record: the event, and the record it replaced.
@@ -74,12 +75,16 @@ class CoalescedReceiver {
 
   // The XDP program, for an advert that passed validation: either queues an event (and returns its
   // vipd_advert_cause bits) or only refreshes the record's timestamp (and returns 0).
+  // `stranger`: a unicast advert from a source not in vipd_peers, always an event
+  // (VIPD_CAUSE_STRANGER): the agent learns the sender from it even when it repeats the record.
   std::uint16_t on_valid_advert(Time now, int slot, const core::Advert& advert,
-                                const core::IpAddress& source);
+                                const core::IpAddress& source, bool unicast = false,
+                                bool stranger = false);
 
   // The agent's read: events in ring order, then the ring is empty.
   std::vector<RingEvent> drain();
   bool ring_empty() const { return ring_.empty(); }
+  std::size_t ring_size() const { return ring_.size(); }
   // The record, when one exists.
   std::optional<RecordedAdvert> latest(int slot) const;
   // The next advert from anyone is an event.
@@ -123,7 +128,10 @@ class SimReceivePath final : public node::ReceivePath {
   // coalesced path (0: only the record was refreshed), VIPD_CAUSE_NEW on the every path; `wake` is
   // set when the agent must be woken for it (no wake-up was pending).
   std::uint16_t arrive(Time now, int slot, const core::Advert& advert,
-                       const core::IpAddress& source, bool& wake);
+                       const core::IpAddress& source, bool unicast, bool stranger, bool& wake);
+  // The ARP / NA watch reported a claim (coalesced path: into the ring buffer, behind the advert
+  // events already there; every path: the claim listener's socket). `wake` as for arrive().
+  void claim(const node::VipClaimed& claimed, bool& wake);
   // The machine went down.
   void reset();
 
@@ -147,6 +155,13 @@ class SimReceivePath final : public node::ReceivePath {
   InputContext context_ = InputContext::Other;
   CoalescedReceiver kernel_;
   std::vector<RecordedAdvert> pending_;  // the every path: adverts not yet handed over
+  // Claims not yet read: on the coalesced path in the ring, each behind the first `position` advert
+  // events; on the every path in the claim listener's socket.
+  struct RingClaim {
+    std::size_t position = 0;
+    node::VipClaimed claimed;
+  };
+  std::vector<RingClaim> claims_;
 };
 
 }  // namespace vipd::sim

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <set>
 #include <string>
@@ -10,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "evidence.h"
 #include "planted_bug.h"
 #include "receive_path.h"
 #include "rng.h"
@@ -467,7 +469,10 @@ TEST_P(SimEquivalence, CoalescedPathWithTheFixesChangesStateExactlyLikeEveryAdve
   EXPECT_EQ(every_stats.arrivals - every_stats.vip_arrivals,
             coalesced_stats.arrivals - coalesced_stats.vip_arrivals);
   EXPECT_GT(every_stats.vip_arrivals, 0u);
-  EXPECT_EQ(every_stats.advert_calls, every_stats.arrivals);
+  // The raw-socket path gives the core every advert but the presence adverts meant for a master
+  // that has yielded since (the node ignores those) and the few a crash left unread.
+  EXPECT_LE(every_stats.advert_calls, every_stats.arrivals);
+  EXPECT_GT(every_stats.advert_calls * 1000, every_stats.arrivals * 999);
   // ...but the core is called for fewer than half of them: backups look at the record once per
   // timer expiry, about every 2-3 intervals, instead of at every advert.
   EXPECT_GT(coalesced_stats.kernel_events, 0u);
@@ -545,8 +550,10 @@ TEST(SimEquivalence, PreFixCoalescedPathKeepsTheInvariants) {
 // master. Seed 12154 (7 nodes) runs into it (it was seed 10759 before the split-brain timers
 // changed the event order; `vipd-sim --nodes 7 --receive-path coalesced --coalescing-fix none`
 // finds others). Either fix that touches it, or all of them, ends it.
-TEST(SimEquivalence, PreFixDaemonKeepsASplitBrainOnSeed12154) {
-  RunOptions options = coalesced_options(12154, 0);
+// Since the world carries out the split-brain commands, ARP evidence and contacts by unicast heal
+// the pre-fix daemon's split brain of seed 12154; seed 781 (7 nodes) still shows one.
+TEST(SimEquivalence, PreFixDaemonKeepsASplitBrainOnSeed781) {
+  RunOptions options = coalesced_options(781, 0);
   options.nodes = 7;
   EXPECT_TRUE(violates(run_seed(options), Invariant::SingleHolder));
   for (const std::uint8_t fixes :
@@ -555,7 +562,10 @@ TEST(SimEquivalence, PreFixDaemonKeepsASplitBrainOnSeed12154) {
     options.coalescing_fixes = fixes;
     EXPECT_TRUE(run_seed(options).violations.empty()) << coalescing_fix_names(fixes);
   }
-  EXPECT_TRUE(run(12154, PlantedBug::None, false, 7).violations.empty());
+  EXPECT_TRUE(run(781, PlantedBug::None, false, 7).violations.empty());
+  options.seed = 12154;
+  options.coalescing_fixes = 0;
+  EXPECT_FALSE(violates(run_seed(options), Invariant::SingleHolder));
 }
 
 TEST(SimEquivalence, DifferenceNamesTheFirstDivergingChange) {
@@ -574,6 +584,194 @@ TEST(SimEquivalence, DifferenceNamesTheFirstDivergingChange) {
   const std::optional<std::string> difference = state_change_difference(a, b);
   ASSERT_TRUE(difference.has_value());
   EXPECT_NE(difference->find("#2 of 3/3"), std::string::npos) << *difference;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Split brain (issue 11): multicast filters, ARP evidence, the heal bound, no transition storm.
+
+RunOptions split_brain_options(std::uint64_t seed, PlantedBug bug = PlantedBug::None,
+                               ReceivePath path = ReceivePath::Every) {
+  RunOptions options;
+  options.seed = seed;
+  options.bug = bug;
+  options.receive_path = path;
+  options.scenario = Scenario::SplitBrain;
+  return options;
+}
+
+TEST_F(SimSegment, MulticastBlocksDropOnlyWhatTheyFilter) {
+  segment_.block_multicast({2}, MulticastBlock::L2);
+  EXPECT_TRUE(segment_.multicast_blocked());
+  EXPECT_TRUE(segment_.passes(0, 1, FrameKind::Group));  // not around n2
+  EXPECT_FALSE(segment_.passes(0, 2, FrameKind::Group));
+  EXPECT_FALSE(segment_.passes(2, 1, FrameKind::Group));
+  // A switch dropping the group MAC passes a group-addressed frame sent to one MAC.
+  EXPECT_TRUE(segment_.passes(0, 2, FrameKind::GroupToMac));
+  EXPECT_TRUE(segment_.passes(0, 2, FrameKind::Unicast));
+  EXPECT_TRUE(segment_.passes(0, 2, FrameKind::Neighbour));
+  // A firewall dropping IP 224.0.0.18 drops that frame too.
+  segment_.block_multicast({0, 1, 2}, MulticastBlock::Ip);
+  EXPECT_FALSE(segment_.passes(0, 1, FrameKind::Group));
+  EXPECT_FALSE(segment_.passes(0, 2, FrameKind::GroupToMac));
+  EXPECT_TRUE(segment_.passes(0, 2, FrameKind::Unicast));
+  EXPECT_TRUE(segment_.passes(1, 0, FrameKind::Neighbour));
+  // A block is no partition.
+  EXPECT_TRUE(segment_.fully_connected());
+  EXPECT_TRUE(segment_.route(0, 2, Time{0}, rng_).has_value());
+  segment_.unblock_multicast();
+  EXPECT_FALSE(segment_.multicast_blocked());
+  EXPECT_TRUE(segment_.passes(0, 2, FrameKind::Group));
+}
+
+TEST(SimEvidence, WatchReportsForeignClaimsOfHeldVipsWithinTheKernelLimit) {
+  const core::IpAddress vip = core::IpAddress::v4(0xC6130101);
+  ClaimWatch watch(machine_mac(0));
+  EXPECT_FALSE(watch.observe(1ms, vip, machine_mac(1)).has_value());  // not held
+  const std::array<core::HeldVip, 1> held = {core::HeldVip{vip, 1}};
+  watch.set_held(held);
+  EXPECT_FALSE(watch.observe(2ms, vip, machine_mac(0)).has_value());  // our own MAC
+  const auto first = watch.observe(3ms, vip, machine_mac(1));
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->vrid, 1);
+  EXPECT_EQ(first->vip, vip);
+  EXPECT_EQ(first->mac, machine_mac(1));
+  // The same MAC once per second.
+  EXPECT_FALSE(watch.observe(500ms, vip, machine_mac(1)).has_value());
+  // At most four events per VIP and second, whatever the MACs.
+  EXPECT_TRUE(watch.observe(501ms, vip, machine_mac(2)).has_value());
+  EXPECT_TRUE(watch.observe(502ms, vip, machine_mac(3)).has_value());
+  EXPECT_TRUE(watch.observe(503ms, vip, machine_mac(4)).has_value());
+  EXPECT_FALSE(watch.observe(504ms, vip, machine_mac(5)).has_value());
+  EXPECT_EQ(watch.limited(), 2u);
+  EXPECT_TRUE(watch.observe(1003ms, vip, machine_mac(5)).has_value());
+  // A VIP that stays held keeps its limit; one that goes is forgotten.
+  watch.set_held(held);
+  EXPECT_FALSE(watch.observe(1004ms, vip, machine_mac(5)).has_value());
+  watch.set_held({});
+  EXPECT_FALSE(watch.holds(vip));
+  EXPECT_EQ(machine_of_mac(machine_mac(6), 7), 6);
+  EXPECT_FALSE(machine_of_mac(machine_mac(6), 6).has_value());
+}
+
+TEST(SimSplitBrain, ScenarioIsChosenBySeedOrForced) {
+  int split = 0;
+  for (std::uint64_t seed = 1; seed <= 200; ++seed) {
+    RunOptions options;
+    options.seed = seed;
+    options.scenario = Scenario::Normal;
+    EXPECT_EQ(run_seed(options).split_brain.split_brain_seeds, 0u);
+    options.scenario = Scenario::Auto;
+    split += static_cast<int>(run_seed(options).split_brain.split_brain_seeds);
+  }
+  EXPECT_GT(split, 2);
+  EXPECT_LT(split, 20);
+  EXPECT_EQ(parse_scenario("split-brain"), Scenario::SplitBrain);
+  EXPECT_EQ(replay_command(split_brain_options(3), 4),
+            "vipd-sim --seeds 1 --seed 3 --nodes 4 --verbose --scenario split-brain");
+}
+
+// Multicast blocked (from the start or after an election, L2 or IP, around every node or one,
+// sometimes a master crash): the nodes find each other by ARP, elect over unicast, stay put.
+TEST(SimSplitBrain, HealsWithinTheBoundAndStaysStable) {
+  CheckStats stats;
+  SplitBrainStats split;
+  std::set<int> node_counts;
+  for (const ReceivePath path : {ReceivePath::Every, ReceivePath::Coalesced}) {
+    for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+      const RunOptions options = split_brain_options(seed, PlantedBug::None, path);
+      const RunResult result = run_seed(options);
+      for (const Violation& violation : result.violations) {
+        ADD_FAILURE() << format_violation(options, result, violation);
+      }
+      stats.merge(result.stats);
+      split.merge(result.split_brain);
+      node_counts.insert(result.nodes);
+    }
+  }
+  EXPECT_EQ(split.split_brain_seeds, 80u);
+  EXPECT_GE(node_counts.size(), 5u);
+  EXPECT_GT(stats.blocked_convergence_samples, 1000u);
+  EXPECT_GT(split.claims, 100u);
+  EXPECT_GT(split.contacts, 100u);
+  EXPECT_GT(split.unicast_adverts, 1000u);
+  // The heal takes real time of its allowance, never more.
+  EXPECT_GT(stats.worst_heal_ratio, 0.1);
+  EXPECT_LE(stats.worst_heal_ratio, 1.0);
+}
+
+struct SplitBrainCase {
+  PlantedBug bug;
+  std::vector<Invariant> invariants;  // any of them
+};
+
+class SimSplitBrainBug : public testing::TestWithParam<SplitBrainCase> {};
+
+// Each planted split-brain bug is caught in split-brain seeds, and the seeds that catch it pass
+// without it.
+TEST_P(SimSplitBrainBug, CheckerCatchesIt) {
+  const SplitBrainCase planted = GetParam();
+  for (const ReceivePath path : {ReceivePath::Every, ReceivePath::Coalesced}) {
+    std::vector<std::uint64_t> caught;
+    for (std::uint64_t seed = 1; seed <= 40 && caught.size() < 4; ++seed) {
+      const RunResult result = run_seed(split_brain_options(seed, planted.bug, path));
+      if (std::any_of(planted.invariants.begin(), planted.invariants.end(),
+                      [&](Invariant invariant) { return violates(result, invariant); })) {
+        caught.push_back(seed);
+      }
+    }
+    EXPECT_GE(caught.size(), 3u) << to_string(planted.bug) << " on " << to_string(path);
+    for (const std::uint64_t seed : caught) {
+      EXPECT_TRUE(run_seed(split_brain_options(seed, PlantedBug::None, path)).violations.empty())
+          << "seed " << seed << " on " << to_string(path);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    SplitBrain, SimSplitBrainBug,
+    testing::Values(SplitBrainCase{PlantedBug::LoserKeepsMaster, {Invariant::SplitBrain}},
+                    SplitBrainCase{PlantedBug::DropLearnedPeers, {Invariant::TransitionStorm}}),
+    [](const testing::TestParamInfo<SplitBrainCase>& case_info) {
+      std::string name(to_string(case_info.param.bug));
+      std::replace(name.begin(), name.end(), '-', '_');
+      return name;
+    });
+
+// The kernel's VIPD_CAUSE_STRANGER: a unicast advert from a source not in vipd_peers is an event
+// even when it repeats the record (a winner heard by multicast before the block), so the agent
+// learns the sender; once it is a peer, its unicast adverts coalesce again.
+TEST(SimKernelRecord, UnicastFromAStrangerIsAlwaysAnEvent) {
+  CoalescedReceiver receiver(1, 200ms);
+  const AdvertBytes bytes;
+  EXPECT_EQ(receiver.on_valid_advert(10ms, 0, bytes.advert(100), kPeer), VIPD_CAUSE_NEW);
+  EXPECT_EQ(receiver.on_valid_advert(20ms, 0, bytes.advert(100), kPeer), 0);  // by multicast
+  EXPECT_EQ(receiver.on_valid_advert(30ms, 0, bytes.advert(100), kPeer, true, true),
+            VIPD_CAUSE_STRANGER);
+  EXPECT_EQ(receiver.on_valid_advert(40ms, 0, bytes.advert(100), kPeer, true, false), 0);  // a peer
+  const std::vector<RingEvent> events = receiver.drain();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_FALSE(events[0].heard.unicast);
+  EXPECT_TRUE(events[1].heard.unicast);
+}
+
+TEST(SimMutation, LoserKeepsMasterDropsOnlyUnicastAdvertsThatWin) {
+  const core::Instance instance = master();  // priority 255: nothing beats it
+  node::HeardAdvert heard = heard_from(100);
+  heard.unicast = true;
+  EXPECT_TRUE(mutate_advert(PlantedBug::LoserKeepsMaster, instance, heard).has_value());
+  core::InstanceConfig config = backup_config();
+  core::Instance low(config);
+  low.start(Time{0});
+  ASSERT_EQ(low.state(), core::State::Backup);
+  low.on_timer(low.deadline());
+  ASSERT_EQ(low.state(), core::State::Master);
+  heard = heard_from(150);
+  EXPECT_TRUE(mutate_advert(PlantedBug::LoserKeepsMaster, low, heard).has_value());  // group
+  heard.unicast = true;
+  EXPECT_FALSE(mutate_advert(PlantedBug::LoserKeepsMaster, low, heard).has_value());
+  EXPECT_TRUE(mutate_advert(PlantedBug::None, low, heard).has_value());
+  EXPECT_TRUE(drops_learned_peers(PlantedBug::DropLearnedPeers));
+  EXPECT_FALSE(drops_learned_peers(PlantedBug::LoserKeepsMaster));
 }
 
 }  // namespace

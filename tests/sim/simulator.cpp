@@ -14,9 +14,11 @@
 #include <vector>
 
 #include "cluster.h"
+#include "evidence.h"
 #include "node/node.h"
 #include "rng.h"
 #include "segment.h"
+#include "vipd/bpf_abi.h"
 #include "vipd/core/advert.h"
 #include "vipd/core/instance.h"
 #include "vipd/core/overloaded.h"
@@ -39,7 +41,8 @@ constexpr std::array<core::FaultReason, 3> kFaultReasons = {core::FaultReason::I
 
 // RingWake: the agent's event loop finding the ring buffer readable, after whatever else is due at
 // that instant and was scheduled before the packet arrived (a timer drains the ring itself).
-enum class EventKind : std::uint8_t { Timer, Deliver, Wake, RingWake };
+// Evidence: an ARP / neighbour discovery frame (split brain) reaching a machine.
+enum class EventKind : std::uint8_t { Timer, Deliver, Wake, RingWake, Evidence };
 enum class Probe : std::uint8_t { None, CrashMaster, StopMaster, RestartBackup, RaiseBackup };
 
 // Tags folded into the trace hash ahead of each record's fields.
@@ -67,7 +70,14 @@ enum class Tag : std::uint64_t {
   Probe,
   KernelEvent,
   Notify,
-  Check
+  Check,
+  Block,
+  Unblock,
+  Evidence,
+  Claim,
+  Reject,
+  Peers,
+  Window
 };
 
 struct Packet {
@@ -75,11 +85,13 @@ struct Packet {
   Time sent{0};
   std::uint64_t rank = 0;  // among the sender's adverts at that instant
   core::Family family = core::Family::V4;
-  core::IpAddress destination;  // the VRRP group, or one node's primary address
+  core::IpAddress destination;             // the VRRP group, one node's primary address, or a VIP
+  std::optional<core::MacAddress> to_mac;  // sent as one frame to this MAC (a rival contact)
   std::size_t size = 0;
   std::array<std::uint8_t, kPacketCapacity> bytes{};
 };
 
+// Small, since the queue moves events around: a delivery's bytes wait in the packet pool.
 struct Event {
   Time at;
   std::uint64_t sequence;  // the last tie-break: scheduling order
@@ -88,12 +100,20 @@ struct Event {
   int slot = 0;             // VRID slot: of the packet, or the timer's instance
   node::TimerKind timer{};  // Timer events
   std::uint64_t token = 0;  // Timer events: stale when the timer was re-armed since
-  Packet packet{};
+  // Deliver and Evidence events: the frame's sender, send time and rank among its frames then.
+  int from = 0;
+  Time sent{0};
+  std::uint64_t rank = 0;
+  std::uint32_t packet = 0;  // Deliver events: the advert in the packet pool
+  EvidenceKind evidence{};   // Evidence events: the frame, about the VRID's VIP `vip`
+  int vip = 0;
 };
 
 // At one instant: a preempt_delay window closes before that instant's adverts arrive, adverts
 // arrive before timers expire (an advert arriving at the deadline counts, whichever receive path
-// delivers it), the agent's ring-buffer wake-ups follow, the checker's wake-ups come last. Within a
+// delivers it), the agent's ring-buffer wake-ups follow, then ARP / ND frames (so both receive
+// paths have given the node that instant's adverts before the kernel looks at which VIPs it
+// holds), the checker's wake-ups come last. Within a
 // kind: by node, VRID, timer kind, and for adverts by send time, sender and rank. Simultaneous
 // events thus run in an order given by what they are, not by when they happened to be scheduled,
 // which differs between runs that arm timers at other moments (the two receive paths).
@@ -105,15 +125,17 @@ int rank_at_instant(const Event& e) {
       return e.timer == node::TimerKind::PreemptWindowEnd ? 0 : 2;
     case EventKind::RingWake:
       return 3;
-    case EventKind::Wake:
+    case EventKind::Evidence:
       return 4;
+    case EventKind::Wake:
+      return 5;
   }
-  return 5;
+  return 6;
 }
 
 auto order_key(const Event& e) {
   return std::make_tuple(e.at, rank_at_instant(e), e.node, e.slot, static_cast<int>(e.timer),
-                         e.packet.sent, e.packet.from, e.packet.rank, e.sequence);
+                         e.sent, e.from, e.rank, e.sequence);
 }
 
 struct Later {
@@ -140,10 +162,13 @@ InputContext context_of(const node::Input& input) {
 }
 
 // The configuration one machine's daemon would plan: every VRID of the world, its own priorities.
-config::Plan machine_plan(const World& world, int n, PlantedBug bug) {
+config::Plan machine_plan(const World& world, int n, PlantedBug bug,
+                          const config::SplitBrainPlan& split_brain) {
   config::Plan plan;
   plan.interface = "sim" + std::to_string(n);
+  plan.mac = machine_mac(n);
   plan.source = world.nodes[n].v4;
+  plan.split_brain = split_brain;
   for (int v = 0; v < world.vrid_count(); ++v) {
     const VridPlan& vrid = world.vrids[v];
     config::InstancePlan instance;
@@ -210,6 +235,7 @@ class Simulation {
         world_rng_(root_.fork(1)),
         scenario_rng_(root_.fork(2)),
         network_rng_(root_.fork(3)),
+        split_rng_(root_.fork(4)),
         world_(draw_world(world_rng_, options.nodes)),
         cluster_(world_, options.receive_path, options.coalescing_fixes, options.bug),
         checker_(cluster_, [this](Time at) { schedule_wake(at); }),
@@ -221,6 +247,8 @@ class Simulation {
 
  private:
   // The scenario.
+  void choose_scenario();
+  void split_brain_scenario();
   void start_all();
   void chaos(Time length);
   void chaos_event();
@@ -229,6 +257,7 @@ class Simulation {
   void crash_master_probe(int master);
   void stop_master_probe(int master);
   Time settle_time() const;
+  Time heal_allowance() const;
   Time observe_time() { return scenario_rng_.time_between(2 * world_.unit, 6 * world_.unit); }
   void advance(Time to);
   void quiet(Time length);
@@ -245,6 +274,8 @@ class Simulation {
   void heal();
   void set_loss(double loss);
   void set_jitter(Time jitter);
+  void block_multicast(const std::vector<int>& nodes, MulticastBlock block);
+  void unblock_multicast();
 
   // The event loop.
   void schedule(Event event);
@@ -261,8 +292,22 @@ class Simulation {
   std::uint64_t records_fed(int n) const;
 
   // The network.
-  void send_advert(int n, int v, std::uint8_t priority, const core::IpAddress& destination);
+  void send_advert(int n, int v, std::uint8_t priority, const core::IpAddress& destination,
+                   const std::optional<core::MacAddress>& to_mac);
+  std::optional<int> addressee(int from, core::Family family, const core::IpAddress& destination,
+                               const std::optional<core::MacAddress>& to_mac) const;
+  bool local_address(int n, const core::IpAddress& address) const;
   void receive(int n, const Packet& packet);
+  std::uint32_t store_packet(const Packet& packet);
+  Packet take_packet(std::uint32_t id);
+
+  // Split-brain evidence (evidence.h) and the source filter, as the daemon sets them.
+  // About the VIP of index `vip_index` in VRID slot `v`.
+  void send_evidence(int from, int v, EvidenceKind kind, int vip_index, std::optional<int> only_to);
+  void on_evidence(const Event& event);
+  void deliver_claim(int n, const node::VipClaimed& claimed);
+  void update_held_vips(int n);
+  void apply_peers(int n);
   std::uint64_t advert_rank(int from);
   std::uint64_t advert_key(int from, int v, std::uint8_t priority, std::uint64_t rank) const;
   bool advert_matches_plan(const core::Advert& advert, const VridPlan& plan) const;
@@ -282,11 +327,19 @@ class Simulation {
   Rng world_rng_;
   Rng scenario_rng_;
   Rng network_rng_;
+  Rng split_rng_;  // the scenario choice and the split-brain scenario, apart from the others
   World world_;
   Cluster cluster_;
   Checker checker_;
   Trace trace_;
   std::priority_queue<Event, std::vector<Event>, Later> queue_;
+  // Adverts in flight, shared by their deliveries; freed slots are reused.
+  struct PooledPacket {
+    Packet packet;
+    int references = 0;
+  };
+  std::vector<PooledPacket> packet_pool_;
+  std::vector<std::uint32_t> free_packets_;
   std::uint64_t sequence_ = 0;
   std::uint64_t events_ = 0;
   bool over_budget_ = false;
@@ -297,7 +350,11 @@ class Simulation {
   std::uint64_t network_key_;
   std::vector<std::pair<Time, std::uint64_t>> sends_at_instant_;  // per node: instant, count
   bool quiet_ = false;
+  bool world_changed_ = false;  // since the checker last looked
+  bool split_brain_ = false;
+  config::SplitBrainPlan split_brain_plan_;
   ReceiveStats receive_stats_;
+  SplitBrainStats split_stats_;
   std::vector<StateChangeRecord> state_changes_;
 };
 
@@ -313,13 +370,18 @@ RunResult Simulation::run() {
       }
     }
   }
-  start_all();
-  for (int round = 0; round < world_.rounds && !over_budget_; ++round) {
-    chaos(scenario_rng_.time_between(10 * world_.unit, 25 * world_.unit));
-    recover();
-    quiet(settle_time() + observe_time());
-    probe();
-    quiet(settle_time() + observe_time());
+  choose_scenario();
+  if (split_brain_) {
+    split_brain_scenario();
+  } else {
+    start_all();
+    for (int round = 0; round < world_.rounds && !over_budget_; ++round) {
+      chaos(scenario_rng_.time_between(10 * world_.unit, 25 * world_.unit));
+      recover();
+      quiet(settle_time() + observe_time());
+      probe();
+      quiet(settle_time() + observe_time());
+    }
   }
   checker_.finish(now_);
 
@@ -332,6 +394,11 @@ RunResult Simulation::run() {
   result.virtual_time = now_;
   result.stats = checker_.stats();
   result.receive = receive_stats_;
+  for (int n = 0; n < world_.node_count(); ++n) {
+    split_stats_.not_peer_rejects += cluster_.machine(n).not_peer_rejects;
+  }
+  split_stats_.split_brain_seeds = split_brain_ ? 1 : 0;
+  result.split_brain = split_stats_;
   result.state_changes = std::move(state_changes_);
   result.trace = trace_.take_text();
   return result;
@@ -348,6 +415,71 @@ void Simulation::start_all() {
     boot(n);
   }
   advance(2 * world_.unit);
+}
+
+// A few percent of the seeds (from their own stream, so the others replay as before) run the split
+// brain of issue 11 instead of chaos rounds. Their split-brain timings vary around the daemon's
+// defaults; every other seed runs the defaults.
+void Simulation::choose_scenario() {
+  const bool drawn = split_rng_.chance(0.03);
+  split_brain_ =
+      options_.scenario == Scenario::SplitBrain || (options_.scenario == Scenario::Auto && drawn);
+  if (!split_brain_) return;
+  using std::chrono::seconds;
+  split_brain_plan_.probe_interval = split_rng_.chance(0.5) ? seconds(1) : seconds(3);
+  // Shorter than the defaults in most seeds: each phase outlasts both, and virtual seconds cost the
+  // fast seeds (10 ms adverts) hundreds of intervals each.
+  split_brain_plan_.learned_peer_timeout = split_rng_.chance(0.3) ? seconds(10) : seconds(2);
+  split_brain_plan_.unicast_window = split_rng_.chance(0.3) ? seconds(10) : seconds(2);
+}
+
+// Multicast blocked from the start or after a normal election, between all nodes or around one;
+// sometimes a master crashes during the block (and comes back); then the block ends. Every phase
+// lasts past its heal deadline by more than a learned peer's timeout and a unicast window, so a
+// loser that stops hearing the winner flaps inside the phase.
+void Simulation::split_brain_scenario() {
+  const bool from_start = split_rng_.chance(0.5);
+  const MulticastBlock kind = split_rng_.chance(0.5) ? MulticastBlock::L2 : MulticastBlock::Ip;
+  std::vector<int> behind;
+  if (split_rng_.chance(0.7)) {
+    for (int n = 0; n < world_.node_count(); ++n) behind.push_back(n);
+  } else {
+    behind.push_back(
+        static_cast<int>(split_rng_.index(static_cast<std::size_t>(world_.node_count()))));
+  }
+  const config::SplitBrainPlan& plan = split_brain_plan_;
+  log(now_, std::string("-- split brain: multicast blocked (") + std::string(to_string(kind)) +
+                ") " + (from_start ? "from the start" : "after an election") + ", probe " +
+                format_time(plan.probe_interval) + ", learned peer timeout " +
+                format_time(plan.learned_peer_timeout) + ", window " +
+                format_time(plan.unicast_window));
+  const Time phase = settle_time() + heal_allowance() + plan.learned_peer_timeout +
+                     plan.unicast_window + observe_time();
+  if (from_start) block_multicast(behind, kind);
+  start_all();
+  if (!from_start) {
+    quiet(settle_time() + observe_time());
+    block_multicast(behind, kind);
+  }
+  quiet(phase);
+  if (split_rng_.chance(0.5)) {
+    std::vector<int> masters;
+    for (int n = 0; n < world_.node_count(); ++n) {
+      if (cluster_.master(n, 0)) masters.push_back(n);
+    }
+    if (!masters.empty()) {
+      const int master = masters[split_rng_.index(masters.size())];
+      crash(master);
+      quiet(phase);
+      if (split_rng_.chance(0.5)) {
+        boot(master);
+        quiet(phase);
+      }
+    }
+  }
+  // Mostly the block ends (multicast comes back: nothing may move); sometimes it lasts to the end.
+  if (split_rng_.chance(0.75)) unblock_multicast();
+  quiet(settle_time() + observe_time());
 }
 
 void Simulation::chaos(Time length) {
@@ -561,7 +693,10 @@ void Simulation::advance(Time to) {
       handle(event);
       ++events_;
     }
-    checker_.after_batch(now_);
+    // Only a node's input or a checker wake-up changes what the checker looks at; a batch of
+    // packets that were coalesced, lost on a down machine or ignored changes nothing.
+    if (world_changed_) checker_.after_batch(now_);
+    world_changed_ = false;
     if (events_ > kEventBudget) {
       over_budget_ = true;
       checker_.note_harness_failure(now_, -1, "event budget exceeded: livelock?");
@@ -604,9 +739,13 @@ void Simulation::boot(int n) {
   log(now_, "n" + std::to_string(n) + " boots");
   trace_.fold(Tag::Boot, now_, {n});
   machine.receive.reset();
-  machine.node =
-      std::make_unique<node::Node>(machine_plan(world_, n, options_.bug), machine.receive,
-                                   trace_.recording() ? node::Level::Debug : node::Level::Error);
+  // The daemon starts with empty kernel maps: no peers, no windows, no held VIPs.
+  machine.filter = core::SourceFilter{};
+  machine.filter_peers.clear();
+  machine.watch.reset();
+  machine.node = std::make_unique<node::Node>(
+      machine_plan(world_, n, options_.bug, split_brain_plan_), machine.receive,
+      trace_.recording() ? node::Level::Debug : node::Level::Error);
   machine.receive.attach(machine.node.get());
   for (std::uint64_t& token : machine.timer_tokens) ++token;
   // The environment the daemon finds when it starts: the same faults, the same priorities.
@@ -637,6 +776,9 @@ void Simulation::crash(int n) {
   machine.node.reset();
   machine.receive.reset();
   for (Slot& slot : machine.slots) slot.holds_vips = false;  // the VIPs go with the machine
+  machine.filter = core::SourceFilter{};
+  machine.filter_peers.clear();
+  machine.watch.reset();
   for (std::uint64_t& token : machine.timer_tokens) ++token;
   checker_.note_node_event(now_, n, -1);
   checker_.after_action(now_);
@@ -737,6 +879,48 @@ void Simulation::set_jitter(Time jitter) {
   cluster_.segment().set_jitter(jitter);
 }
 
+// What invariants 1, 5, 6 and 7 allow on top of their bounds while multicast is blocked. Invariant
+// 1's bound (MDI_max + 2 D after the block or the last disturbance) covers the backups' timeout;
+// then a master may not see its rival's gratuitous ARP (both became master within D of each other,
+// so neither watched the VIP yet) and finds it by its next RFC 5227 probe, at most 1.25 probe
+// intervals later (the node's jitter). Then 2 s: the kernel's claim limit (VIPD_CONFLICT_EVENT_
+// INTERVAL_NS, 1 s: at most 4 claims per VIP and second, a MAC once a second) may hold back a
+// rival's claim for one interval, and the node's contact budget (4 per instance and second, one
+// per rival MAC and second) another. Last, cascades: followers of a master that yields over
+// unicast do not hear the winner (they learned the loser), time out one Master_Down_Interval
+// later, take over, are found by their gratuitous ARP and yield in turn; each intermediate winner
+// is one more level, at most one per node beyond the first two (docs/SIMULATOR.md).
+Time Simulation::heal_allowance() const {
+  Time longest_mdi{0};
+  for (int v = 0; v < world_.vrid_count(); ++v) {
+    longest_mdi = std::max(longest_mdi, cluster_.max_master_down_interval(v));
+  }
+  const Time rate_limits = 2 * Time{static_cast<std::int64_t>(VIPD_CONFLICT_EVENT_INTERVAL_NS)};
+  return split_brain_plan_.probe_interval * 5 / 4 + rate_limits +
+         (world_.node_count() - 2) * (longest_mdi + 2 * world_.max_delay);
+}
+
+// Not a partition: ARP, neighbour discovery and unicast still cross, VRRP group traffic does not.
+void Simulation::block_multicast(const std::vector<int>& nodes, MulticastBlock block) {
+  std::string text = "multicast blocked (" + std::string(to_string(block)) + ") around";
+  for (const int n : nodes) {
+    text += " n" + std::to_string(n);
+    trace_.fold(Tag::Block, now_, {n, static_cast<std::int64_t>(block)});
+  }
+  log(now_, text);
+  cluster_.segment().block_multicast(nodes, block);
+  checker_.note_multicast_block(now_, true, heal_allowance());
+  checker_.after_action(now_);
+}
+
+void Simulation::unblock_multicast() {
+  log(now_, "multicast unblocked");
+  trace_.fold(Tag::Unblock, now_, {});
+  cluster_.segment().unblock_multicast();
+  checker_.note_multicast_block(now_, false, Time{0});
+  checker_.after_action(now_);
+}
+
 void Simulation::schedule(Event event) {
   event.sequence = sequence_++;
   queue_.push(std::move(event));
@@ -749,14 +933,17 @@ void Simulation::schedule_wake(Time at) {
 void Simulation::handle(const Event& event) {
   switch (event.kind) {
     case EventKind::Wake:
-      return;  // only makes the checker look at this instant
+      world_changed_ = true;  // only makes the checker look at this instant
+      return;
     case EventKind::Deliver:
-      return receive(event.node, event.packet);
+      return receive(event.node, take_packet(event.packet));
     case EventKind::RingWake:
       if (cluster_.machine(event.node).up) input(event.node, node::AdvertsPending{});
       return;
     case EventKind::Timer:
       return on_timer(event);
+    case EventKind::Evidence:
+      return on_evidence(event);
   }
 }
 
@@ -787,6 +974,7 @@ std::uint64_t Simulation::records_fed(int n) const {
 }
 
 void Simulation::input(int n, const node::Input& input) {
+  world_changed_ = true;
   Machine& machine = cluster_.machine(n);
   const std::uint64_t fed_before = adverts_fed(n);
   const std::uint64_t records_before = records_fed(n);
@@ -812,22 +1000,32 @@ void Simulation::carry_out(int n, const node::Command& command) {
   std::visit(
       core::Overloaded{
           [&](const node::SendAdvert& send) {
-            send_advert(n, static_cast<int>(send.instance), send.priority, send.destination);
+            send_advert(n, static_cast<int>(send.instance), send.priority, send.destination,
+                        send.to_mac);
           },
           [&](const node::AddVips& add) {
             const auto v = static_cast<int>(add.instance);
             cluster_.slot(n, v).holds_vips = true;
+            update_held_vips(n);
             trace_.fold(Tag::Add, now_, {n, v});
             log(now_, who(n, v) + " adds VIPs");
           },
           [&](const node::RemoveVips& remove) {
             const auto v = static_cast<int>(remove.instance);
             cluster_.slot(n, v).holds_vips = false;
+            update_held_vips(n);
             trace_.fold(Tag::Remove, now_, {n, v});
             log(now_, who(n, v) + " removes VIPs");
           },
           [&](const node::Announce& announce) {
-            trace_.fold(Tag::Announce, now_, {n, static_cast<std::int64_t>(announce.instance)});
+            const auto v = static_cast<int>(announce.instance);
+            trace_.fold(Tag::Announce, now_, {n, v});
+            // One frame per VIP for the burst: its `repeat` copies leave back to back, and the
+            // watch reports a MAC at most once a second, so the copies could only matter on a
+            // lossy segment, where no invariant expects the healing anyway.
+            for (std::size_t vip = 0; vip < world_.vrids[v].vips.size(); ++vip) {
+              send_evidence(n, v, EvidenceKind::Announcement, static_cast<int>(vip), std::nullopt);
+            }
           },
           [&](const node::SetTimer& timer) { set_timer(n, timer); },
           [&](const node::StateChanged& changed) { on_state_change(n, changed); },
@@ -841,9 +1039,17 @@ void Simulation::carry_out(int n, const node::Command& command) {
           },
           // Not folded into the hash: how much the node says depends on whether the trace is kept.
           [&](const node::Log& line) { log(now_, "  " + line.text); },
-          [&](const node::ProbeVips&) {},
-          [&](const node::PeersChanged&) {},
-          [&](const node::OpenUnicastWindow&) {},
+          [&](const node::ProbeVips& probe) {
+            const auto v = static_cast<int>(probe.instance);
+            for (std::size_t vip = 0; vip < world_.vrids[v].vips.size(); ++vip) {
+              send_evidence(n, v, EvidenceKind::ProbeRequest, static_cast<int>(vip), std::nullopt);
+            }
+          },
+          [&](const node::PeersChanged&) { apply_peers(n); },
+          [&](const node::OpenUnicastWindow& window) {
+            trace_.fold(Tag::Window, now_, {n, window.vrid, window.until.count()});
+            cluster_.machine(n).filter.set_window(window.vrid, window.until);
+          },
           // Only a reload produces these, and the simulator does not reload (the node's reload is
           // covered by tests/unit/node_reload_test.cpp and the lab).
           [&](const node::AddAddresses&) {},
@@ -887,7 +1093,8 @@ void Simulation::on_state_change(int n, const node::StateChanged& changed) {
 }
 
 void Simulation::send_advert(int n, int v, std::uint8_t priority,
-                             const core::IpAddress& destination) {
+                             const core::IpAddress& destination,
+                             const std::optional<core::MacAddress>& to_mac) {
   const VridPlan& plan = world_.vrids[v];
   core::AdvertSpec spec;
   spec.version = plan.version;
@@ -909,6 +1116,7 @@ void Simulation::send_advert(int n, int v, std::uint8_t priority,
   packet.from = n;
   packet.family = plan.family;
   packet.destination = destination;
+  packet.to_mac = to_mac;
   packet.size = core::encode_advert(spec, world_.primary(n, plan.family), destination, packet.bytes,
                                     plan.v3_checksum);
   trace_.fold(Tag::Send, now_, {n, v, priority, static_cast<std::int64_t>(packet.size)});
@@ -917,24 +1125,178 @@ void Simulation::send_advert(int n, int v, std::uint8_t priority,
     return;
   }
   ++receive_stats_.adverts_sent;
+  if (to_mac) ++split_stats_.contacts;
   packet.sent = now_;
   packet.rank = advert_rank(n);
+  if (trace_.recording()) {
+    log(now_, who(n, v) + " sends priority " + std::to_string(priority) + " to " +
+                  destination.to_string() + (to_mac ? " at " + core::to_string(*to_mac) : "") +
+                  " (rank " + std::to_string(packet.rank) + ")");
+  }
   const std::uint64_t key = advert_key(n, v, priority, packet.rank);
-  const bool multicast = destination == core::vrrp_group(plan.family);
-  // A unicast advert reaches the node with that primary address, or, addressed to one of the
-  // VRID's VIPs, the nodes holding it then (the sender's kernel resolves the VIP on the link).
+  const std::uint32_t stored = store_packet(packet);
+  const bool group = destination == core::vrrp_group(plan.family);
+  const FrameKind frame = !group   ? FrameKind::Unicast
+                          : to_mac ? FrameKind::GroupToMac
+                                   : FrameKind::Group;
+  // A frame to a MAC reaches that machine only. A unicast advert reaches the machine with that
+  // primary address, or, addressed to one of the VRID's VIPs, the machines holding it then (the
+  // sender's kernel resolves the VIP on the link, and every holder answers).
   const bool to_vip = std::find(plan.vips.begin(), plan.vips.end(), destination) != plan.vips.end();
+  const std::optional<int> only = addressee(n, plan.family, destination, to_mac);
   for (int to = 0; to < world_.node_count(); ++to) {
     if (to == n) continue;
-    if (to_vip && !cluster_.slot(to, v).holds_vips) continue;
-    if (!multicast && !to_vip && world_.primary(to, plan.family) != destination) continue;
+    if (to_mac && only != to) continue;
+    if (!to_mac && to_vip && !cluster_.slot(to, v).holds_vips) continue;
+    if (!to_mac && !group && !to_vip && only != to) continue;
+    if (!cluster_.segment().passes(n, to, frame)) continue;
     Rng fate(key ^ (static_cast<std::uint64_t>(to) + 1) * 0x9E3779B97F4A7C15ull);
     if (const auto at = cluster_.segment().route(n, to, now_, fate)) {
       Event delivery{*at, 0, EventKind::Deliver, to, v};
-      delivery.packet = packet;
+      delivery.from = packet.from;
+      delivery.sent = packet.sent;
+      delivery.rank = packet.rank;
+      delivery.packet = stored;
+      ++packet_pool_[stored].references;
       schedule(delivery);
     }
   }
+  if (packet_pool_[stored].references == 0) free_packets_.push_back(stored);
+}
+
+std::uint32_t Simulation::store_packet(const Packet& packet) {
+  if (free_packets_.empty()) {
+    packet_pool_.push_back(PooledPacket{packet, 0});
+    return static_cast<std::uint32_t>(packet_pool_.size() - 1);
+  }
+  const std::uint32_t id = free_packets_.back();
+  free_packets_.pop_back();
+  packet_pool_[id] = PooledPacket{packet, 0};
+  return id;
+}
+
+// A copy: handling the packet may send others, which may grow the pool.
+Packet Simulation::take_packet(std::uint32_t id) {
+  PooledPacket& pooled = packet_pool_[id];
+  const Packet packet = pooled.packet;
+  if (--pooled.references == 0) free_packets_.push_back(id);
+  return packet;
+}
+
+// The one machine a frame that is not plain group multicast goes to: the owner of the MAC it is
+// sent to, or the machine whose primary address is its IP destination.
+std::optional<int> Simulation::addressee(int from, core::Family family,
+                                         const core::IpAddress& destination,
+                                         const std::optional<core::MacAddress>& to_mac) const {
+  if (to_mac) return machine_of_mac(*to_mac, world_.node_count());
+  for (int to = 0; to < world_.node_count(); ++to) {
+    if (to != from && world_.primary(to, family) == destination) return to;
+  }
+  return std::nullopt;
+}
+
+// Whether machine `n`'s kernel takes `address` as its own: its primary, or a VIP it holds now.
+bool Simulation::local_address(int n, const core::IpAddress& address) const {
+  if (world_.nodes[n].v4 == address || world_.nodes[n].v6 == address) return true;
+  for (int v = 0; v < world_.vrid_count(); ++v) {
+    if (!cluster_.slot(n, v).holds_vips) continue;
+    const auto& vips = world_.vrids[v].vips;
+    if (std::find(vips.begin(), vips.end(), address) != vips.end()) return true;
+  }
+  return false;
+}
+
+// The daemon's update_watched_vips: the kernel's ARP watch and source check follow the VIPs held.
+void Simulation::update_held_vips(int n) {
+  Machine& machine = cluster_.machine(n);
+  std::vector<core::HeldVip> held;
+  for (int v = 0; v < world_.vrid_count(); ++v) {
+    if (!cluster_.slot(n, v).holds_vips) continue;
+    for (const core::IpAddress& vip : world_.vrids[v].vips)
+      held.push_back({vip, world_.vrids[v].vrid});
+  }
+  machine.filter.set_held_vips(held);
+  machine.watch.set_held(held);
+}
+
+// The daemon's apply_peers: every peer of the node; configured and resolved ones TTL-exempt.
+void Simulation::apply_peers(int n) {
+  Machine& machine = cluster_.machine(n);
+  std::vector<core::AcceptedSource> sources;
+  for (const node::Peer& peer : machine.node->peers().peers()) {
+    if (peer.source == node::PeerSource::Learned && drops_learned_peers(options_.bug)) continue;
+    sources.push_back({peer.address, peer.source != node::PeerSource::Learned});
+    trace_.fold(Tag::Peers, now_, {n, static_cast<std::int64_t>(peer.source)});
+  }
+  machine.filter.set_peers(sources);
+  machine.filter_peers.clear();
+  for (const core::AcceptedSource& source : sources) machine.filter_peers.push_back(source.address);
+  log(now_,
+      "n" + std::to_string(n) + " source filter: " + std::to_string(sources.size()) + " peer(s)");
+}
+
+// One ARP / ND frame per receiver: a broadcast (gratuitous ARP, probe) to every other machine, or
+// an answer to the prober only. Multicast filters never stop them; partitions and loss do.
+void Simulation::send_evidence(int from, int v, EvidenceKind kind, int vip_index,
+                               std::optional<int> only_to) {
+  ++split_stats_.evidence_frames;
+  const std::uint64_t rank = advert_rank(from);
+  std::uint64_t key = network_key_ ^ 0x5851F42D4C957F2Dull;
+  for (const std::uint64_t field :
+       {static_cast<std::uint64_t>(from), static_cast<std::uint64_t>(kind),
+        static_cast<std::uint64_t>(now_.count()), rank}) {
+    key = Rng(key ^ field).next();
+  }
+  trace_.fold(Tag::Evidence, now_, {from, v, static_cast<std::int64_t>(kind)});
+  for (int to = 0; to < world_.node_count(); ++to) {
+    // A machine that is down cannot hold a VIP by the time the frame arrives: it boots as backup.
+    if (to == from || (only_to && *only_to != to) || !cluster_.machine(to).up) continue;
+    if (!cluster_.segment().passes(from, to, FrameKind::Neighbour)) continue;
+    Rng fate(key ^ (static_cast<std::uint64_t>(to) + 1) * 0x9E3779B97F4A7C15ull);
+    if (const auto at = cluster_.segment().route(from, to, now_, fate)) {
+      Event event{*at, 0, EventKind::Evidence, to, v};
+      event.from = from;
+      event.sent = now_;
+      event.rank = rank;
+      event.evidence = kind;
+      event.vip = vip_index;
+      schedule(event);
+    }
+  }
+}
+
+// What the receiving machine's kernel does with the frame: Linux answers a probe for an address it
+// holds; the ARP / NA watch reports a claim of a held VIP from another MAC within its limit.
+void Simulation::on_evidence(const Event& event) {
+  const int n = event.node;
+  Machine& machine = cluster_.machine(n);
+  if (!machine.up) return;
+  const core::IpAddress& vip = world_.vrids[event.slot].vips[event.vip];
+  const int from = event.from;
+  trace_.fold(Tag::Evidence, now_,
+              {n, event.slot, from, static_cast<std::int64_t>(event.evidence)});
+  if (event.evidence == EvidenceKind::ProbeRequest) {
+    if (local_address(n, vip)) {
+      send_evidence(n, event.slot, EvidenceKind::ProbeReply, event.vip, from);
+    }
+    return;
+  }
+  const std::optional<node::VipClaimed> claimed =
+      machine.watch.observe(now_, vip, cluster_.machine(from).mac);
+  if (!claimed || !machine.node) return;
+  log(now_, "n" + std::to_string(n) + " sees " + vip.to_string() + " claimed by n" +
+                std::to_string(from) + " (" + std::string(to_string(event.evidence)) + ")");
+  deliver_claim(n, *claimed);
+}
+
+// The raw-socket path's claim listener and the XDP path's ring buffer (behind the advert events
+// already there) both wake the agent once the instant's frames are in.
+void Simulation::deliver_claim(int n, const node::VipClaimed& claimed) {
+  ++split_stats_.claims;
+  trace_.fold(Tag::Claim, now_, {n, claimed.vrid, cluster_.machine(n).mac[5], claimed.mac[5]});
+  bool wake = false;
+  cluster_.machine(n).receive.claim(claimed, wake);
+  if (wake) schedule(Event{now_, 0, EventKind::RingWake, n});
 }
 
 std::uint64_t Simulation::advert_rank(int from) {
@@ -973,10 +1335,15 @@ bool Simulation::advert_matches_plan(const core::Advert& advert, const VridPlan&
 }
 
 void Simulation::receive(int n, const Packet& packet) {
-  if (!cluster_.machine(n).up) return;
+  Machine& machine = cluster_.machine(n);
+  if (!machine.up) return;
+  const bool unicast = packet.destination != core::vrrp_group(packet.family);
+  // A frame sent to our MAC for an address we do not hold (any more) is not ours.
+  if (packet.to_mac && unicast && !local_address(n, packet.destination)) return;
   core::PacketMeta meta;
   meta.source = world_.primary(packet.from, packet.family);
   meta.destination = packet.destination;
+  meta.ttl_exempt = machine.filter.ttl_exempt(meta.source);
   const core::DecodeResult decoded =
       core::decode_advert(std::span<const std::uint8_t>(packet.bytes.data(), packet.size), meta);
   if (!decoded) {
@@ -1010,6 +1377,16 @@ void Simulation::receive(int n, const Packet& packet) {
         "advert from n" + std::to_string(packet.from) + " does not decode to what was sent");
     return;
   }
+  if (const core::DecodeError error = machine.filter.check(meta, advert.vrid, now_);
+      error != core::DecodeError{}) {
+    ++machine.not_peer_rejects;
+    trace_.fold(Tag::Reject, now_, {n, v, packet.from, static_cast<std::int64_t>(error)});
+    log(now_, "n" + std::to_string(n) + " drops an advert from n" + std::to_string(packet.from) +
+                  " to " + packet.destination.to_string() + ": " +
+                  std::string(core::to_string(error)));
+    return;
+  }
+  if (unicast) ++split_stats_.unicast_adverts;
   trace_.fold(Tag::Receive, now_, {n, v, packet.from, advert.priority});
   ++receive_stats_.arrivals;
   if (std::find(plan->vips.begin(), plan->vips.end(), packet.destination) != plan->vips.end()) {
@@ -1017,12 +1394,23 @@ void Simulation::receive(int n, const Packet& packet) {
   }
   if (quiet_) ++receive_stats_.quiet_arrivals;
   bool wake = false;
+  const bool stranger = std::find(machine.filter_peers.begin(), machine.filter_peers.end(),
+                                  meta.source) == machine.filter_peers.end();
   const std::uint16_t cause =
-      cluster_.machine(n).receive.arrive(now_, v, advert, meta.source, wake);
+      machine.receive.arrive(now_, v, advert, meta.source, unicast, stranger, wake);
   if (options_.receive_path == ReceivePath::Every) {
-    // The raw socket: the agent reads the advert at once.
-    input(n, node::AdvertsPending{});
+    // The raw socket: the agent reads it once the instant's packets are in, as on the XDP path. The
+    // kernel has taken every packet of the instant by then: a second frame arriving with the first
+    // is accepted even when the agent, handling the first, is about to remove the VIP it is
+    // addressed to (the removal takes the kernel milliseconds).
+    if (wake) schedule(Event{now_, 0, EventKind::RingWake, n});
     return;
+  }
+  if (trace_.recording()) {
+    log(now_,
+        "n" + std::to_string(n) + " kernel: advert from n" + std::to_string(packet.from) + " to " +
+            packet.destination.to_string() +
+            (cause == 0 ? std::string(" coalesced") : " event, cause " + std::to_string(cause)));
   }
   if (cause == 0) return;
   ++receive_stats_.kernel_events;
@@ -1041,6 +1429,34 @@ std::string describe(const StateChangeRecord& change) {
          std::to_string(change.vrid) + " " + std::string(core::to_string(change.from)) + " -> " +
          std::string(core::to_string(change.to)) + " (" +
          std::string(core::to_string(change.reason)) + ")";
+}
+
+void SplitBrainStats::merge(const SplitBrainStats& other) {
+  split_brain_seeds += other.split_brain_seeds;
+  evidence_frames += other.evidence_frames;
+  claims += other.claims;
+  contacts += other.contacts;
+  unicast_adverts += other.unicast_adverts;
+  not_peer_rejects += other.not_peer_rejects;
+}
+
+std::string_view to_string(Scenario scenario) {
+  switch (scenario) {
+    case Scenario::Auto:
+      return "auto";
+    case Scenario::Normal:
+      return "normal";
+    case Scenario::SplitBrain:
+      return "split-brain";
+  }
+  return "?";
+}
+
+std::optional<Scenario> parse_scenario(std::string_view name) {
+  for (const Scenario scenario : {Scenario::Auto, Scenario::Normal, Scenario::SplitBrain}) {
+    if (to_string(scenario) == name) return scenario;
+  }
+  return std::nullopt;
 }
 
 void ReceiveStats::merge(const ReceiveStats& other) {
@@ -1096,6 +1512,8 @@ std::string replay_command(const RunOptions& options, int nodes) {
     command += " --coalescing-fix " + coalescing_fix_names(options.coalescing_fixes);
   if (options.bug != PlantedBug::None)
     command += " --plant-bug " + std::string(to_string(options.bug));
+  if (options.scenario != Scenario::Auto)
+    command += " --scenario " + std::string(to_string(options.scenario));
   return command;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "checker.h"
@@ -12,6 +13,11 @@
 #include "receive_path.h"
 
 namespace vipd::sim {
+
+// Which scenario a seed runs: the one it draws (a few percent split brain), or one forced.
+enum class Scenario : std::uint8_t { Auto, Normal, SplitBrain };
+std::string_view to_string(Scenario scenario);
+std::optional<Scenario> parse_scenario(std::string_view name);
 
 struct RunOptions {
   std::uint64_t seed = 1;
@@ -21,6 +27,7 @@ struct RunOptions {
   // CoalescingFix bits; the coalesced path only. Default: the daemon with all four fixes.
   std::uint8_t coalescing_fixes = kAllCoalescingFixes;
   bool record_trace = false;  // keep the event trace as text (the hash is computed either way)
+  Scenario scenario = Scenario::Auto;
 };
 
 // One StateChange action of one instance: what the two receive paths must agree on.
@@ -52,6 +59,18 @@ struct ReceiveStats {
   void merge(const ReceiveStats& other);
 };
 
+// What the split-brain machinery did in the world.
+struct SplitBrainStats {
+  std::uint64_t split_brain_seeds = 0;
+  std::uint64_t evidence_frames = 0;   // gratuitous ARPs, probes and answers sent
+  std::uint64_t claims = 0;            // VipClaimed given to nodes (after the kernel's limit)
+  std::uint64_t contacts = 0;          // adverts sent to a rival's MAC
+  std::uint64_t unicast_adverts = 0;   // adverts accepted that were not sent to the group
+  std::uint64_t not_peer_rejects = 0;  // adverts the source filter dropped
+
+  void merge(const SplitBrainStats& other);
+};
+
 struct RunResult {
   std::uint64_t seed = 0;
   int nodes = 0;
@@ -61,6 +80,7 @@ struct RunResult {
   Time virtual_time{0};
   CheckStats stats;
   ReceiveStats receive;
+  SplitBrainStats split_brain;
   std::vector<StateChangeRecord> state_changes;
   std::string trace;  // configuration and event trace, when record_trace
 };

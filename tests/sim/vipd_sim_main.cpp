@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   bool show_stats = false;
   std::string bug_name = "none";
   std::string path_name = "every";
+  std::string scenario_name = "auto";
   std::vector<std::string> fix_names;
   std::vector<std::string> bug_names;
   for (const PlantedBug bug : planted_bugs()) bug_names.emplace_back(to_string(bug));
@@ -70,6 +71,10 @@ int main(int argc, char** argv) {
       ->check([](const std::string& name) {
         return parse_coalescing_fix(name) ? std::string() : "unknown fix " + name;
       });
+  app.add_option("--scenario", scenario_name,
+                 "auto: each seed draws its scenario (a few percent run the split brain); normal: "
+                 "chaos rounds only; split-brain: multicast blocked, healed by unicast")
+      ->check(CLI::IsMember({"auto", "normal", "split-brain"}));
   CLI11_PARSE(app, argc, argv);
   const bool both = path_name == "both";
 
@@ -82,6 +87,7 @@ int main(int argc, char** argv) {
                                                          parse_coalescing_fix(name).value_or(0));
   }
   options.record_trace = verbose;
+  options.scenario = parse_scenario(scenario_name).value_or(Scenario::Auto);
   if (nodes != 0) options.nodes = nodes;
 
   std::uint64_t violations = 0;
@@ -90,6 +96,7 @@ int main(int argc, char** argv) {
   CheckStats stats;
   ReceiveStats every_stats;
   ReceiveStats receive_stats;
+  SplitBrainStats split_stats;
   for (std::uint64_t seed = first_seed; seed < first_seed + seeds; ++seed) {
     options.seed = seed;
     std::optional<RunResult> every;
@@ -119,6 +126,7 @@ int main(int argc, char** argv) {
     events += result.events;
     stats.merge(result.stats);
     receive_stats.merge(result.receive);
+    split_stats.merge(result.split_brain);
     if (!every) continue;
     if (const auto difference = state_change_difference(*every, result)) {
       ++differences;
@@ -146,6 +154,20 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(stats.dual_holder_windows),
         format_time(stats.longest_dual_holding).c_str(), stats.worst_liveness_ratio,
         stats.worst_graceful_stop_ratio, stats.worst_settle_ratio, stats.worst_dual_holding_ratio);
+    std::printf(
+        "split brain: %llu seeds, blocked convergence samples %llu, split-brain samples %llu, "
+        "transition-storm samples %llu, heal "
+        "time used of the bound, worst %.6f; evidence frames %llu, claims %llu, contacts %llu, "
+        "unicast adverts %llu, not_peer rejects %llu\n",
+        static_cast<unsigned long long>(split_stats.split_brain_seeds),
+        static_cast<unsigned long long>(stats.blocked_convergence_samples),
+        static_cast<unsigned long long>(stats.split_brain_samples),
+        static_cast<unsigned long long>(stats.storm_samples), stats.worst_heal_ratio,
+        static_cast<unsigned long long>(split_stats.evidence_frames),
+        static_cast<unsigned long long>(split_stats.claims),
+        static_cast<unsigned long long>(split_stats.contacts),
+        static_cast<unsigned long long>(split_stats.unicast_adverts),
+        static_cast<unsigned long long>(split_stats.not_peer_rejects));
     if (both) print_receive_stats("every", every_stats);
     print_receive_stats(both ? "coalesced" : path_name.c_str(), receive_stats);
   }

@@ -188,6 +188,40 @@ TEST_F(SplitBrainTest, APresenceAdvertMeantForAnotherMasterDoesNotMakeABackupTak
   EXPECT_LT(instance().core.deadline(), deadline);
 }
 
+// A backup that has just started hears its learned master only as the kernel's record until its
+// Master_Down timer: the presence advert must not wait for that (on the raw-socket path the core
+// has heard every advert and sends it; vipd-sim --receive-path both, seed 33, before the fix).
+TEST_F(SplitBrainTest, APresenceTickCatchesUpWithTheKernelRecordToFindTheLearnedMaster) {
+  const Time since = make_master(100);
+  claim(since + 100ms);
+  unicast_advert(since + 102ms, kRival, 150);
+  ASSERT_EQ(state(), State::Backup);
+  handle(since + 200ms, Shutdown{});
+  handle(since + 300ms, Start{});
+  ASSERT_EQ(state(), State::Backup);
+  ASSERT_FALSE(instance().core.master_address().has_value()) << "nothing heard since the start";
+  receive_.record(since + 400ms, kRival, 150);  // the winner's adverts, coalesced in the kernel
+  const auto commands = fire(TimerKind::Presence);
+  const auto sends = all_of<SendAdvert>(commands);
+  ASSERT_EQ(sends.size(), 1u);
+  EXPECT_EQ(sends[0].destination, kRival);
+  EXPECT_EQ(sends[0].priority, 0);
+  EXPECT_EQ(instance().core.master_address(), kRival);
+}
+
+// The XDP path feeds each VRID's coalesced record in turn, and one VRID's record may be older than
+// the other's: hearing an older advert must not make the peer look silent for longer (vipd-sim
+// --scenario split-brain --receive-path both, seed 208: forgotten one tick early on the XDP path).
+TEST(PeerTableTest, AnOlderAdvertHeardLaterDoesNotAgeThePeer) {
+  PeerTable peers;
+  ASSERT_TRUE(peers.learn(kRival, Time{10s}));
+  peers.heard(kRival, Time{12s});
+  peers.heard(kRival, Time{11s});  // another VRID's record, older
+  EXPECT_FALSE(peers.learn(kRival, Time{11500ms}));
+  EXPECT_TRUE(peers.expire(Time{14s}, 2s).empty()) << "silent for 2 s only";
+  EXPECT_EQ(peers.expire(Time{14001ms}, 2s).size(), 1u);
+}
+
 TEST_F(SplitBrainTest, ASilentLearnedPeerIsForgotten) {
   const Time since = make_master(150);
   claim(since + 100ms);
