@@ -422,7 +422,7 @@ void Daemon::execute(const node::Command& command) {
           [&](const node::RemoveAddresses& remove) {
             remove_addresses(remove.instance, remove.vips);
           },
-          [&](const node::PlanReplaced& replaced) { on_plan_replaced(replaced.previous_size); },
+          [&](const node::PlanReplaced& replaced) { on_plan_replaced(replaced.created); },
       },
       command);
 }

@@ -121,7 +121,7 @@ class Daemon {
 
   // Reload (app/daemon_reload.cpp).
   std::string reload(std::string_view origin);
-  void on_plan_replaced(std::size_t previous_size);
+  void on_plan_replaced(const std::vector<std::size_t>& created);
   std::array<std::optional<core::Expectation>, 256> expectations() const;
   // What an instance's adverts must look like, for the raw receive path and the kernel alike.
   core::Expectation expectation_for(const config::InstancePlan& instance) const;

@@ -108,7 +108,7 @@ core::Status Daemon::configure_vrid(std::size_t index) {
   return dataplane_->set_vrid_config(vrid);
 }
 
-void Daemon::on_plan_replaced(std::size_t previous_size) {
+void Daemon::on_plan_replaced(const std::vector<std::size_t>& created) {
   reload_applied_ = true;
   const std::string previous_notify = plan_.notify_script;
   plan_ = node_->plan();
@@ -116,6 +116,7 @@ void Daemon::on_plan_replaced(std::size_t previous_size) {
     timer_ids_.push_back(loop_.allocate_timer_id());
   }
   counters_.resize(node_->size());
+  for (const std::size_t index : created) counters_[index] = {};  // a reused slot starts at zero
   record_configured_vips();
   receiver_->set_expectations(expectations());
   if (dataplane_) {
@@ -125,7 +126,7 @@ void Daemon::on_plan_replaced(std::size_t previous_size) {
       if (!node_->active(i)) continue;
       active.push_back(node_->instance(i).plan.core.vrid);
       longest = std::max(longest, node_->instance(i).plan.core.advert_interval);
-      if (i < previous_size) continue;
+      if (std::find(created.begin(), created.end(), i) == created.end()) continue;
       if (core::Status status = configure_vrid(i); !status) spdlog::error("{}", status.message());
     }
     for (const std::uint8_t vrid : kernel_vrids_) {

@@ -65,12 +65,12 @@ struct RemoveAddresses {
   std::vector<config::Vip> vips;
 };
 
-// A reload replaced the plan (Node::plan()): instances from the previous size() on are new and
-// retired ones are stopped. Comes first in the reload's commands, so the shell makes room (timer
-// slots, kernel VRID configuration) before any command names a new instance; the node's state is
-// final when it is carried out.
+// A reload replaced the plan (Node::plan()): the instances at `created` are new (appended, or in
+// the slot of one an earlier reload retired) and retired ones are stopped. Comes first in the
+// reload's commands, so the shell makes room (timer slots, counters, kernel VRID configuration)
+// before any command names a new instance; the node's state is final when it is carried out.
 struct PlanReplaced {
-  std::size_t previous_size = 0;
+  std::vector<std::size_t> created;
 };
 
 // A burst of gratuitous ARPs / unsolicited NAs for the instance's VIPs, `repeat` each.

@@ -155,7 +155,9 @@ class Node {
 
   // Reload (node/reload.cpp).
   void retire(std::size_t index, const std::string& why);
-  void add_instance(const config::InstancePlan& plan, std::uint8_t node_faults);
+  // Returns the instance's index: `slot` (a retired one) if given, else a new one at the end.
+  std::size_t add_instance(const config::InstancePlan& plan, std::uint8_t node_faults,
+                           std::optional<std::size_t> slot);
   void update_instance(std::size_t index, const config::InstancePlan& next);
   std::uint8_t node_wide_faults() const;
 

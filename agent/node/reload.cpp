@@ -10,10 +10,15 @@
 //   added             starts like at startup (with the node-wide faults already raised);
 //   otherwise changed (version, advert interval, preemption, authentication): removed and added
 //                     again, since the running state machine's timers depend on them.
-// Indices never move: a retired instance keeps its slot, new ones are appended, so the shell's
-// TimerId::index() slots stay valid (PlanReplaced tells it to make room).
+// Indices never move: an active instance keeps its slot, so the shell's TimerId::index() slots
+// stay valid. A new instance takes a slot an earlier reload retired (its timers are disarmed, its
+// last commands long carried out), else one appended; PlanReplaced names them, so the shell makes
+// room and resets what it keeps per slot. Restarting an instance by reload 1000 times thus leaves
+// the node, the shell's timer slots and counters the size they were.
 #include <algorithm>
+#include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "node/node.h"
@@ -116,7 +121,14 @@ void Node::on(const Reload& reload) {
     return;
   }
   const std::size_t previous_size = instances_.size();
-  out_.push_back(PlanReplaced{previous_size});
+  // Slots retired by earlier reloads are free for this one's new instances; those it retires
+  // itself are not: their stop commands below still name them.
+  std::vector<std::size_t> free_slots;
+  for (std::size_t i = 0; i < previous_size; ++i) {
+    if (instances_[i].retired) free_slots.push_back(i);
+  }
+  const std::size_t replaced_at = out_.size();
+  out_.push_back(PlanReplaced{});
   const std::uint8_t faults = node_wide_faults();
   const bool peers_changed = plan_.unicast_peers != next.unicast_peers ||
                              plan_.transport.allowed_sources != next.transport.allowed_sources;
@@ -165,7 +177,13 @@ void Node::on(const Reload& reload) {
     if (!matched[j]) to_add.push_back(&next.instances[j]);
   }
   const auto new_instances = std::count(matched.begin(), matched.end(), false);
-  for (const config::InstancePlan* plan : to_add) add_instance(*plan, faults);
+  std::vector<std::size_t> created;
+  for (const config::InstancePlan* plan : to_add) {
+    std::optional<std::size_t> slot;
+    if (created.size() < free_slots.size()) slot = free_slots[created.size()];
+    created.push_back(add_instance(*plan, faults, slot));
+  }
+  std::get<PlanReplaced>(out_[replaced_at]).created = std::move(created);
   log(Level::Info, "reload", kNoInstance,
       "Reloaded the configuration: " + std::to_string(unchanged) + " instance(s) unchanged, " +
           std::to_string(changed) + " changed, " + std::to_string(new_instances) + " added, " +
@@ -203,9 +221,17 @@ void Node::retire(std::size_t index, const std::string& why) {
   if (by_vrid_[vrid] == static_cast<int>(index) + 1) by_vrid_[vrid] = 0;
 }
 
-void Node::add_instance(const config::InstancePlan& plan, std::uint8_t node_faults) {
-  const std::size_t index = instances_.size();
-  InstanceState& instance = instances_.emplace_back(plan, core::Instance(plan.core));
+std::size_t Node::add_instance(const config::InstancePlan& plan, std::uint8_t node_faults,
+                               std::optional<std::size_t> slot) {
+  // A free slot is reused: 1000 instance restarts through reload must not grow the node (nor the
+  // shell's timer slots and counters) by 1000 instances.
+  const std::size_t index = slot.value_or(instances_.size());
+  if (slot) {
+    instances_[index] = InstanceState(plan, core::Instance(plan.core));
+  } else {
+    instances_.emplace_back(plan, core::Instance(plan.core));
+  }
+  InstanceState& instance = instances_[index];
   instance.base_priority = plan.core.priority;
   by_vrid_[plan.core.vrid] = static_cast<int>(index) + 1;
   log(Level::Info, "reload_instance", index,
@@ -218,10 +244,11 @@ void Node::add_instance(const config::InstancePlan& plan, std::uint8_t node_faul
     execute(index, instances_[index].core.raise_fault(now_, reason));
   }
   update_priority(index);
-  if (!started_) return;  // start_instances() starts it with the others
+  if (!started_) return index;  // start_instances() starts it with the others
   instances_[index].state_since = now_;
   catch_up(index);
   execute(index, instances_[index].core.start(now_));
+  return index;
 }
 
 void Node::update_instance(std::size_t index, const config::InstancePlan& next) {

@@ -101,7 +101,7 @@ TEST_F(ReloadTest, AnUnchangedPlanTouchesNothing) {
   const Time deadline1 = node_->instance(1).core.deadline();
   const auto commands = reload(base_plan());
   ASSERT_EQ(all_of<PlanReplaced>(commands).size(), 1u);
-  EXPECT_EQ(all_of<PlanReplaced>(commands).front().previous_size, 2u);
+  EXPECT_TRUE(all_of<PlanReplaced>(commands).front().created.empty());
   EXPECT_TRUE(touching(commands, 0).empty());
   EXPECT_TRUE(touching(commands, 1).empty());
   EXPECT_TRUE(all_of<StateChanged>(commands).empty());
@@ -219,6 +219,7 @@ TEST_F(ReloadTest, AnAddedInstanceStartsInANewSlot) {
   EXPECT_TRUE(touching(commands, 1).empty());
   // PlanReplaced comes first, so the shell has the new slot before any command names it.
   ASSERT_TRUE(std::holds_alternative<PlanReplaced>(commands.front()));
+  EXPECT_EQ(std::get<PlanReplaced>(commands.front()).created, std::vector<std::size_t>{2});
   EXPECT_THAT(logs(commands), HasSubstr("(web_VIP_3) added by reload (VRID 53)"));
 }
 
@@ -247,21 +248,50 @@ TEST_F(ReloadTest, AnIntervalChangeRestartsTheInstanceInANewSlot) {
   EXPECT_TRUE(touching(commands, 0).empty());
 }
 
-TEST_F(ReloadTest, SlotsAreNeverReused) {
+TEST_F(ReloadTest, ASlotRetiredByAnEarlierReloadIsReused) {
   settle();
   config::Plan without = base_plan();
   without.instances.pop_back();
   reload(without);
-  reload(base_plan());
-  reload(without);
-  reload(base_plan());
-  ASSERT_EQ(node_->size(), 4u);
-  EXPECT_EQ(node_->find(52), 3u);
   EXPECT_FALSE(node_->active(1));
-  EXPECT_FALSE(node_->active(2));
-  EXPECT_TRUE(node_->active(0));
+  const auto commands = reload(base_plan());
+  ASSERT_EQ(node_->size(), 2u) << "the new instance takes the retired slot";
+  EXPECT_EQ(node_->find(52), 1u);
+  EXPECT_TRUE(node_->active(1));
+  EXPECT_EQ(node_->instance(1).transitions, 1u) << "a new instance: INIT -> BACKUP only";
+  ASSERT_EQ(all_of<PlanReplaced>(commands).size(), 1u);
+  EXPECT_EQ(all_of<PlanReplaced>(commands).front().created, std::vector<std::size_t>{1});
   EXPECT_EQ(node_->instance(0).core.state(), State::Master) << "never disturbed";
   EXPECT_EQ(node_->instance(0).transitions, 2u);  // INIT -> BACKUP -> MASTER only
+}
+
+TEST_F(ReloadTest, AThousandInstanceRestartsThroughReloadDoNotGrowTheNode) {
+  settle();
+  config::Plan without = base_plan();
+  without.instances.pop_back();
+  for (int i = 0; i < 1000; ++i) {
+    reload(without);
+    reload(base_plan());
+  }
+  EXPECT_EQ(node_->size(), 2u);
+  EXPECT_EQ(node_->find(52), 1u);
+  EXPECT_EQ(node_->instance(0).core.state(), State::Master);
+}
+
+TEST_F(ReloadTest, ASlotTheSameReloadRetiresIsNotReused) {
+  // Its stop commands (priority 0, RemoveVips) in this reload's batch still name it.
+  settle();
+  config::Plan next = base_plan();
+  next.instances[1].core.advert_interval = 200ms;
+  const auto commands = reload(next);
+  ASSERT_EQ(node_->size(), 3u);
+  EXPECT_EQ(std::get<PlanReplaced>(commands.front()).created, std::vector<std::size_t>{2});
+  // The next restart of the same instance takes slot 1, retired by the reload before.
+  next.instances[1].core.advert_interval = 300ms;
+  reload(next);
+  EXPECT_EQ(node_->size(), 3u);
+  EXPECT_EQ(node_->find(52), 1u);
+  EXPECT_FALSE(node_->active(2));
 }
 
 TEST_F(ReloadTest, SettingsThatNeedARestartKeepTheRunningPlan) {
