@@ -119,14 +119,6 @@ def write_config(path: Path, vips: str, priority: int) -> None:
         "garp_master_delay = 0", ""]))
 
 
-def start_from_file(lab: vipdlab.Lab, vipd: daemons.Vipd, config: Path, extra: tuple[str, ...],
-                    settings: daemons.VrrpSettings) -> daemons.DaemonProcess:
-    node = lab.node("n1")
-    argv = [str(vipd.binary), "run", "--config", str(config), *extra]
-    proc = lab.start_daemon(node, argv, vipd.name, env=vipd.environment(lab, node, settings))
-    return daemons.DaemonProcess(vipd, node, proc, settings)
-
-
 def check_script(directory: Path) -> Path:
     script = directory / "check.sh"
     script.write_text(f"#!/bin/sh\ntest ! -e {directory}/fail\n")
@@ -169,7 +161,7 @@ def run_churn(args, vipd: Optional[daemons.Vipd] = None) -> Result:
         config = lab.workdir / "n1-vipd.toml"
         if "reload" in args.kind_list:
             write_config(config, settings(MASTER_PRIORITY).vip, MASTER_PRIORITY)
-            n1 = start_from_file(lab, vipd, config, n1_extra, settings(MASTER_PRIORITY))
+            n1 = vipd.start_from_config(lab, "n1", config, settings(MASTER_PRIORITY), n1_extra)
         else:
             n1 = vipd.start(lab, "n1", settings(MASTER_PRIORITY, n1_extra))
         vipdlab.wait_for(lambda: set(vips) <= set(lab.node("n1").addresses()), timeout=30,

@@ -239,6 +239,16 @@ class Vipd(Daemon):
         state_dir = lab.workdir / f"{lab.node(node).name}-state"
         return {**super().environment(lab, node, settings), "VIPD_STATE_DIR": str(state_dir)}
 
+    def start_from_config(self, lab, node: str, config: Path, settings: VrrpSettings,
+                          extra: tuple[str, ...] = ()) -> DaemonProcess:
+        """`vipd run --config FILE`: what a reload reads again (flags and variables would override
+        the file, so only `extra` flags that never change go on the command line). `settings`
+        only describes the daemon for the caller (patterns, instance name)."""
+        argv = [str(self.binary), "run", "--config", str(config), *extra]
+        proc = lab.start_daemon(lab.node(node), argv, self.name,
+                                env=self.environment(lab, node, settings))
+        return DaemonProcess(self, lab.node(node), proc, settings)
+
     def master_pattern(self, settings):
         return r"Entering MASTER STATE"
 

@@ -63,12 +63,8 @@ class ConfigNode:
         self.path.write_text(text)
 
     def start(self) -> daemons.DaemonProcess:
-        env = {**daemons.scrubbed_environment(),
-               "VIPD_STATE_DIR": str(self.lab.workdir / f"{self.node}-state")}
-        argv = [str(self.vipd.binary), "run", "--config", str(self.path)]
-        proc = self.lab.start_daemon(self.node, argv, "vipd", env=env)
         settings = daemons.VrrpSettings(vip=address(self.lab, 100), priority=0, config_name="web")
-        self.proc = daemons.DaemonProcess(self.vipd, self.lab.node(self.node), proc, settings)
+        self.proc = self.vipd.start_from_config(self.lab, self.node, self.path, settings)
         return self.proc
 
     def reload(self) -> dict:
